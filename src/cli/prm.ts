@@ -1,0 +1,5 @@
+import { UserError } from "../util/errors.js";
+
+export async function main(_argv: string[]): Promise<void> {
+  throw new UserError("'prm' is not implemented yet");
+}
