@@ -1,0 +1,448 @@
+/**
+ * The TypeScript fallback of every kernel of docs/KERNELS.md: used where the native addon did not build,
+ * for every call with a Float64Array (gradient checks), and by the tests to cross-check the native path.
+ * Correct first, then reasonably fast: loops are ordered for row-major access and sums run in float64
+ * (JS numbers), so the results are at least as accurate as the native float32 ones.
+ */
+import type { F, Kernels } from "./types.js";
+
+const GELU_SCALE = Math.sqrt(2 / Math.PI);
+
+function gemm(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, A: F, B: F, beta: number, C: F): void {
+  gemmAt(tA, tB, M, N, K, alpha, A, 0, B, 0, beta, C, 0);
+}
+
+// One matrix product at element offsets oA, oB, oC; a row of op(A) op(B) is summed into a float64 row.
+function gemmAt(
+  tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number,
+  A: F, oA: number, B: F, oB: number, beta: number, C: F, oC: number,
+): void {
+  const acc = new Float64Array(N);
+  for (let i = 0; i < M; i++) {
+    acc.fill(0);
+    if (K > 0 && alpha !== 0) {
+      if (!tB) {
+        // B is [K,N]: axpy rows of B, streaming along N.
+        for (let k = 0; k < K; k++) {
+          const a = tA ? A[oA + k * M + i] : A[oA + i * K + k];
+          if (a === 0) continue;
+          const rb = oB + k * N;
+          for (let j = 0; j < N; j++) acc[j] += a * B[rb + j];
+        }
+      } else {
+        // B is [N,K]: dot products along K.
+        for (let j = 0; j < N; j++) {
+          const rb = oB + j * K;
+          let s = 0;
+          if (tA) for (let k = 0; k < K; k++) s += A[oA + k * M + i] * B[rb + k];
+          else {
+            const ra = oA + i * K;
+            for (let k = 0; k < K; k++) s += A[ra + k] * B[rb + k];
+          }
+          acc[j] = s;
+        }
+      }
+    }
+    const rc = oC + i * N;
+    if (beta === 0) for (let j = 0; j < N; j++) C[rc + j] = alpha * acc[j];
+    else for (let j = 0; j < N; j++) C[rc + j] = alpha * acc[j] + beta * C[rc + j];
+  }
+}
+
+function gemmBatched(
+  tA: boolean, tB: boolean, batch: number, M: number, N: number, K: number,
+  alpha: number, A: F, strideA: number, B: F, strideB: number, beta: number, C: F, strideC: number,
+): void {
+  for (let p = 0; p < batch; p++) {
+    gemmAt(tA, tB, M, N, K, alpha, A, p * strideA, B, p * strideB, beta, C, p * strideC);
+  }
+}
+
+function layerNormForward(x: F, w: F, b: F, eps: number, N: number, C: number, out: F, mean: F, rstd: F): void {
+  for (let n = 0; n < N; n++) {
+    const r = n * C;
+    let s = 0;
+    for (let c = 0; c < C; c++) s += x[r + c];
+    const m = s / C;
+    let v = 0;
+    for (let c = 0; c < C; c++) {
+      const d = x[r + c] - m;
+      v += d * d;
+    }
+    const rs = 1 / Math.sqrt(v / C + eps);
+    for (let c = 0; c < C; c++) out[r + c] = (x[r + c] - m) * rs * w[c] + b[c];
+    mean[n] = m;
+    rstd[n] = rs;
+  }
+}
+
+function layerNormBackward(dout: F, x: F, w: F, mean: F, rstd: F, N: number, C: number, dx: F, dw: F, db: F): void {
+  for (let n = 0; n < N; n++) {
+    const r = n * C;
+    const m = mean[n];
+    const rs = rstd[n];
+    // dnorm = dout * w; dx = rs * (dnorm - mean(dnorm) - xhat * mean(dnorm * xhat))
+    let sumD = 0;
+    let sumDX = 0;
+    for (let c = 0; c < C; c++) {
+      const xhat = (x[r + c] - m) * rs;
+      const dn = w[c] * dout[r + c];
+      sumD += dn;
+      sumDX += dn * xhat;
+    }
+    sumD /= C;
+    sumDX /= C;
+    for (let c = 0; c < C; c++) {
+      const xhat = (x[r + c] - m) * rs;
+      const d = dout[r + c];
+      db[c] += d;
+      dw[c] += xhat * d;
+      dx[r + c] += rs * (w[c] * d - sumD - xhat * sumDX);
+    }
+  }
+}
+
+function rmsNormForward(x: F, w: F, eps: number, N: number, C: number, out: F, rstd: F): void {
+  for (let n = 0; n < N; n++) {
+    const r = n * C;
+    let s = 0;
+    for (let c = 0; c < C; c++) s += x[r + c] * x[r + c];
+    const rs = 1 / Math.sqrt(s / C + eps);
+    for (let c = 0; c < C; c++) out[r + c] = x[r + c] * rs * w[c];
+    rstd[n] = rs;
+  }
+}
+
+function rmsNormBackward(dout: F, x: F, w: F, rstd: F, N: number, C: number, dx: F, dw: F): void {
+  for (let n = 0; n < N; n++) {
+    const r = n * C;
+    const rs = rstd[n];
+    // dx = rs * (dnorm - xhat * mean(dnorm * xhat)), xhat = x * rs, dnorm = dout * w
+    let sumDX = 0;
+    for (let c = 0; c < C; c++) sumDX += w[c] * dout[r + c] * x[r + c] * rs;
+    sumDX /= C;
+    for (let c = 0; c < C; c++) {
+      const xhat = x[r + c] * rs;
+      const d = dout[r + c];
+      dw[c] += xhat * d;
+      dx[r + c] += rs * (w[c] * d - xhat * sumDX);
+    }
+  }
+}
+
+function geluForward(x: F, out: F, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const v = x[i];
+    out[i] = 0.5 * v * (1 + Math.tanh(GELU_SCALE * (v + 0.044715 * v * v * v)));
+  }
+}
+
+function geluBackward(x: F, dout: F, dx: F, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const v = x[i];
+    const u = GELU_SCALE * (v + 0.044715 * v * v * v);
+    const th = Math.tanh(u);
+    const sech2 = 1 - th * th;
+    const g = 0.5 * (1 + th) + 0.5 * v * sech2 * GELU_SCALE * (1 + 3 * 0.044715 * v * v);
+    dx[i] += g * dout[i];
+  }
+}
+
+function siluForward(x: F, out: F, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const v = x[i];
+    out[i] = v / (1 + Math.exp(-v));
+  }
+}
+
+function siluBackward(x: F, dout: F, dx: F, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const v = x[i];
+    const s = 1 / (1 + Math.exp(-v));
+    dx[i] += dout[i] * s * (1 + v * (1 - s));
+  }
+}
+
+/** Valid length of row b: keys and queries at or past it are padding. */
+function rowLength(lengths: Int32Array | null, b: number, T: number): number {
+  if (lengths === null) return T;
+  const L = lengths[b];
+  return L < 0 ? 0 : L > T ? T : L;
+}
+
+function attentionForward(qkv: F, B: number, T: number, C: number, NH: number, lengths: Int32Array | null, out: F, att: F): void {
+  const hs = C / NH;
+  const C3 = 3 * C;
+  const scale = 1 / Math.sqrt(hs);
+  const pre = new Float64Array(T);
+  for (let b = 0; b < B; b++) {
+    const L = rowLength(lengths, b, T);
+    for (let h = 0; h < NH; h++) {
+      for (let t = 0; t < T; t++) {
+        const ra = ((b * NH + h) * T + t) * T;
+        const ro = (b * T + t) * C + h * hs;
+        if (t >= L) {
+          for (let t2 = 0; t2 < T; t2++) att[ra + t2] = 0;
+          for (let i = 0; i < hs; i++) out[ro + i] = 0;
+          continue;
+        }
+        const q = (b * T + t) * C3 + h * hs;
+        let max = -Infinity;
+        for (let t2 = 0; t2 <= t; t2++) {
+          const k = (b * T + t2) * C3 + C + h * hs;
+          let s = 0;
+          for (let i = 0; i < hs; i++) s += qkv[q + i] * qkv[k + i];
+          s *= scale;
+          pre[t2] = s;
+          if (s > max) max = s;
+        }
+        let sum = 0;
+        for (let t2 = 0; t2 <= t; t2++) {
+          const e = Math.exp(pre[t2] - max);
+          pre[t2] = e;
+          sum += e;
+        }
+        const inv = 1 / sum;
+        for (let t2 = 0; t2 < T; t2++) att[ra + t2] = t2 <= t ? pre[t2] * inv : 0;
+        for (let i = 0; i < hs; i++) out[ro + i] = 0;
+        for (let t2 = 0; t2 <= t; t2++) {
+          const v = (b * T + t2) * C3 + 2 * C + h * hs;
+          const p = att[ra + t2];
+          for (let i = 0; i < hs; i++) out[ro + i] += p * qkv[v + i];
+        }
+      }
+    }
+  }
+}
+
+function attentionBackward(
+  dout: F, qkv: F, att: F, B: number, T: number, C: number, NH: number, lengths: Int32Array | null, dqkv: F,
+): void {
+  const hs = C / NH;
+  const C3 = 3 * C;
+  const scale = 1 / Math.sqrt(hs);
+  const datt = new Float64Array(T);
+  for (let b = 0; b < B; b++) {
+    const L = rowLength(lengths, b, T);
+    for (let h = 0; h < NH; h++) {
+      for (let t = 0; t < L; t++) {
+        const ra = ((b * NH + h) * T + t) * T;
+        const ro = (b * T + t) * C + h * hs;
+        const q = (b * T + t) * C3 + h * hs;
+        // datt = dout . v; dv += att * dout
+        let dot = 0;
+        for (let t2 = 0; t2 <= t; t2++) {
+          const v = (b * T + t2) * C3 + 2 * C + h * hs;
+          const p = att[ra + t2];
+          let s = 0;
+          for (let i = 0; i < hs; i++) {
+            s += dout[ro + i] * qkv[v + i];
+            dqkv[v + i] += p * dout[ro + i];
+          }
+          datt[t2] = s;
+          dot += p * s;
+        }
+        // softmax backward, then dq += dpre * k * scale, dk += dpre * q * scale
+        for (let t2 = 0; t2 <= t; t2++) {
+          const k = (b * T + t2) * C3 + C + h * hs;
+          const dpre = att[ra + t2] * (datt[t2] - dot) * scale;
+          if (dpre === 0) continue;
+          for (let i = 0; i < hs; i++) {
+            dqkv[q + i] += dpre * qkv[k + i];
+            dqkv[k + i] += dpre * qkv[q + i];
+          }
+        }
+      }
+    }
+  }
+}
+
+function attentionDecode(q: F, kCache: F, vCache: F, B: number, C: number, NH: number, Tmax: number, pos: Int32Array, out: F): void {
+  const hs = C / NH;
+  const scale = 1 / Math.sqrt(hs);
+  const pre = new Float64Array(Tmax);
+  for (let b = 0; b < B; b++) {
+    const P = Math.min(pos[b], Tmax - 1);
+    for (let h = 0; h < NH; h++) {
+      const rq = b * C + h * hs;
+      const base = (b * NH + h) * Tmax * hs;
+      let max = -Infinity;
+      for (let t2 = 0; t2 <= P; t2++) {
+        let s = 0;
+        for (let i = 0; i < hs; i++) s += q[rq + i] * kCache[base + t2 * hs + i];
+        s *= scale;
+        pre[t2] = s;
+        if (s > max) max = s;
+      }
+      let sum = 0;
+      for (let t2 = 0; t2 <= P; t2++) {
+        const e = Math.exp(pre[t2] - max);
+        pre[t2] = e;
+        sum += e;
+      }
+      for (let i = 0; i < hs; i++) {
+        let s = 0;
+        for (let t2 = 0; t2 <= P; t2++) s += pre[t2] * vCache[base + t2 * hs + i];
+        out[rq + i] = P >= 0 ? s / sum : 0;
+      }
+    }
+  }
+}
+
+function logSoftmaxGather(
+  logits: F, N: number, V: number, targets: Int32Array, invTemperature: number, allowed: Uint8Array | null,
+  logprobs: F, entropy: F, probs: F | null,
+): void {
+  for (let n = 0; n < N; n++) {
+    const r = n * V;
+    let max = -Infinity;
+    for (let v = 0; v < V; v++) {
+      if (allowed !== null && allowed[v] !== 1) continue;
+      const z = logits[r + v] * invTemperature;
+      if (z > max) max = z;
+    }
+    // log Z = max + log sum exp(z - max); entropy = log Z - sum p z
+    let sum = 0;
+    let sumEZ = 0;
+    for (let v = 0; v < V; v++) {
+      if (allowed !== null && allowed[v] !== 1) continue;
+      const z = logits[r + v] * invTemperature - max;
+      const e = Math.exp(z);
+      sum += e;
+      sumEZ += e * z;
+    }
+    const logZ = Math.log(sum);
+    entropy[n] = logZ - sumEZ / sum;
+    const tg = targets[n];
+    if (tg < 0) logprobs[n] = 0;
+    else if (allowed !== null && allowed[tg] !== 1) logprobs[n] = -Infinity;
+    else logprobs[n] = logits[r + tg] * invTemperature - max - logZ;
+    if (probs !== null) {
+      for (let v = 0; v < V; v++) {
+        probs[r + v] = allowed !== null && allowed[v] !== 1 ? 0 : Math.exp(logits[r + v] * invTemperature - max - logZ);
+      }
+    }
+  }
+}
+
+function logSoftmaxGatherBackward(
+  probs: F, targets: Int32Array, dlogprobs: F, N: number, V: number, invTemperature: number, dlogits: F,
+): void {
+  for (let n = 0; n < N; n++) {
+    const tg = targets[n];
+    if (tg < 0) continue; // the logprob was the constant 0
+    const g = dlogprobs[n] * invTemperature;
+    if (g === 0) continue;
+    const r = n * V;
+    for (let v = 0; v < V; v++) dlogits[r + v] -= g * probs[r + v];
+    dlogits[r + tg] += g;
+  }
+}
+
+function embeddingForward(tokens: Int32Array, wte: F, wpe: F, B: number, T: number, C: number, out: F): void {
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const ro = (b * T + t) * C;
+      const re = tokens[b * T + t] * C;
+      const rp = t * C;
+      for (let c = 0; c < C; c++) out[ro + c] = wte[re + c] + wpe[rp + c];
+    }
+  }
+}
+
+function embeddingBackward(tokens: Int32Array, dout: F, B: number, T: number, C: number, dwte: F, dwpe: F): void {
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const ro = (b * T + t) * C;
+      const re = tokens[b * T + t] * C;
+      const rp = t * C;
+      for (let c = 0; c < C; c++) {
+        const d = dout[ro + c];
+        dwte[re + c] += d;
+        dwpe[rp + c] += d;
+      }
+    }
+  }
+}
+
+function adamw(
+  param: F, grad: F, m: F, v: F, n: number, lr: number, beta1: number, beta2: number, eps: number,
+  weightDecay: number, step: number,
+): void {
+  const bc1 = 1 - Math.pow(beta1, step);
+  const bc2 = 1 - Math.pow(beta2, step);
+  const stepSize = lr / bc1;
+  const bc2Sqrt = Math.sqrt(bc2);
+  const decay = 1 - lr * weightDecay;
+  for (let i = 0; i < n; i++) {
+    const g = grad[i];
+    const mi = beta1 * m[i] + (1 - beta1) * g;
+    const vi = beta2 * v[i] + (1 - beta2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    // torch: p *= 1 - lr*wd; p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)
+    param[i] = param[i] * decay - stepSize * mi / (Math.sqrt(vi) / bc2Sqrt + eps);
+  }
+}
+
+function add(a: F, b: F, out: F, n: number): void {
+  for (let i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+function addInPlace(a: F, b: F, n: number): void {
+  for (let i = 0; i < n; i++) a[i] += b[i];
+}
+
+function scale(a: F, s: number, n: number): void {
+  for (let i = 0; i < n; i++) a[i] *= s;
+}
+
+function sumSquares(a: F, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += a[i] * a[i];
+  return s;
+}
+
+function biasAdd(x: F, bias: F, N: number, C: number): void {
+  for (let n = 0; n < N; n++) {
+    const r = n * C;
+    for (let c = 0; c < C; c++) x[r + c] += bias[c];
+  }
+}
+
+function biasBackward(dout: F, N: number, C: number, dbias: F): void {
+  const acc = new Float64Array(C);
+  for (let n = 0; n < N; n++) {
+    const r = n * C;
+    for (let c = 0; c < C; c++) acc[c] += dout[r + c];
+  }
+  for (let c = 0; c < C; c++) dbias[c] += acc[c];
+}
+
+export const tsKernels: Kernels = {
+  name: "ts",
+  gemm,
+  gemmBatched,
+  layerNormForward,
+  layerNormBackward,
+  rmsNormForward,
+  rmsNormBackward,
+  geluForward,
+  geluBackward,
+  siluForward,
+  siluBackward,
+  attentionForward,
+  attentionBackward,
+  attentionDecode,
+  logSoftmaxGather,
+  logSoftmaxGatherBackward,
+  embeddingForward,
+  embeddingBackward,
+  adamw,
+  add,
+  addInPlace,
+  scale,
+  sumSquares,
+  biasAdd,
+  biasBackward,
+};
