@@ -1,0 +1,134 @@
+/**
+ * Per-token loss weights w_it for a training batch of several groups, so that the objective (maximised) is
+ *
+ *   J = sum over groups, completions i, tokens t of  w_it * term_it,
+ *   term_it = min(P_it * adv, clip(P_it, 1-eps_lo, 1+eps_hi) * adv) - D_it
+ *
+ * (a trainer minimises -J). The aggregations of PAPER.md section 1, with N sequences and T tokens in the batch:
+ *   "grpo"    w = 1 / (N * |y_i|)          mean over each sequence's tokens, then over sequences
+ *   "dapo"    w = 1 / T                    token mean over the batch (the paper's form, TRL's default)
+ *   "bnpo"    w = 1 / (M * T_b(i))         token mean within each of M micro-batches, then mean over them
+ *                                          (TRL: per micro-batch token mean, gradients accumulated / M);
+ *                                          with no partition there is one micro-batch, which is "dapo"
+ *   "dr_grpo" w = 1 / (N * maxCompletionLength)
+ * lambda-GRPO (section 3) divides each token's weight by |lambda(i,t)| and keeps the normaliser.
+ *
+ * Note: L_PRM = L_GRPO (a_i -> A_it) needs w equal for all members of a step at a position. That holds for
+ * "dapo", "dr_grpo" and "bnpo" when a group's completions share a micro-batch, but not for "grpo", whose
+ * 1/|y_i| differs between members of different lengths (test/prm/equivalence.test.ts shows both).
+ */
+import { UserError } from "../util/errors.js";
+
+export type LossType = "grpo" | "dapo" | "bnpo" | "dr_grpo";
+
+export const LOSS_TYPES: readonly LossType[] = ["grpo", "dapo", "bnpo", "dr_grpo"];
+
+/** One group of the batch. A `PrefixTree` is one (it has `lengths` and `lambdaSize`). */
+export interface WeightGroup {
+  /** Per completion: number of completion tokens. */
+  lengths: ArrayLike<number>;
+  /** Per completion, per token: |lambda(i,t)|; required when `lambda` is true. */
+  lambdaSize?: readonly ArrayLike<number>[];
+}
+
+export interface LossWeightOptions {
+  lossType: LossType;
+  /** lambda-GRPO: divide each token's weight by |lambda(i,t)| (default false: plain GRPO). */
+  lambda?: boolean;
+  /** "dr_grpo" normaliser (the generation limit); default: the longest completion of the batch. */
+  maxCompletionLength?: number;
+  /**
+   * "bnpo" only: the micro-batch of each completion, in batch order (group 0's completions, then group 1's,
+   * ...). Any integers; completions with the same value share a micro-batch. Default: one micro-batch.
+   */
+  microBatchOf?: ArrayLike<number>;
+}
+
+/** w[group][completion][token] (Float32Array per completion, the trainer's dtype). */
+export function lossWeights(groups: readonly WeightGroup[], opts: LossWeightOptions): Float32Array[][] {
+  const { lossType } = opts;
+  if (!LOSS_TYPES.includes(lossType)) {
+    throw new UserError(`lossType: expected one of ${LOSS_TYPES.join(", ")}, got ${JSON.stringify(lossType)}`);
+  }
+  const lambda = opts.lambda ?? false;
+  let nSeq = 0;
+  let nTok = 0;
+  let longest = 0;
+  for (let g = 0; g < groups.length; g++) {
+    const { lengths, lambdaSize } = groups[g];
+    if (lambda && lambdaSize === undefined) {
+      throw new UserError(`groups[${g}].lambdaSize: required with lambda (build it with buildPrefixTree)`);
+    }
+    for (let i = 0; i < lengths.length; i++) {
+      const len = lengths[i];
+      if (!Number.isInteger(len) || len < 0) {
+        throw new UserError(`groups[${g}].lengths[${i}]: expected an integer >= 0, got ${len}`);
+      }
+      if (lambda && lambdaSize![i].length !== len) {
+        throw new UserError(
+          `groups[${g}].lambdaSize[${i}]: has ${lambdaSize![i].length} entries for a completion of ${len} tokens`,
+        );
+      }
+      nSeq++;
+      nTok += len;
+      if (len > longest) longest = len;
+    }
+  }
+
+  // Base weight per completion (before lambda), in batch order.
+  const base = new Float64Array(nSeq);
+  if (lossType === "dapo" || (lossType === "bnpo" && opts.microBatchOf === undefined)) {
+    base.fill(nTok > 0 ? 1 / nTok : 0);
+  } else if (lossType === "grpo") {
+    let c = 0;
+    for (const { lengths } of groups) {
+      for (let i = 0; i < lengths.length; i++, c++) base[c] = lengths[i] > 0 ? 1 / (nSeq * lengths[i]) : 0;
+    }
+  } else if (lossType === "dr_grpo") {
+    const maxLen = opts.maxCompletionLength ?? longest;
+    if (!Number.isInteger(maxLen) || maxLen < 0) {
+      throw new UserError(`maxCompletionLength: expected an integer >= 0, got ${maxLen}`);
+    }
+    if (maxLen < longest) {
+      throw new UserError(`maxCompletionLength: is ${maxLen} but the batch has a completion of ${longest} tokens`);
+    }
+    base.fill(maxLen > 0 ? 1 / (nSeq * maxLen) : 0);
+  } else {
+    const mb = opts.microBatchOf!;
+    if (mb.length !== nSeq) {
+      throw new UserError(`microBatchOf: expected ${nSeq} entries (one per completion), got ${mb.length}`);
+    }
+    const tokens = new Map<number, number>();
+    let c = 0;
+    for (const { lengths } of groups) {
+      for (let i = 0; i < lengths.length; i++, c++) {
+        const b = mb[c];
+        if (!Number.isInteger(b)) throw new UserError(`microBatchOf[${c}]: expected an integer, got ${b}`);
+        tokens.set(b, (tokens.get(b) ?? 0) + lengths[i]);
+      }
+    }
+    for (c = 0; c < nSeq; c++) {
+      const t = tokens.get(mb[c])!;
+      base[c] = t > 0 ? 1 / (tokens.size * t) : 0;
+    }
+  }
+
+  const out: Float32Array[][] = new Array(groups.length);
+  let c = 0;
+  for (let g = 0; g < groups.length; g++) {
+    const { lengths, lambdaSize } = groups[g];
+    const ws: Float32Array[] = new Array(lengths.length);
+    for (let i = 0; i < lengths.length; i++, c++) {
+      const w = new Float32Array(lengths[i]);
+      const b = base[c];
+      if (!lambda) w.fill(b);
+      else {
+        const lam = lambdaSize![i];
+        for (let t = 0; t < w.length; t++) w[t] = b / lam[t];
+      }
+      ws[i] = w;
+    }
+    out[g] = ws;
+  }
+  return out;
+}
