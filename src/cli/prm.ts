@@ -1,5 +1,190 @@
-import { UserError } from "../util/errors.js";
+/**
+ * `lambda-grpo prm <in.jsonl> --out <per-token.jsonl>`: the implicit PRM of every rollout group, per token.
+ *
+ * One output line per completion, in input order:
+ *   {"group", "step"?, "index", "reward", "advantage", "lambda": [|lambda(i,t)|...], "processReward": [R_it...],
+ *    "processAdvantage": [A_it...], "node": [process-step id per token]}
+ * `step` is present when the input has steps. `node` ids are per group (preorder ids of src/prm/tree.ts).
+ *
+ * --scale batch divides by the std of all rewards of the step, which is known only after the step has been
+ * read: a first streaming pass gathers per-step reward statistics, the second computes and writes. The
+ * input must then be a file (stdin cannot be read twice). Memory stays one group plus a few numbers per step.
+ */
+import { stat } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { AtomicWriter } from "../io/atomic.js";
+import { createProgress, type Progress } from "../io/progress.js";
+import { readRolloutGroups, rewardStatsByStep, type RolloutGroup } from "../io/rollouts.js";
+import { loadTokenizer, type TextEncoder } from "../io/tokenizer.js";
+import { analyzeGroup, DEFAULT_EPS, type AdvantageOptions, type RewardScaling } from "../prm/index.js";
+import { inputError, UserError } from "../util/errors.js";
 
-export async function main(_argv: string[]): Promise<void> {
-  throw new UserError("'prm' is not implemented yet");
+const USAGE = `usage: lambda-grpo prm <in.jsonl | -> --out <per-token.jsonl | -> [options]
+
+Per-token process rewards, process advantages and lambda sizes of rollout groups (PAPER.md section 2).
+
+options:
+  --out <file>         output JSONL, one line per completion in input order; '-' for stdout.
+                       Written to a temporary file and renamed at the end: no output on error.
+  --scale <how>        group (default): divide by the group's reward std + eps;
+                       batch: by the std of all rewards of the step + eps (reads the input twice);
+                       none: no division (Dr. GRPO)
+  --eps <x>            added to the std (default ${DEFAULT_EPS})
+  --tokenizer <file>   Hugging Face tokenizer.json, for completions given as "text"
+  --quiet              no progress bar (it is shown only on a terminal anyway)
+  -h, --help           this text`;
+
+export interface InputInfo {
+  /** Name for messages: the path, or "<stdin>". */
+  name: string;
+  /** Size in bytes for progress; 0 for stdin. */
+  size: number;
+}
+
+/** Checks the input exists and is a file (a clear error now rather than a stream error later). */
+export async function inputInfo(path: string): Promise<InputInfo> {
+  if (path === "-") return { name: "<stdin>", size: 0 };
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) throw new UserError(`${path}: not a file`);
+    return { name: path, size: s.size };
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw new UserError(`${path}: cannot read input (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** Where output lines go: an atomic file, or stdout (with backpressure; no atomicity there). */
+export interface LineSink {
+  write(text: string): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+export async function openSink(path: string, option: string): Promise<LineSink> {
+  if (path === "-") {
+    return {
+      write: (text) =>
+        new Promise<void>((resolve, reject) => {
+          if (process.stdout.write(text)) resolve();
+          else process.stdout.once("drain", resolve).once("error", reject);
+        }),
+      commit: async () => {},
+      abort: async () => {},
+    };
+  }
+  try {
+    return await AtomicWriter.open(path);
+  } catch (err) {
+    throw new UserError(`${option}: cannot write ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+function parseScale(v: string | undefined): RewardScaling {
+  if (v === undefined) return "group";
+  if (v === "group" || v === "batch" || v === "none") return v;
+  throw new UserError(`--scale: expected group, batch or none, got '${v}'`);
+}
+
+function parseEps(v: string | undefined): number {
+  if (v === undefined) return DEFAULT_EPS;
+  const eps = Number(v);
+  if (v.trim() === "" || !Number.isFinite(eps) || eps < 0) throw new UserError(`--eps: expected a number >= 0, got '${v}'`);
+  return eps;
+}
+
+/** The numbers of a typed array as a JSON array (Number#toString is JSON's number syntax for finite values). */
+function jsonArray(a: ArrayLike<number> & { join(sep: string): string }): string {
+  return `[${a.join(",")}]`;
+}
+
+/** The output lines of one group ("\n"-terminated), one per completion. */
+export function perTokenLines(group: RolloutGroup, opts: AdvantageOptions): string {
+  const tokens = group.completions.map((c) => c.tokens);
+  const rewards = group.completions.map((c) => c.reward);
+  const g = analyzeGroup(tokens, rewards, opts);
+  const head = `{"group":${JSON.stringify(group.id)}${group.step === null ? "" : `,"step":${group.step}`}`;
+  let out = "";
+  for (let i = 0; i < tokens.length; i++) {
+    out +=
+      `${head},"index":${i},"reward":${rewards[i]},"advantage":${g.advantages[i]},` +
+      `"lambda":${jsonArray(g.lambdaSize[i])},"processReward":${jsonArray(g.processRewards[i])},` +
+      `"processAdvantage":${jsonArray(g.processAdvantages[i])},"node":${jsonArray(g.tree.stepOf[i])}}\n`;
+  }
+  return out;
+}
+
+function progressFor(label: string, input: InputInfo, quiet: boolean): Progress {
+  return createProgress({ label, total: input.size, unit: "bytes", quiet });
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      out: { type: "string", short: "o" },
+      scale: { type: "string" },
+      eps: { type: "string" },
+      tokenizer: { type: "string" },
+      quiet: { type: "boolean", short: "q" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (positionals.length !== 1) throw new UserError(`expected one input file, got ${positionals.length}\n\n${USAGE}`);
+  if (values.out === undefined) throw new UserError(`--out <per-token.jsonl> is required\n\n${USAGE}`);
+  const scale = parseScale(values.scale);
+  const eps = parseEps(values.eps);
+  const quiet = values.quiet ?? false;
+  const path = positionals[0];
+  if (scale === "batch" && path === "-") {
+    throw new UserError("--scale batch reads the input twice (per-step reward std first), so it needs a file, not stdin");
+  }
+  const input = await inputInfo(path);
+  const tokenizer: TextEncoder | undefined = values.tokenizer ? await loadTokenizer(values.tokenizer) : undefined;
+  const readOpts = { file: input.name, tokenizer };
+
+  const sink = await openSink(values.out, "--out");
+  const bars: Progress[] = [];
+  try {
+    let batchStd = new Map<number | null, number>();
+    if (scale === "batch") {
+      const bar = progressFor("prm pass 1/2", input, quiet);
+      bars.push(bar);
+      let groups = 0;
+      const stats = await rewardStatsByStep(path, readOpts, (g) => bar.update(g.bytesRead, { groups: ++groups }));
+      bar.stop();
+      batchStd = new Map([...stats].map(([step, s]) => [step, s.count > 1 ? Math.sqrt(s.m2 / (s.count - 1)) : 0]));
+    }
+    const bar = progressFor(scale === "batch" ? "prm pass 2/2" : "prm", input, quiet);
+    bars.push(bar);
+    let groups = 0;
+    let completions = 0;
+    for await (const group of readRolloutGroups(path, readOpts)) {
+      const opts: AdvantageOptions = { scale, eps };
+      if (scale === "batch") opts.batchStd = batchStd.get(group.step) ?? 0;
+      let lines: string;
+      try {
+        lines = perTokenLines(group, opts);
+      } catch (err) {
+        // The PRM's own checks (e.g. eps 0 with equal rewards) know nothing of files; say where.
+        if (err instanceof UserError) throw inputError(input.name, group.line, null, err.message);
+        throw err;
+      }
+      await sink.write(lines);
+      groups += 1;
+      completions += group.completions.length;
+      bar.update(group.bytesRead, { groups, completions });
+    }
+    bar.stop();
+    if (groups === 0) throw new UserError(`${input.name}: no rollout groups (the input is empty)`);
+    await sink.commit();
+  } finally {
+    for (const b of bars) b.stop();
+    await sink.abort();
+  }
 }
