@@ -1,0 +1,217 @@
+/**
+ * The trainer's one config: every knob is a field here, with its default and the reason for it. Names follow
+ * TRL's GRPOConfig where TRL has the knob (`num_generations`, `beta`, `epsilon`, `loss_type`, ...), so a TRL
+ * user reads a config without a glossary. Read from JSON or YAML; every error names the file, the field and
+ * what was expected.
+ */
+import { readFile } from "node:fs/promises";
+import { extname } from "node:path";
+import YAML from "yaml";
+import { z } from "zod";
+import { UserError } from "../util/errors.js";
+
+/** An explicit GPT-2 shape (random init from `seed`), for experiments without a preset. */
+const ModelShape = z
+  .object({
+    vocab_size: z.number().int().min(2),
+    context_length: z.number().int().min(2),
+    n_layer: z.number().int().min(1),
+    n_head: z.number().int().min(1),
+    n_embd: z.number().int().min(1),
+    layer_norm_epsilon: z.number().positive().default(1e-5),
+  })
+  .strict()
+  .refine((m) => m.n_embd % m.n_head === 0, { message: "n_embd must be a multiple of n_head", path: ["n_embd"] });
+
+/** The environment: `name` picks it from the registry (src/rl/env/index.ts); its other fields are its own. */
+const EnvField = z.looseObject({ name: z.string().min(1) });
+
+const LOSS_TYPES = ["grpo", "dapo", "bnpo", "dr_grpo"] as const;
+const SCALE_REWARDS = ["group", "batch", "none"] as const;
+
+export const TrainConfigSchema = z
+  .object({
+    // ---- model ----
+    /**
+     * A preset (`small`: 2 layers, width 64, vocabulary 64, the toy sweep's default; `toy` and `gpt2-small`
+     * from the engine), a Hugging Face-format GPT-2 directory, or an explicit shape. Default `small`.
+     */
+    model: z.union([z.string().min(1), ModelShape]).default("small"),
+
+    // ---- environment ----
+    /** The environment and its parameters, e.g. `{name: tree, depth: 4, target: LLRL, shared_prefix: 1, r_neg: -1.0}`. */
+    env: EnvField.default({ name: "tree" }),
+
+    // ---- generation ----
+    /** Completions per prompt, the group size k (TRL `num_generations`). Default 16, the paper's toy group. */
+    num_generations: z.number().int().min(1).default(16),
+    /** Prompts sampled per step; each gets a group of `num_generations`. Default 1 (the toy has one prompt). */
+    prompts_per_step: z.number().int().min(1).default(1),
+    /** Sampling temperature; also divides the logits in the loss, as TRL does. Default 1 (the toy's sampler). */
+    temperature: z.number().positive().default(1),
+    /** Keep only the k most likely tokens when sampling; 0 = off (default). */
+    top_k: z.number().int().min(0).default(0),
+    /** Nucleus sampling mass; 1 = off (default). */
+    top_p: z.number().gt(0).max(1).default(1),
+    /** Most tokens per completion; the environment may stop earlier (the tree stops at its depth). Default 256 (TRL). */
+    max_completion_length: z.number().int().min(1).default(256),
+
+    // ---- objective ----
+    /** true: lambda-GRPO, each token's term divided by |lambda(i,t)| (PAPER.md section 3), with any loss_type. */
+    lambda: z.boolean().default(false),
+    /** Aggregation of token terms (PAPER.md section 1). Default `dapo`, the paper's assumption and TRL's default. */
+    loss_type: z.enum(LOSS_TYPES).default("dapo"),
+    /** Advantage scale: group std (default, the paper), batch std, or none (Dr. GRPO). */
+    scale_rewards: z.enum(SCALE_REWARDS).default("group"),
+    /** Weight of the k3 KL to a frozen copy of the initial policy; 0 (default, TRL) keeps no reference. */
+    beta: z.number().min(0).default(0),
+    /** Lower clip range of the ratio P: clip(P, 1 - epsilon, 1 + epsilon_high). Default 0.2 (TRL, PPO). */
+    epsilon: z.number().min(0).default(0.2),
+    /** Upper clip range; default: equal to `epsilon` (TRL; DAPO uses 0.28). */
+    epsilon_high: z.number().min(0).optional(),
+    /** Updates per batch (mu). Default 1: the ratio P is 1 and the clip never binds (PAPER.md section 1). */
+    num_iterations: z.number().int().min(1).default(1),
+
+    // ---- optimisation ----
+    /**
+     * AdamW learning rate. Default 1e-3, chosen once for the toy from a random init (docs/trainer.md says how);
+     * the paper's 1e-6 is for pretrained 1B models.
+     */
+    learning_rate: z.number().positive().default(1e-3),
+    /** `constant` (default) or `linear` decay to 0 over `steps`. */
+    lr_scheduler_type: z.enum(["constant", "linear"]).default("constant"),
+    /** Global gradient-norm clip; 0 = off. Default 1 (TRL). */
+    max_grad_norm: z.number().min(0).default(1),
+    /** AdamW decoupled weight decay. Default 0 (TRL). */
+    weight_decay: z.number().min(0).default(0),
+    adam_beta1: z.number().min(0).lt(1).default(0.9),
+    adam_beta2: z.number().min(0).lt(1).default(0.999),
+    adam_epsilon: z.number().positive().default(1e-8),
+    /** Sequences per forward/backward pass (memory); 0 = the whole batch (default). `bnpo` normalises per pass. */
+    micro_batch_size: z.number().int().min(0).default(0),
+    /** Optimiser steps (each on fresh groups). Default 250 (the paper's toy). */
+    steps: z.number().int().min(1).default(250),
+    /** Seeds the model's init and the sampler. Default 0. */
+    seed: z.number().int().min(0).max(0xffffffff).default(0),
+
+    // ---- output ----
+    /** Run directory: config.json, metrics.jsonl, rollouts.jsonl, checkpoints/ (docs/CONTRACTS.md). */
+    output_dir: z.string().min(1).default("runs/run"),
+    /** Checkpoint every this many steps (and at the end); 0 = only at the end. Default 50. */
+    checkpoint_every: z.number().int().min(0).default(50),
+    /** Keep the newest this many checkpoints; 0 = keep all. Default 2 (TRL's `save_total_limit`). */
+    save_total_limit: z.number().int().min(0).default(2),
+    /** Write every group to rollouts.jsonl (the input of `lambda-grpo analyze`). Default true. */
+    log_rollouts: z.boolean().default(true),
+  })
+  .strict();
+
+export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
+type Parsed = z.output<typeof TrainConfigSchema>;
+/** The resolved config: every default filled in (`epsilon_high` included), the env's parameters validated. */
+export type TrainConfig = Omit<Parsed, "epsilon_high" | "env"> & { epsilon_high: number; env: EnvConfig };
+export type EnvConfig = { name: string } & Record<string, unknown>;
+export type ModelShapeConfig = z.output<typeof ModelShape>;
+export type LossType = (typeof LOSS_TYPES)[number];
+export type ScaleRewards = (typeof SCALE_REWARDS)[number];
+
+/** Validates an environment's own parameters (set by the registry, which knows each env's schema). */
+export type EnvValidator = (env: { name: string } & Record<string, unknown>) => EnvConfig;
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const field = issue.path.length ? issue.path.map(String).join(".") : null;
+  let message = issue.message;
+  if (issue.code === "unrecognized_keys") {
+    const keys = issue.keys;
+    const hints = keys.map((k) => {
+      const near = nearestField(k);
+      return near ? `'${k}' (did you mean '${near}'?)` : `'${k}'`;
+    });
+    message = `unknown field${keys.length > 1 ? "s" : ""} ${hints.join(", ")}`;
+  }
+  return field ? `${field}: ${message}` : message;
+}
+
+const FIELD_NAMES = Object.keys(TrainConfigSchema.shape);
+const ALIASES: Record<string, string> = { lr: "learning_rate", group_size: "num_generations", mu: "num_iterations" };
+
+function nearestField(name: string): string | null {
+  if (ALIASES[name]) return ALIASES[name];
+  let best: string | null = null;
+  let bestD = 3;
+  for (const f of FIELD_NAMES) {
+    const d = editDistance(name, f);
+    if (d < bestD) [best, bestD] = [f, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length];
+}
+
+/**
+ * Validates a config object (already parsed from JSON/YAML, or built in code) and fills in the defaults.
+ * `source` names it in errors (a file path, or "config").
+ */
+export function resolveConfig(input: unknown, validateEnv: EnvValidator, source = "config"): TrainConfig {
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+    throw new UserError(`${source}: expected a mapping of config fields, got ${input === null ? "null" : Array.isArray(input) ? "a list" : typeof input}`);
+  }
+  const parsed = TrainConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${source}: ${describeIssue(i)}`);
+    throw new UserError(lines.join("\n"));
+  }
+  const c = parsed.data;
+  let env: EnvConfig;
+  try {
+    env = validateEnv(c.env);
+  } catch (err) {
+    if (err instanceof UserError) throw new UserError(`${source}: ${err.message}`);
+    throw err;
+  }
+  return { ...c, epsilon_high: c.epsilon_high ?? c.epsilon, env };
+}
+
+/** Formats an env schema's issues as "env.<field>: message" (used by the environment registry). */
+export function envIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `env.${describeIssue(i)}`).join("\n");
+}
+
+/** Reads a JSON (.json) or YAML (.yaml/.yml, and anything else) config file and resolves it. */
+export async function loadConfigFile(path: string, validateEnv: EnvValidator): Promise<TrainConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new UserError(`${path}: cannot read config (${(err as Error).message})`);
+  }
+  let data: unknown;
+  if (extname(path).toLowerCase() === ".json") {
+    try {
+      data = JSON.parse(text);
+    } catch (err) {
+      throw new UserError(`${path}: not valid JSON (${(err as Error).message})`);
+    }
+  } else {
+    const doc = YAML.parseDocument(text, { prettyErrors: true });
+    if (doc.errors.length > 0) {
+      const e = doc.errors[0];
+      const line = e.linePos?.[0]?.line;
+      throw new UserError(`${path}${line ? `:${line}` : ""}: not valid YAML (${e.message.split("\n")[0]})`);
+    }
+    data = doc.toJS();
+  }
+  return resolveConfig(data, validateEnv, path);
+}

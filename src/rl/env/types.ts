@@ -1,0 +1,43 @@
+/**
+ * What the trainer needs from a task: prompts as token ids, which tokens the policy may emit, when a
+ * completion ends, its reward, and the task's own per-step figures (logged as `env/<name>` in metrics.jsonl).
+ */
+import type { Rng } from "../../util/rng.js";
+
+export interface Prompt {
+  /** token ids given to the policy */
+  tokens: Int32Array;
+  /** anything the reward needs about this prompt (the gold answer of a math problem, ...) */
+  info?: unknown;
+}
+
+/** One scored completion, as the environment sees it when it reports the step. */
+export interface ScoredCompletion {
+  prompt: Prompt;
+  tokens: Int32Array;
+  reward: number;
+}
+
+export interface Environment {
+  readonly name: string;
+  /** `count` prompts for one step (may draw from `rng`; must draw the same way for the same state). */
+  prompts(count: number, rng: Rng): Prompt[];
+  /** allowed[v] = 1 for the tokens the policy may emit (sampling and loss); null = the whole vocabulary. */
+  allowedTokens(): Uint8Array | null;
+  /** A completion ends right after one of these (kept in the completion). */
+  readonly stopTokens: number[];
+  /** The environment's own length limit, or null; the trainer uses min(this, max_completion_length). */
+  readonly maxCompletionTokens: number | null;
+  reward(prompt: Prompt, completion: Int32Array): number;
+  /** The step's figures, e.g. { target_rate: 0.25 }; logged as `env/target_rate`. */
+  stepMetrics(completions: ScoredCompletion[]): Record<string, number>;
+}
+
+/** An environment kind in the registry: validates its parameters and builds it for a model's vocabulary. */
+export interface EnvironmentKind<P> {
+  name: string;
+  summary: string;
+  /** Parses the env config (its `name` included); throws a UserError naming `env.<field>`. */
+  parse(config: { name: string } & Record<string, unknown>): P & { name: string };
+  create(params: P, vocabSize: number): Environment;
+}

@@ -1,0 +1,42 @@
+/**
+ * From the config's `model` to a Policy: the rl presets (`small`), explicit shapes, and everything else
+ * (engine presets, Hugging Face directories) handed to the engine's createPolicy.
+ */
+import type { GPT2Config } from "../engine/policy.js";
+import type { TrainConfig } from "./config.js";
+import type { Policy } from "./policy.js";
+
+/**
+ * `small`: the toy sweep's default model. 2 layers, width 64, 2 heads, a 64-token vocabulary (the toy needs
+ * 3 ids: the prompt and L/R at GPT-2's ids 43 and 49), context 16. Sized so the full default sweep (60 runs x
+ * 250 steps) fits in 5 minutes on 2 cores; a random init, unlike the paper's pretrained GPT-2 small.
+ */
+export const RL_PRESETS: Record<string, GPT2Config> = {
+  small: { vocabSize: 64, contextLength: 16, nLayer: 2, nHead: 2, nEmbd: 64, layerNormEpsilon: 1e-5 },
+};
+
+export function modelSpec(model: TrainConfig["model"]): string | GPT2Config {
+  if (typeof model === "string") return RL_PRESETS[model] ?? model;
+  return {
+    vocabSize: model.vocab_size,
+    contextLength: model.context_length,
+    nLayer: model.n_layer,
+    nHead: model.n_head,
+    nEmbd: model.n_embd,
+    layerNormEpsilon: model.layer_norm_epsilon,
+  };
+}
+
+export type PolicyFactory = (config: TrainConfig) => Promise<Policy>;
+
+/** The engine's GPT-2 policy for `config.model`, initialised from `config.seed` (deterministic). */
+export const createGPT2Policy: PolicyFactory = async (config) => {
+  const { createPolicy } = await import("../engine/policy.js");
+  return createPolicy(modelSpec(config.model), {
+    seed: config.seed,
+    adamBeta1: config.adam_beta1,
+    adamBeta2: config.adam_beta2,
+    adamEps: config.adam_epsilon,
+    weightDecay: config.weight_decay,
+  });
+};

@@ -1,0 +1,421 @@
+/**
+ * The GRPO / lambda-GRPO training loop. Each step: sample `prompts_per_step` groups of `num_generations`
+ * completions, score their rewards, build each group's prefix tree B(G), compute outcome advantages and the
+ * per-token loss weights (both from the PRM library, src/prm), update the policy `num_iterations` times, and
+ * log one line of metrics.jsonl and the step's groups to rollouts.jsonl. The run directory is described in
+ * docs/CONTRACTS.md; checkpoints in src/rl/checkpoint.ts.
+ *
+ * Determinism: everything random comes from one seeded Rng (its state is checkpointed) and the policy's
+ * seeded init, so the same config gives the same metrics.jsonl, and a resumed run continues bit-for-bit.
+ */
+import { appendFile, mkdir, open, readFile, rm, stat, truncate } from "node:fs/promises";
+import { join } from "node:path";
+import { writeFileAtomic } from "../io/atomic.js";
+import {
+  buildPrefixTree,
+  lossWeights,
+  outcomeAdvantages,
+  overlapSummary,
+  rewardStd,
+  type PrefixTree,
+} from "../prm/index.js";
+import { UserError } from "../util/errors.js";
+import { Rng } from "../util/rng.js";
+import { checkpointPath, listCheckpoints, pruneCheckpoints, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
+import type { TrainConfig } from "./config.js";
+import { createEnvironment, type Environment, type Prompt, type ScoredCompletion } from "./env/index.js";
+import { objective, type SequenceTerms } from "./loss.js";
+import { createGPT2Policy, type PolicyFactory } from "./model.js";
+import type { Policy, SequenceBatch } from "./policy.js";
+
+/** One line of metrics.jsonl (docs/CONTRACTS.md), plus `env/<name>` entries. */
+export interface StepMetrics {
+  step: number;
+  reward_mean: number;
+  reward_std: number;
+  loss: number;
+  kl: number;
+  clip_fraction: number;
+  entropy: number;
+  grad_norm: number;
+  learning_rate: number;
+  completion_length_mean: number;
+  path_depth_mean: number;
+  intermediate_proportion_mean: number;
+  flat_fraction: number;
+  seconds: number;
+  [env: `env/${string}`]: number;
+}
+
+export interface TrainOptions {
+  /** Continue from the newest checkpoint in output_dir (a fresh start when there is none). */
+  resume?: boolean;
+  /** Replace a run already in output_dir instead of refusing. */
+  overwrite?: boolean;
+  /** Builds the policy (default: the engine's GPT-2); must be deterministic in config.seed. */
+  policyFactory?: PolicyFactory;
+  /** Called after each step's metrics line is written. */
+  onStep?: (metrics: StepMetrics, config: TrainConfig) => void;
+  /** Called when the run starts (fresh or resumed at `startStep`). */
+  onStart?: (startStep: number, config: TrainConfig) => void;
+}
+
+export interface TrainResult {
+  config: TrainConfig;
+  /** metrics of the steps run by this call (after a resume: only the new ones) */
+  metrics: StepMetrics[];
+  /** step the run started from (0 = fresh) */
+  startStep: number;
+}
+
+/** NaN or infinity in the loss or gradients: the run stops, the last good checkpoint stays. */
+export class NonFiniteError extends UserError {}
+
+/** Fields that may differ between a run's config.json and the config it is resumed with. */
+const RESUMABLE_CHANGES = new Set(["steps", "checkpoint_every", "save_total_limit"]);
+
+export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  const dir = config.output_dir;
+  const files = {
+    config: join(dir, "config.json"),
+    metrics: join(dir, "metrics.jsonl"),
+    rollouts: join(dir, "rollouts.jsonl"),
+    checkpoints: join(dir, "checkpoints"),
+  };
+  await mkdir(files.checkpoints, { recursive: true });
+
+  const policy = await (options.policyFactory ?? createGPT2Policy)(config);
+  // The KL reference is the initial policy; the init is deterministic in the seed, so a resume rebuilds it
+  // the same way instead of storing a second copy of the weights.
+  const ref = config.beta > 0 ? policy.clone() : null;
+  const env = createEnvironment(config.env, policy.vocabSize);
+  const rng = new Rng(config.seed).fork();
+
+  let startStep = 0;
+  const existing = await listCheckpoints(files.checkpoints);
+  const hasRun = existing.length > 0 || (await exists(files.metrics));
+  if (options.resume && hasRun) {
+    await checkSameConfig(files.config, config);
+    if (existing.length === 0) {
+      // killed before its first checkpoint: nothing to keep
+      await rm(files.metrics, { force: true });
+      await rm(files.rollouts, { force: true });
+    } else {
+      const last = existing[existing.length - 1];
+      const { state, meta } = await readCheckpoint(checkpointPath(files.checkpoints, last));
+      policy.importState(state);
+      rng.setState(meta.rng);
+      startStep = meta.step;
+      await truncateTo(files.metrics, meta.metricsBytes);
+      await truncateTo(files.rollouts, meta.rolloutsBytes);
+    }
+  } else if (hasRun && !options.resume) {
+    if (!options.overwrite) {
+      throw new UserError(`${dir}: already holds a run (metrics.jsonl or checkpoints); pass --resume to continue it or --overwrite to replace it`);
+    }
+    await rm(files.metrics, { force: true });
+    await rm(files.rollouts, { force: true });
+    for (const s of existing) await rm(checkpointPath(files.checkpoints, s), { force: true });
+  }
+  if (startStep === 0) {
+    await writeFileAtomic(files.config, JSON.stringify(config, null, 2) + "\n");
+    await writeFileAtomic(files.metrics, "");
+    await writeFileAtomic(files.rollouts, "");
+  } else {
+    await writeFileAtomic(files.config, JSON.stringify(config, null, 2) + "\n");
+  }
+
+  options.onStart?.(startStep, config);
+  const metrics: StepMetrics[] = [];
+  let lastCheckpoint: number | null = existing.length ? existing[existing.length - 1] : null;
+  let metricsBytes = await fileSize(files.metrics);
+  let rolloutsBytes = await fileSize(files.rollouts);
+
+  for (let step = startStep + 1; step <= config.steps; step++) {
+    const t0 = performance.now();
+    let result: { metrics: Omit<StepMetrics, "seconds">; rollouts: string };
+    try {
+      result = trainStep(step, config, policy, ref, env, rng);
+    } catch (err) {
+      if (err instanceof NonFiniteError) {
+        const keep = lastCheckpoint === null ? "no checkpoint was written yet" : `the last good checkpoint is ${checkpointPath(files.checkpoints, lastCheckpoint)} (step ${lastCheckpoint})`;
+        throw new NonFiniteError(`${err.message}; stopped, ${keep}. Lower learning_rate or set max_grad_norm.`);
+      }
+      throw err;
+    }
+    const m = { ...result.metrics, seconds: (performance.now() - t0) / 1000 } as StepMetrics;
+    const line = JSON.stringify(m) + "\n";
+    await appendFile(files.metrics, line);
+    metricsBytes += Buffer.byteLength(line);
+    if (config.log_rollouts) {
+      await appendFile(files.rollouts, result.rollouts);
+      rolloutsBytes += Buffer.byteLength(result.rollouts);
+    }
+    metrics.push(m);
+    options.onStep?.(m, config);
+    const due = config.checkpoint_every > 0 && step % config.checkpoint_every === 0;
+    if (due || step === config.steps) {
+      await syncFile(files.metrics);
+      await syncFile(files.rollouts);
+      const state = policy.exportState();
+      await writeCheckpoint(files.checkpoints, state, {
+        step,
+        rng: rng.getState(),
+        metricsBytes,
+        rolloutsBytes,
+        policyMeta: state.meta,
+      });
+      lastCheckpoint = step;
+      await pruneCheckpoints(files.checkpoints, config.save_total_limit);
+    }
+  }
+  return { config, metrics, startStep };
+}
+
+/** The learning rate of a step (1-based). */
+export function learningRate(config: TrainConfig, step: number): number {
+  if (config.lr_scheduler_type === "linear") return config.learning_rate * (1 - (step - 1) / config.steps);
+  return config.learning_rate;
+}
+
+interface Sequence {
+  group: number;
+  prompt: Prompt;
+  completion: Int32Array;
+  reward: number;
+  advantage: number;
+  weights: Float32Array;
+}
+
+/** One training step: sample, score, weigh, update mu times. Pure in (config, policy, rng state). */
+export function trainStep(
+  step: number,
+  config: TrainConfig,
+  policy: Policy,
+  ref: Policy | null,
+  env: Environment,
+  rng: Rng,
+): { metrics: Omit<StepMetrics, "seconds">; rollouts: string } {
+  const k = config.num_generations;
+  const maxNew = Math.min(config.max_completion_length, env.maxCompletionTokens ?? Infinity);
+  const allowed = env.allowedTokens();
+  const prompts = env.prompts(config.prompts_per_step, rng);
+  for (const p of prompts) {
+    if (p.tokens.length + maxNew > policy.contextLength) {
+      throw new UserError(
+        `a prompt of ${p.tokens.length} tokens plus max_completion_length ${maxNew} exceeds the model's context (${policy.contextLength})`,
+      );
+    }
+  }
+
+  // ---- sample and score ----
+  const promptRows = prompts.flatMap((p) => Array.from({ length: k }, () => p.tokens));
+  const completions = policy.sample(promptRows, {
+    maxNewTokens: maxNew,
+    temperature: config.temperature,
+    topK: config.top_k,
+    topP: config.top_p,
+    allowed,
+    stopTokens: env.stopTokens,
+    rng,
+  });
+  const rewards = completions.map((c, i) => env.reward(prompts[Math.floor(i / k)], c));
+  for (let i = 0; i < rewards.length; i++) {
+    if (!Number.isFinite(rewards[i])) throw new UserError(`env '${env.name}' gave reward ${rewards[i]} (completion ${i})`);
+  }
+
+  // ---- advantages and per-token weights (PRM library) ----
+  const trees: PrefixTree[] = prompts.map((_, g) => buildPrefixTree(completions.slice(g * k, (g + 1) * k)));
+  const batchStd = rewardStd(rewards);
+  const advantages = prompts.flatMap((_, g) =>
+    Array.from(outcomeAdvantages(rewards.slice(g * k, (g + 1) * k), { scale: config.scale_rewards, batchStd })),
+  );
+  const mbs = config.micro_batch_size > 0 ? config.micro_batch_size : completions.length;
+  const microBatchOf = completions.map((_, i) => Math.floor(i / mbs));
+  const weights = lossWeights(trees, {
+    lossType: config.loss_type,
+    lambda: config.lambda,
+    maxCompletionLength: maxNew,
+    microBatchOf,
+  }).flat();
+  const seqs: Sequence[] = completions.map((c, i) => ({
+    group: Math.floor(i / k),
+    prompt: prompts[Math.floor(i / k)],
+    completion: c,
+    reward: rewards[i],
+    advantage: advantages[i],
+    weights: weights[i],
+  }));
+
+  const micro: { batch: SequenceBatch; seqs: Sequence[] }[] = [];
+  for (let s = 0; s < seqs.length; s += mbs) {
+    const part = seqs.slice(s, s + mbs);
+    micro.push({ batch: packBatch(part), seqs: part });
+  }
+  const scoreOpts = { temperature: config.temperature, allowed };
+  const old = config.num_iterations > 1 ? micro.map((m) => completionLogprobs(policy.score(m.batch, scoreOpts).logprobs, m)) : null;
+  const refLp = ref ? micro.map((m) => completionLogprobs(ref.score(m.batch, scoreOpts).logprobs, m)) : null;
+
+  // ---- mu updates ----
+  const lr = learningRate(config, step);
+  let lossSum = 0;
+  let klSum = 0;
+  let clipSum = 0;
+  let gradNormSum = 0;
+  let entropy = 0;
+  for (let it = 0; it < config.num_iterations; it++) {
+    policy.zeroGrad();
+    let J = 0;
+    let kl = 0;
+    let clipped = 0;
+    let tokens = 0;
+    let entropySum = 0;
+    for (let b = 0; b < micro.length; b++) {
+      const m = micro[b];
+      const scores = policy.scoreForTraining(m.batch, scoreOpts);
+      const lp = completionLogprobs(scores.logprobs, m);
+      if (it === 0) for (const e of completionLogprobs(scores.entropy, m)) for (const v of e) entropySum += v;
+      const terms: SequenceTerms[] = m.seqs.map((s, i) => ({
+        logprobs: lp[i],
+        old: old ? old[b][i] : null,
+        ref: refLp ? refLp[b][i] : null,
+        advantage: s.advantage,
+        weights: s.weights,
+      }));
+      const r = objective(terms, { epsilonLow: config.epsilon, epsilonHigh: config.epsilon_high, beta: config.beta });
+      if (!Number.isFinite(r.objective)) throw new NonFiniteError(`step ${step}: the loss is ${-r.objective}`);
+      J += r.objective;
+      kl += r.klSum;
+      clipped += r.clipped;
+      tokens += r.tokens;
+      // the policy gets d(objective)/d(logprobs) of the loss it minimises: loss = -J
+      const d = new Float32Array(m.batch.batch * (m.batch.seqLen - 1));
+      m.seqs.forEach((s, i) => {
+        const start = s.prompt.tokens.length - 1;
+        const g = r.grad[i];
+        for (let t = 0; t < g.length; t++) d[i * (m.batch.seqLen - 1) + start + t] = -g[t];
+      });
+      policy.backward(d);
+    }
+    const { gradNorm } = policy.optimizerStep({ learningRate: lr, maxGradNorm: config.max_grad_norm });
+    if (!Number.isFinite(gradNorm)) throw new NonFiniteError(`step ${step}: the gradient norm is ${gradNorm}`);
+    lossSum += -J;
+    klSum += tokens ? kl / tokens : 0;
+    clipSum += tokens ? clipped / tokens : 0;
+    gradNormSum += gradNorm;
+    if (it === 0) entropy = tokens ? entropySum / tokens : 0;
+  }
+  const mu = config.num_iterations;
+
+  // ---- metrics and rollouts ----
+  const scored: ScoredCompletion[] = seqs.map((s) => ({ prompt: s.prompt, tokens: s.completion, reward: s.reward }));
+  let depth = 0;
+  let inter = 0;
+  let flat = 0;
+  for (const tree of trees) {
+    const o = overlapSummary(tree);
+    depth += o.pathDepthMean;
+    inter += o.intermediateProportionMean;
+    flat += o.flatFraction;
+  }
+  const rewardMean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
+  const metrics: Omit<StepMetrics, "seconds"> = {
+    step,
+    reward_mean: rewardMean,
+    reward_std: batchStd,
+    loss: lossSum / mu,
+    kl: klSum / mu,
+    clip_fraction: clipSum / mu,
+    entropy,
+    grad_norm: gradNormSum / mu,
+    learning_rate: lr,
+    completion_length_mean: completions.reduce((a, c) => a + c.length, 0) / completions.length,
+    path_depth_mean: depth / trees.length,
+    intermediate_proportion_mean: inter / trees.length,
+    flat_fraction: flat / trees.length,
+  };
+  for (const [name, v] of Object.entries(env.stepMetrics(scored))) metrics[`env/${name}`] = v;
+  let rollouts = "";
+  prompts.forEach((p, g) => {
+    const group = {
+      id: `s${step}-g${g}`,
+      step,
+      prompt: Array.from(p.tokens),
+      completions: seqs.slice(g * k, (g + 1) * k).map((s) => ({ tokens: Array.from(s.completion), reward: s.reward })),
+    };
+    rollouts += JSON.stringify(group) + "\n";
+  });
+  return { metrics, rollouts };
+}
+
+/** prompt + completion per row, padded with 0 to the longest row. */
+function packBatch(seqs: Sequence[]): SequenceBatch {
+  const lens = seqs.map((s) => s.prompt.tokens.length + s.completion.length);
+  const seqLen = Math.max(2, ...lens);
+  const tokens = new Int32Array(seqs.length * seqLen);
+  seqs.forEach((s, i) => {
+    tokens.set(s.prompt.tokens, i * seqLen);
+    tokens.set(s.completion, i * seqLen + s.prompt.tokens.length);
+  });
+  return { tokens, batch: seqs.length, seqLen, lengths: Int32Array.from(lens, (l) => Math.max(1, l)) };
+}
+
+/** The completion tokens' entries of a [batch, seqLen - 1] score array, per sequence. */
+function completionLogprobs(values: Float32Array, m: { batch: SequenceBatch; seqs: Sequence[] }): Float32Array[] {
+  const w = m.batch.seqLen - 1;
+  return m.seqs.map((s, i) => {
+    const start = i * w + s.prompt.tokens.length - 1;
+    return values.subarray(start, start + s.completion.length);
+  });
+}
+
+async function checkSameConfig(path: string, config: TrainConfig): Promise<void> {
+  let saved: Record<string, unknown>;
+  try {
+    saved = JSON.parse(await readFile(path, "utf8"));
+  } catch (err) {
+    throw new UserError(`${path}: cannot read the run's config to resume it (${(err as Error).message})`);
+  }
+  const now = JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
+  for (const key of new Set([...Object.keys(saved), ...Object.keys(now)])) {
+    if (RESUMABLE_CHANGES.has(key)) continue;
+    if (JSON.stringify(saved[key]) !== JSON.stringify(now[key])) {
+      throw new UserError(
+        `${path}: ${key}: the run was started with ${JSON.stringify(saved[key])}, the config now says ${JSON.stringify(now[key])}; a resume must use the same config (only ${[...RESUMABLE_CHANGES].join(", ")} may change)`,
+      );
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function fileSize(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Cuts a log back to what a checkpoint covers (a killed run may have written steps after it). */
+async function truncateTo(path: string, bytes: number): Promise<void> {
+  const size = await fileSize(path);
+  if (size < bytes) throw new UserError(`${path}: has ${size} bytes, the checkpoint expects at least ${bytes}; cannot resume`);
+  if (size > bytes) await truncate(path, bytes);
+}
+
+async function syncFile(path: string): Promise<void> {
+  const h = await open(path, "r+");
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
