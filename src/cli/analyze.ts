@@ -1,5 +1,125 @@
+/**
+ * `lambda-grpo analyze <in.jsonl> [--json summary.json] [--report report.html]`: prefix-overlap metrics of
+ * rollout groups (path depth, intermediate proportion, flat trees; PAPER.md section 2), overall and per step.
+ *
+ * Streams the input (one group in memory at a time, plus one number per completion for the medians), prints
+ * a readable summary to stdout, and writes the JSON summary and a self-contained HTML report atomically.
+ */
+import { parseArgs } from "node:util";
+import { writeFileAtomic } from "../io/atomic.js";
+import { inputInfo } from "../io/files.js";
+import { createProgress } from "../io/progress.js";
+import { readRolloutGroups } from "../io/rollouts.js";
+import { loadTokenizer } from "../io/tokenizer.js";
+import { buildPrefixTree, OverlapStats, type OverlapSummary } from "../prm/index.js";
+import { analyzeReportHtml, SUMMARY_HEADERS, summaryCells, type AnalyzeSummary } from "../report/analyze.js";
 import { UserError } from "../util/errors.js";
 
-export async function main(_argv: string[]): Promise<void> {
-  throw new UserError("'analyze' is not implemented yet");
+const USAGE = `usage: lambda-grpo analyze <in.jsonl | -> [--json summary.json] [--report report.html] [options]
+
+Prefix-overlap metrics of rollout groups, overall and per step: groups, completions, tokens, fraction of
+flat trees, path depth and intermediate proportion (mean and median over completions).
+
+options:
+  --json <file>        write the summary as JSON ({input, overall, steps: [...]})
+  --report <file>      write a self-contained HTML report (tables and plots against step; works offline)
+  --tokenizer <file>   Hugging Face tokenizer.json, for completions given as "text"
+  --quiet              no progress bar (it is shown only on a terminal anyway)
+  -h, --help           this text`;
+
+/** Steps printed in the terminal table at most; --json and --report always have every step. */
+const MAX_PRINTED_STEPS = 30;
+
+/** Reads a rollouts source and returns its overlap summary. */
+export async function analyzeRollouts(
+  path: string,
+  options: { name: string; size: number; tokenizer?: Awaited<ReturnType<typeof loadTokenizer>>; quiet?: boolean },
+): Promise<AnalyzeSummary> {
+  const stats = new OverlapStats();
+  const bar = createProgress({ label: "analyze", total: options.size, unit: "bytes", quiet: options.quiet });
+  let groups = 0;
+  try {
+    for await (const group of readRolloutGroups(path, { file: options.name, tokenizer: options.tokenizer })) {
+      stats.add(group.step, buildPrefixTree(group.completions.map((c) => c.tokens)));
+      groups += 1;
+      bar.update(group.bytesRead, { groups });
+    }
+  } finally {
+    bar.stop();
+  }
+  if (groups === 0) throw new UserError(`${options.name}: no rollout groups (the input is empty)`);
+  const { overall, steps } = stats.summary();
+  return { input: options.name, overall, steps };
+}
+
+function textTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const fmt = (r: string[]): string => r.map((cell, c) => cell.padStart(widths[c])).join("  ");
+  return [fmt(headers), ...rows.map(fmt)].join("\n");
+}
+
+const SHORT_HEADERS = ["groups", "completions", "tokens", "flat", "depth mean", "depth median", "interm. mean", "interm. median"];
+
+/** The readable summary printed to stdout. */
+export function summaryText(summary: AnalyzeSummary): string {
+  const o: OverlapSummary = summary.overall;
+  const cells = summaryCells(o);
+  const label = (i: number): string => SUMMARY_HEADERS[i].padEnd(32);
+  const count = (n: number, what: string): string => `${n.toLocaleString("en-US")} ${what}${n === 1 ? "" : "s"}`;
+  const lines = [
+    `${summary.input}: ${count(o.groups, "group")}, ${count(o.completions, "completion")}, ${count(o.tokens, "token")}` +
+      (summary.steps.length > 0 ? `, ${count(summary.steps.length, "step")}` : " (no steps)"),
+    `${label(3)}${o.flatGroups} of ${count(o.groups, "group")} (${(100 * o.flatFraction).toFixed(1)}%)`,
+    `${"path depth".padEnd(32)}mean ${cells[4]}, median ${cells[5]}`,
+    `${"intermediate proportion".padEnd(32)}mean ${cells[6]}, median ${cells[7]}`,
+  ];
+  if (summary.steps.length > 0) {
+    let shown = summary.steps;
+    let note = "";
+    if (shown.length > MAX_PRINTED_STEPS) {
+      // Evenly spaced rows, first and last included.
+      const n = MAX_PRINTED_STEPS;
+      const idx = [...new Set(Array.from({ length: n }, (_, j) => Math.round((j * (shown.length - 1)) / (n - 1))))];
+      shown = idx.map((j) => summary.steps[j]);
+      note = `\n(${shown.length} of ${summary.steps.length} steps shown; --json and --report have them all)`;
+    }
+    lines.push("", "per step:", textTable(["step", ...SHORT_HEADERS], shown.map((s) => [String(s.step), ...summaryCells(s)])) + note);
+  }
+  return lines.join("\n");
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: "string" },
+      report: { type: "string" },
+      tokenizer: { type: "string" },
+      quiet: { type: "boolean", short: "q" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (positionals.length !== 1) throw new UserError(`expected one input file, got ${positionals.length}\n\n${USAGE}`);
+  const path = positionals[0];
+  const input = await inputInfo(path);
+  const tokenizer = values.tokenizer ? await loadTokenizer(values.tokenizer) : undefined;
+  const summary = await analyzeRollouts(path, { ...input, tokenizer, quiet: values.quiet });
+
+  // Render both before writing either, so a failure leaves neither half-done.
+  const outputs: [string, string, string][] = [];
+  if (values.json !== undefined) outputs.push(["--json", values.json, JSON.stringify(summary, null, 2) + "\n"]);
+  if (values.report !== undefined) outputs.push(["--report", values.report, analyzeReportHtml(summary)]);
+  for (const [option, file, text] of outputs) {
+    try {
+      await writeFileAtomic(file, text);
+    } catch (err) {
+      throw new UserError(`${option}: cannot write ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  console.log(summaryText(summary));
 }

@@ -10,9 +10,8 @@
  * read: a first streaming pass gathers per-step reward statistics, the second computes and writes. The
  * input must then be a file (stdin cannot be read twice). Memory stays one group plus a few numbers per step.
  */
-import { stat } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { AtomicWriter } from "../io/atomic.js";
+import { inputInfo, openSink, type InputInfo } from "../io/files.js";
 import { createProgress, type Progress } from "../io/progress.js";
 import { readRolloutGroups, rewardStatsByStep, type RolloutGroup } from "../io/rollouts.js";
 import { loadTokenizer, type TextEncoder } from "../io/tokenizer.js";
@@ -33,52 +32,6 @@ options:
   --tokenizer <file>   Hugging Face tokenizer.json, for completions given as "text"
   --quiet              no progress bar (it is shown only on a terminal anyway)
   -h, --help           this text`;
-
-export interface InputInfo {
-  /** Name for messages: the path, or "<stdin>". */
-  name: string;
-  /** Size in bytes for progress; 0 for stdin. */
-  size: number;
-}
-
-/** Checks the input exists and is a file (a clear error now rather than a stream error later). */
-export async function inputInfo(path: string): Promise<InputInfo> {
-  if (path === "-") return { name: "<stdin>", size: 0 };
-  try {
-    const s = await stat(path);
-    if (!s.isFile()) throw new UserError(`${path}: not a file`);
-    return { name: path, size: s.size };
-  } catch (err) {
-    if (err instanceof UserError) throw err;
-    throw new UserError(`${path}: cannot read input (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-}
-
-/** Where output lines go: an atomic file, or stdout (with backpressure; no atomicity there). */
-export interface LineSink {
-  write(text: string): Promise<void>;
-  commit(): Promise<void>;
-  abort(): Promise<void>;
-}
-
-export async function openSink(path: string, option: string): Promise<LineSink> {
-  if (path === "-") {
-    return {
-      write: (text) =>
-        new Promise<void>((resolve, reject) => {
-          if (process.stdout.write(text)) resolve();
-          else process.stdout.once("drain", resolve).once("error", reject);
-        }),
-      commit: async () => {},
-      abort: async () => {},
-    };
-  }
-  try {
-    return await AtomicWriter.open(path);
-  } catch (err) {
-    throw new UserError(`${option}: cannot write ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-}
 
 function parseScale(v: string | undefined): RewardScaling {
   if (v === undefined) return "group";

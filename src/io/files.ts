@@ -1,0 +1,55 @@
+/**
+ * Command-line file plumbing shared by the commands: an input checked up front (exists, is a file, its size
+ * for progress; "-" is stdin) and an output that is atomic for files ("-" is stdout, which cannot be).
+ */
+import { stat } from "node:fs/promises";
+import { UserError } from "../util/errors.js";
+import { AtomicWriter } from "./atomic.js";
+
+export interface InputInfo {
+  /** Name for messages: the path, or "<stdin>". */
+  name: string;
+  /** Size in bytes for progress; 0 for stdin. */
+  size: number;
+}
+
+/** Checks the input exists and is a file (a clear error now rather than a stream error later). */
+export async function inputInfo(path: string): Promise<InputInfo> {
+  if (path === "-") return { name: "<stdin>", size: 0 };
+  try {
+    const s = await stat(path);
+    // A FIFO (e.g. bash's <(...)) streams fine; its size is unknown.
+    if (s.isFIFO()) return { name: path, size: 0 };
+    if (!s.isFile()) throw new UserError(`${path}: not a file`);
+    return { name: path, size: s.size };
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw new UserError(`${path}: cannot read input (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** Where output lines go: an atomic file, or stdout (with backpressure; no atomicity there). */
+export interface LineSink {
+  write(text: string): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+export async function openSink(path: string, option: string): Promise<LineSink> {
+  if (path === "-") {
+    return {
+      write: (text) =>
+        new Promise<void>((resolve, reject) => {
+          if (process.stdout.write(text)) resolve();
+          else process.stdout.once("drain", resolve).once("error", reject);
+        }),
+      commit: async () => {},
+      abort: async () => {},
+    };
+  }
+  try {
+    return await AtomicWriter.open(path);
+  } catch (err) {
+    throw new UserError(`${option}: cannot write ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}

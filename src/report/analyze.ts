@@ -1,0 +1,146 @@
+/**
+ * The `analyze` report: one self-contained HTML file (uPlot and its CSS inlined from node_modules; no
+ * network request of any kind), with the overall figures, a table per step, and line plots against step of
+ * path depth (mean, median), intermediate proportion (mean, median) and the fraction of flat trees.
+ */
+import type { OverlapStepSummary, OverlapSummary } from "../prm/index.js";
+import { asset, escapeHtml, inlineJson, inlineScript, inlineStyle } from "./assets.js";
+
+/** What `analyze` computes and writes with --json. */
+export interface AnalyzeSummary {
+  /** The input's name as given on the command line. */
+  input: string;
+  overall: OverlapSummary;
+  /** One entry per training step, ascending; empty when the input has no steps. */
+  steps: OverlapStepSummary[];
+}
+
+function fixed(x: number, digits: number): string {
+  return Number.isInteger(x) && digits <= 2 ? String(x) : x.toFixed(digits);
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(1)}%`;
+}
+
+/** The rows shown for a summary, in display form (shared by the terminal table and the HTML tables). */
+export function summaryCells(s: OverlapSummary): string[] {
+  return [
+    s.groups.toLocaleString("en-US"),
+    s.completions.toLocaleString("en-US"),
+    s.tokens.toLocaleString("en-US"),
+    `${s.flatGroups} (${pct(s.flatFraction)})`,
+    fixed(s.pathDepthMean, 2),
+    fixed(s.pathDepthMedian, 1),
+    s.intermediateProportionMean.toFixed(3),
+    s.intermediateProportionMedian.toFixed(3),
+  ];
+}
+
+export const SUMMARY_HEADERS = [
+  "groups",
+  "completions",
+  "tokens",
+  "flat trees",
+  "path depth mean",
+  "path depth median",
+  "intermediate proportion mean",
+  "intermediate proportion median",
+];
+
+function table(headers: string[], rows: string[][]): string {
+  const head = headers.map((h) => `<th>${escapeHtml(h)}</th>`).join("");
+  const body = rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`).join("\n");
+  return `<table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+}
+
+const PAGE_CSS = `
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222; }
+h1 { font-size: 1.4rem; margin-bottom: 0.2rem; }
+.sub { color: #666; margin-top: 0; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-variant-numeric: tabular-nums; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.25rem 0.7rem; text-align: right; }
+th { font-weight: 600; background: #f6f6f6; }
+.plot { margin: 0.5rem 0 1.5rem; }
+.note { color: #555; font-size: 0.92rem; }
+`;
+
+/** Draws the three plots from the embedded data; runs in the page, with uPlot already defined. */
+const PLOT_SCRIPT = `
+(function () {
+  var data = JSON.parse(document.getElementById("analyze-data").textContent);
+  var steps = data.steps;
+  if (steps.length === 0) return;
+  var x = steps.map(function (s) { return s.step; });
+  function col(k) { return steps.map(function (s) { return s[k]; }); }
+  var few = steps.length < 30;
+  // Steps are integers: no ticks at 0.5.
+  var stepIncrs = [];
+  for (var m = 1; m <= 1e9; m *= 10) stepIncrs.push(m, 2 * m, 5 * m);
+  var charts = [
+    { id: "plot-depth", title: "Path depth", y: "process steps to the leaf", range: null,
+      series: [["mean", "pathDepthMean", "#1f77b4", null], ["median", "pathDepthMedian", "#ff7f0e", [6, 4]]] },
+    { id: "plot-proportion", title: "Intermediate proportion", y: "fraction of tokens shared", range: [0, 1],
+      series: [["mean", "intermediateProportionMean", "#2ca02c", null], ["median", "intermediateProportionMedian", "#d62728", [6, 4]]] },
+    { id: "plot-flat", title: "Flat trees", y: "fraction of groups", range: [0, 1],
+      series: [["flat fraction", "flatFraction", "#9467bd", null]] }
+  ];
+  var plots = [];
+  charts.forEach(function (c) {
+    var el = document.getElementById(c.id);
+    var opts = {
+      title: c.title, width: Math.max(300, el.clientWidth), height: 260,
+      scales: { x: { time: false }, y: c.range ? { range: c.range } : { range: function (u, lo, hi) { return [0, Math.max(1, Math.ceil(hi * 1.1))]; } } },
+      axes: [{ label: "step", incrs: stepIncrs }, { label: c.y }],
+      series: [{ label: "step" }].concat(c.series.map(function (s) {
+        return { label: s[0], stroke: s[2], width: 2, dash: s[3] || undefined, points: { show: few } };
+      }))
+    };
+    var d = [x].concat(c.series.map(function (s) { return col(s[1]); }));
+    plots.push([el, new uPlot(opts, d, el)]);
+  });
+  window.addEventListener("resize", function () {
+    plots.forEach(function (p) { p[1].setSize({ width: Math.max(300, p[0].clientWidth), height: 260 }); });
+  });
+})();
+`;
+
+/** The whole report page. */
+export function analyzeReportHtml(summary: AnalyzeSummary): string {
+  const o = summary.overall;
+  const hasSteps = summary.steps.length > 0;
+  const stepRows = summary.steps.map((s) => [String(s.step), ...summaryCells(s)]);
+  const plots = hasSteps
+    ? `<h2>Against step</h2>
+<div class="plot" id="plot-depth"></div>
+<div class="plot" id="plot-proportion"></div>
+<div class="plot" id="plot-flat"></div>
+<h2>Per step</h2>
+${table(["step", ...SUMMARY_HEADERS], stepRows)}`
+    : `<p class="note">The input has no steps: the figures above are for the whole file, and there is nothing to plot against step.</p>`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>lambda-grpo analyze: ${escapeHtml(summary.input)}</title>
+${inlineStyle(asset("uplot/dist/uPlot.min.css"))}
+${inlineStyle(PAGE_CSS)}
+</head>
+<body>
+<h1>Prefix overlap of rollout groups</h1>
+<p class="sub">${escapeHtml(summary.input)}: ${o.groups.toLocaleString("en-US")} groups, ${o.completions.toLocaleString("en-US")} completions, ${o.tokens.toLocaleString("en-US")} tokens${hasSteps ? `, ${summary.steps.length} steps` : ""}</p>
+<h2>Overall</h2>
+${table(SUMMARY_HEADERS, [summaryCells(o)])}
+<p class="note">Path depth: process steps (nodes of the group's prefix tree) from the root to a completion's leaf.
+Intermediate proportion: the fraction of a completion's tokens that lie in a node shared with another completion (|&lambda;| &gt; 1).
+A tree is flat when no two completions share even their first token; there the implicit PRM is just the outcome reward.
+Means and medians are over completions (an empty completion has no intermediate proportion).</p>
+${plots}
+${inlineJson("analyze-data", summary)}
+${inlineScript(asset("uplot/dist/uPlot.iife.min.js"))}
+${inlineScript(PLOT_SCRIPT)}
+</body>
+</html>
+`;
+}
