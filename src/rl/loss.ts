@@ -56,7 +56,8 @@ export function objective(seqs: SequenceTerms[], opts: ObjectiveOptions): Object
     const a = s.advantage;
     for (let t = 0; t < n; t++) {
       const lp = s.logprobs[t];
-      const ratio = s.old === null ? 1 : Math.exp(lp - s.old[t]);
+      // old = theta detached: P is 1, written so that a NaN/inf log-prob still shows in the loss
+      const ratio = Math.exp(lp - (s.old === null ? lp : s.old[t]));
       const unclipped = ratio * a;
       const clippedValue = Math.min(Math.max(ratio, lo), hi) * a;
       let term: number;

@@ -1,0 +1,67 @@
+/** The config: TRL's names and defaults, and errors that name the field and what was expected. */
+import assert from "node:assert/strict";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { loadConfigFile, resolveConfig } from "../../src/rl/config.js";
+import { validateEnv } from "../../src/rl/env/index.js";
+import { TreeEnvironment, treeKind } from "../../src/rl/env/tree.js";
+
+test("defaults are filled in; epsilon_high defaults to epsilon", () => {
+  const c = resolveConfig({}, validateEnv);
+  assert.equal(c.num_generations, 16);
+  assert.equal(c.loss_type, "dapo");
+  assert.equal(c.scale_rewards, "group");
+  assert.equal(c.beta, 0);
+  assert.equal(c.epsilon_high, 0.2);
+  assert.equal(c.lambda, false);
+  assert.deepEqual(c.env, { name: "tree", depth: 4, target: "LLRL", shared_prefix: 1, r_neg: -1, target_reward: 1, other_reward: 0.7, left_token: 43, right_token: 49 });
+  assert.equal(resolveConfig({ epsilon: 0.1, epsilon_high: 0.28 }, validateEnv).epsilon_high, 0.28);
+});
+
+test("errors name the file, the field and what was expected", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "lgrpo-config-"));
+  const yaml = join(dir, "run.yaml");
+  await writeFile(yaml, "num_generations: many\nloss_type: ppo\nlr: 0.1\nenv:\n  name: tree\n  depth: 3\n");
+  await assert.rejects(loadConfigFile(yaml, validateEnv), (err: Error) => {
+    assert.match(err.message, /run\.yaml: num_generations: Invalid input: expected number, received string/);
+    assert.match(err.message, /run\.yaml: loss_type: Invalid option: expected one of "grpo"\|"dapo"\|"bnpo"\|"dr_grpo"/);
+    assert.match(err.message, /unknown field 'lr' \(did you mean 'learning_rate'\?\)/);
+    return true;
+  });
+  await writeFile(yaml, "env:\n  name: tree\n  depth: 3\n");
+  await assert.rejects(loadConfigFile(yaml, validateEnv), /run\.yaml: env\.target: expected 3 moves \(env\.depth\), got 'LLRL'/);
+  await writeFile(yaml, "env: {name: maze}\n");
+  await assert.rejects(loadConfigFile(yaml, validateEnv), /env\.name: unknown environment 'maze' \(expected one of: tree\)/);
+  await writeFile(yaml, "steps: [1\n");
+  await assert.rejects(loadConfigFile(yaml, validateEnv), /run\.yaml:\d+: not valid YAML/);
+  const json = join(dir, "run.json");
+  await writeFile(json, JSON.stringify({ temperature: -1, env: { name: "tree", r_neg: "x" } }));
+  await assert.rejects(loadConfigFile(json, validateEnv), /run\.json: temperature: Too small: expected number to be >0/);
+  await writeFile(json, JSON.stringify({ env: { name: "tree", r_neg: "x" } }));
+  await assert.rejects(loadConfigFile(json, validateEnv), /run\.json: env\.r_neg: Invalid input: expected number/);
+});
+
+test("tree env: rewards of PAPER.md section 4 (target 1, near misses r_neg, others 0.7), L/R only", () => {
+  const L = 1;
+  const R = 2;
+  for (const [n, nearMisses] of [
+    [1, 7],
+    [2, 3],
+  ]) {
+    const p = treeKind.parse({ name: "tree", target: "LLRL", shared_prefix: n, r_neg: -1.5, left_token: L, right_token: R });
+    const env = new TreeEnvironment(p, 4);
+    const counts = new Map<number, number>();
+    for (let leaf = 0; leaf < 16; leaf++) {
+      const c = Int32Array.from([3, 2, 1, 0], (b) => ((leaf >> b) & 1 ? R : L));
+      const r = env.reward(env.prompts(1)[0], c);
+      counts.set(r, (counts.get(r) ?? 0) + 1);
+    }
+    assert.deepEqual(Object.fromEntries(counts), { 1: 1, [-1.5]: nearMisses, 0.7: 15 - nearMisses });
+    const target = Int32Array.from([L, L, R, L]);
+    assert.equal(env.stepMetrics([{ prompt: env.prompts(1)[0], tokens: target, reward: 1 }, { prompt: env.prompts(1)[0], tokens: Int32Array.from([R, R, R, R]), reward: 0.7 }]).target_rate, 0.5);
+    assert.deepEqual(Array.from(env.allowedTokens()), [0, 1, 1, 0]);
+    assert.deepEqual(Array.from(env.prompts(1)[0].tokens), [3]);
+  }
+});
