@@ -1,0 +1,134 @@
+/**
+ * Reverse-mode autograd on a tape. Each op (src/engine/ops/*.ts) computes its output with the kernels
+ * and, while a tape records and an input needs a gradient, pushes a closure that turns the output's
+ * gradient into its inputs' gradients. `backward` runs the closures last to first.
+ *
+ * Buffers come from the current arena when one is set (allocate once, llm.c style): a training step of
+ * the same shape asks for the same buffers in the same order, so the second step allocates nothing.
+ */
+import { Tensor, numel, type FloatArray } from "./tensor.js";
+
+export class Tape {
+  readonly closures: (() => void)[] = [];
+
+  /** Runs the recorded backward closures, newest first. Gradients accumulate into `.grad`. */
+  backward(): void {
+    for (let i = this.closures.length - 1; i >= 0; i--) this.closures[i]();
+  }
+}
+
+/**
+ * Buffers handed out in call order and reused on the next pass after `reset()`. A request larger than
+ * the buffer at its slot replaces it, so shapes that vary from step to step settle at their maximum.
+ */
+export class Arena {
+  private slots: FloatArray[] = [];
+  private cursor = 0;
+
+  reset(): void {
+    this.cursor = 0;
+  }
+
+  /** Bytes held by the arena. */
+  get bytes(): number {
+    let b = 0;
+    for (const s of this.slots) b += s.byteLength;
+    return b;
+  }
+
+  take(float64: boolean, n: number, zero: boolean): FloatArray {
+    const i = this.cursor++;
+    let buf = this.slots[i];
+    if (buf === undefined || buf.length < n || (buf instanceof Float64Array) !== float64) {
+      buf = float64 ? new Float64Array(n) : new Float32Array(n);
+      this.slots[i] = buf;
+      return buf;
+    }
+    const view = buf.length === n ? buf : buf.subarray(0, n);
+    if (zero) view.fill(0);
+    return view;
+  }
+}
+
+let tape: Tape | null = null;
+let arena: Arena | null = null;
+
+/** Runs fn while `t` records (ops called inside push their backward closures onto it). */
+export function recording<R>(t: Tape, fn: () => R): R {
+  const prev = tape;
+  tape = t;
+  try {
+    return fn();
+  } finally {
+    tape = prev;
+  }
+}
+
+/** Runs fn with no tape: nothing is kept for backward (inference, old/reference policies). */
+export function noGrad<R>(fn: () => R): R {
+  const prev = tape;
+  tape = null;
+  try {
+    return fn();
+  } finally {
+    tape = prev;
+  }
+}
+
+/** Runs fn with buffers taken from `a` (call `a.reset()` before a pass that may reuse the last one's). */
+export function withArena<R>(a: Arena | null, fn: () => R): R {
+  const prev = arena;
+  arena = a;
+  try {
+    return fn();
+  } finally {
+    arena = prev;
+  }
+}
+
+/** Whether an op with these inputs must record its backward. */
+export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
+  if (tape === null) return false;
+  for (const t of inputs) if (t && t.requiresGrad) return true;
+  return false;
+}
+
+/** Pushes an op's backward closure on the recording tape. */
+export function record(closure: () => void): void {
+  tape!.closures.push(closure);
+}
+
+/** A buffer of n elements of the same float type as `like`; contents undefined unless zero. */
+export function alloc(like: FloatArray, n: number, zero = false): FloatArray {
+  const f64 = like instanceof Float64Array;
+  if (arena !== null) return arena.take(f64, n, zero);
+  return f64 ? new Float64Array(n) : new Float32Array(n);
+}
+
+/** A float buffer for saved statistics (mean, rstd, probabilities) of the same type as `like`. */
+export function output(like: FloatArray, shape: readonly number[], requiresGrad: boolean, zero = false): Tensor {
+  return new Tensor(shape, alloc(like, numel(shape), zero), requiresGrad);
+}
+
+/** The gradient buffer of t, allocated (zero-filled) the first time a backward closure needs it. */
+export function gradOf(t: Tensor): FloatArray {
+  let g = t.grad;
+  if (g === null) {
+    g = alloc(t.data, t.size, true);
+    t.grad = g;
+  }
+  return g;
+}
+
+/** Backward from a scalar (or from `seed` as the output's gradient), through everything `t` recorded. */
+export function backward(t: Tape, out: Tensor, seed?: FloatArray): void {
+  const g = gradOf(out);
+  if (seed) {
+    if (seed.length !== g.length) throw new Error(`backward: seed has ${seed.length} elements, output has ${g.length}`);
+    for (let i = 0; i < g.length; i++) g[i] += seed[i];
+  } else {
+    if (out.size !== 1) throw new Error(`backward: output has ${out.size} elements; pass its gradient as seed`);
+    g[0] += 1;
+  }
+  t.backward();
+}

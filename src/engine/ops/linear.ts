@@ -1,0 +1,30 @@
+/**
+ * linear: y = x W + b, GPT-2's Conv1D layout (W stored [in, out]); matmul and bias add fused so the
+ * backward makes one pass over dy for db.
+ * x [..., in], w [in, out], b [out] or null -> y [..., out]
+ */
+import { alloc, gradOf, needsGrad, record } from "../autograd.js";
+import { kernels } from "../kernels/index.js";
+import { Tensor } from "../tensor.js";
+
+export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+  const inF = w.shape[0];
+  const outF = w.shape[1];
+  if (x.shape[x.shape.length - 1] !== inF) throw new Error(`linear: x [${x.shape}] does not match w [${w.shape}]`);
+  if (b !== null && b.size !== outF) throw new Error(`linear: bias has ${b.size} elements, expected ${outF}`);
+  const N = x.size / inF;
+  const grad = needsGrad(x, w, b);
+  const out = new Tensor([...x.shape.slice(0, -1), outF], alloc(x.data, N * outF), grad);
+  kernels.gemm(false, false, N, outF, inF, 1, x.data, w.data, 0, out.data);
+  if (b !== null) kernels.biasAdd(out.data, b.data, N, outF);
+  if (grad) {
+    record(() => {
+      const dy = out.grad;
+      if (dy === null) return;
+      if (x.requiresGrad) kernels.gemm(false, true, N, inF, outF, 1, dy, w.data, 1, gradOf(x));
+      if (w.requiresGrad) kernels.gemm(true, false, inF, outF, N, 1, x.data, dy, 1, gradOf(w));
+      if (b !== null && b.requiresGrad) kernels.biasBackward(dy, N, outF, gradOf(b));
+    });
+  }
+  return out;
+}

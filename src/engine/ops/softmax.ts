@@ -1,0 +1,72 @@
+/**
+ * softmax and logSoftmax over the last axis (numerically stable: the row max is subtracted first).
+ * Off the GPT-2 hot path (which uses the fused logSoftmaxGather), so plain TypeScript.
+ * x [..., V] -> [..., V]
+ */
+import { alloc, gradOf, needsGrad, record } from "../autograd.js";
+import { Tensor, type FloatArray } from "../tensor.js";
+
+export function softmax(x: Tensor): Tensor {
+  const V = x.shape[x.shape.length - 1];
+  const N = x.size / V;
+  const grad = needsGrad(x);
+  const out = new Tensor(x.shape, alloc(x.data, x.size), grad);
+  const y = out.data;
+  for (let n = 0; n < N; n++) {
+    const r = n * V;
+    const lse = logSumExp(x.data, r, V);
+    for (let v = 0; v < V; v++) y[r + v] = Math.exp(x.data[r + v] - lse);
+  }
+  if (grad) {
+    record(() => {
+      const dy = out.grad;
+      if (dy === null) return;
+      const dx = gradOf(x);
+      // dx = y * (dy - <dy, y>)
+      for (let n = 0; n < N; n++) {
+        const r = n * V;
+        let dot = 0;
+        for (let v = 0; v < V; v++) dot += dy[r + v] * y[r + v];
+        for (let v = 0; v < V; v++) dx[r + v] += y[r + v] * (dy[r + v] - dot);
+      }
+    });
+  }
+  return out;
+}
+
+export function logSoftmax(x: Tensor): Tensor {
+  const V = x.shape[x.shape.length - 1];
+  const N = x.size / V;
+  const grad = needsGrad(x);
+  const out = new Tensor(x.shape, alloc(x.data, x.size), grad);
+  const y = out.data;
+  for (let n = 0; n < N; n++) {
+    const r = n * V;
+    const lse = logSumExp(x.data, r, V);
+    for (let v = 0; v < V; v++) y[r + v] = x.data[r + v] - lse;
+  }
+  if (grad) {
+    record(() => {
+      const dy = out.grad;
+      if (dy === null) return;
+      const dx = gradOf(x);
+      // dx = dy - softmax * sum(dy)
+      for (let n = 0; n < N; n++) {
+        const r = n * V;
+        let s = 0;
+        for (let v = 0; v < V; v++) s += dy[r + v];
+        for (let v = 0; v < V; v++) dx[r + v] += dy[r + v] - Math.exp(y[r + v]) * s;
+      }
+    });
+  }
+  return out;
+}
+
+function logSumExp(x: FloatArray, r: number, V: number): number {
+  let max = -Infinity;
+  for (let v = 0; v < V; v++) if (x[r + v] > max) max = x[r + v];
+  if (max === -Infinity) return -Infinity;
+  let s = 0;
+  for (let v = 0; v < V; v++) s += Math.exp(x[r + v] - max);
+  return max + Math.log(s);
+}
