@@ -21,11 +21,10 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   let P: number;
   let M: number;
   let K: number;
-  let N: number;
   let outShape: number[];
   const [bRows, bCols] = rb === 2 ? [b.shape[0], b.shape[1]] : [b.shape[1], b.shape[2]];
   const bK = tB ? bCols : bRows;
-  N = tB ? bRows : bCols;
+  const N = tB ? bRows : bCols;
   if (ra === 3 && rb === 2) {
     if (tA) throw new Error("matmul: a 3-D a with a 2-D b cannot be transposed");
     P = 1;
