@@ -6,7 +6,7 @@
  * Weight decay applies to matrices and embeddings only, not to biases and LayerNorm weights (the
  * convention of nanoGPT and of the Hugging Face Trainer).
  */
-import { kernels } from "./kernels/index.js";
+import { kernels } from "./backend.js";
 import type { FloatArray } from "./tensor.js";
 
 export interface AdamWConfig {

@@ -8,7 +8,7 @@
  * allocates nothing.
  */
 import { Arena, Tape, noGrad, recording, withArena, gradOf } from "./autograd.js";
-import { kernels } from "./kernels/index.js";
+import { kernels } from "./backend.js";
 import { lmHeadLogprobs } from "./lmHead.js";
 import { add, causalSelfAttention, embedding, gelu, layerNorm, linear } from "./ops/index.js";
 import { Tensor, type FloatArray } from "./tensor.js";

@@ -6,7 +6,7 @@
  */
 import { Arena, noGrad, withArena } from "./autograd.js";
 import type { GPT2 } from "./gpt2.js";
-import { kernels } from "./kernels/index.js";
+import { kernels } from "./backend.js";
 import type { FloatArray } from "./tensor.js";
 
 interface LayerWeights {

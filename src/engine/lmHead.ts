@@ -7,7 +7,7 @@
  * x [N,C] (final hidden states), wte [V,C], targets [N] (negative: none) -> logprobs [N], entropy [N]
  */
 import { alloc, gradOf, needsGrad, record } from "./autograd.js";
-import { kernels } from "./kernels/index.js";
+import { kernels } from "./backend.js";
 import type { GatherOptions } from "./ops/logSoftmaxGather.js";
 import { Tensor } from "./tensor.js";
 

@@ -12,7 +12,7 @@
  * A row stops after it emits a stop token (kept), after maxNewTokens, or when it reaches the context length.
  */
 import type { GPT2 } from "./gpt2.js";
-import { kernels } from "./kernels/index.js";
+import { kernels } from "./backend.js";
 import { Decoder } from "./kvcache.js";
 import type { FloatArray } from "./tensor.js";
 import type { Rng } from "../util/rng.js";

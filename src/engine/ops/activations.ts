@@ -3,7 +3,7 @@
  * Llama's MLP).
  */
 import { alloc, gradOf, needsGrad, record } from "../autograd.js";
-import { kernels } from "../kernels/index.js";
+import { kernels } from "../backend.js";
 import { Tensor } from "../tensor.js";
 
 export function gelu(x: Tensor): Tensor {

@@ -1,6 +1,6 @@
 /** add: y = a + b, same shapes (the residual connection). */
 import { alloc, gradOf, needsGrad, record } from "../autograd.js";
-import { kernels } from "../kernels/index.js";
+import { kernels } from "../backend.js";
 import { Tensor } from "../tensor.js";
 
 export function add(a: Tensor, b: Tensor): Tensor {

@@ -5,7 +5,7 @@
  * qkv [B,T,3C] -> [B,T,C]; the softmax probabilities [B,NH,T,T] are kept for the backward.
  */
 import { alloc, gradOf, needsGrad, record } from "../autograd.js";
-import { kernels } from "../kernels/index.js";
+import { kernels } from "../backend.js";
 import { Tensor } from "../tensor.js";
 
 export function causalSelfAttention(qkv: Tensor, nHead: number, lengths: Int32Array | null): Tensor {

@@ -1,6 +1,6 @@
 /** biasAdd: y = x + b broadcast over rows. x [..., C], b [C] -> [..., C] */
 import { alloc, gradOf, needsGrad, record } from "../autograd.js";
-import { kernels } from "../kernels/index.js";
+import { kernels } from "../backend.js";
 import { Tensor } from "../tensor.js";
 
 export function biasAdd(x: Tensor, b: Tensor): Tensor {

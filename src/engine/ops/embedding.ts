@@ -4,7 +4,7 @@
  * tokens [B,T] int32, wte [V,C], wpe [>=T,C] -> [B,T,C]
  */
 import { alloc, gradOf, needsGrad, record } from "../autograd.js";
-import { kernels } from "../kernels/index.js";
+import { kernels } from "../backend.js";
 import { Tensor } from "../tensor.js";
 
 export function embedding(tokens: Int32Array, B: number, T: number, wte: Tensor, wpe: Tensor): Tensor {

@@ -4,7 +4,7 @@
  * x [..., in], w [in, out], b [out] or null -> y [..., out]
  */
 import { alloc, gradOf, needsGrad, record } from "../autograd.js";
-import { kernels } from "../kernels/index.js";
+import { kernels } from "../backend.js";
 import { Tensor } from "../tensor.js";
 
 export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {

@@ -5,7 +5,7 @@
  * logits [N,V], targets [N] int32 -> logprobs [N], entropy [N] (nats)
  */
 import { alloc, gradOf, needsGrad, record } from "../autograd.js";
-import { kernels } from "../kernels/index.js";
+import { kernels } from "../backend.js";
 import { Tensor } from "../tensor.js";
 
 export interface GatherOptions {

@@ -5,7 +5,7 @@
  * a [P,M,K] with a 2-D b (no transA) is the P*M rows of a times b.
  */
 import { alloc, gradOf, needsGrad, record } from "../autograd.js";
-import { kernels } from "../kernels/index.js";
+import { kernels } from "../backend.js";
 import { Tensor } from "../tensor.js";
 
 export interface MatmulOptions {

@@ -3,7 +3,7 @@
  * x [..., C], weight/bias [C] -> [..., C]; the per-row mean and 1/std are kept for the backward.
  */
 import { alloc, gradOf, needsGrad, record } from "../autograd.js";
-import { kernels } from "../kernels/index.js";
+import { kernels } from "../backend.js";
 import { Tensor } from "../tensor.js";
 
 export function layerNorm(x: Tensor, w: Tensor, b: Tensor, eps: number): Tensor {

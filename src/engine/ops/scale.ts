@@ -1,6 +1,6 @@
 /** scale: y = s * x for a constant s. */
 import { alloc, gradOf, needsGrad, record } from "../autograd.js";
-import { kernels } from "../kernels/index.js";
+import { kernels } from "../backend.js";
 import { Tensor } from "../tensor.js";
 
 export function scale(x: Tensor, s: number): Tensor {

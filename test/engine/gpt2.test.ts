@@ -1,0 +1,137 @@
+/**
+ * GPT-2 facts: the contract's parameter layout, GPT-2 initialisation, the whole model's gradient against
+ * finite differences (float64, TypeScript kernels), padding invariance, and native == TypeScript kernels.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { useKernels } from "../../src/engine/backend.js";
+import { GPT2, GPT2_PRESETS, INIT_STD, parameterShapes, type GPT2Config, type TokenBatch } from "../../src/engine/gpt2.js";
+import { kernels, nativeKernels, nativeLoadError, tsKernels } from "../../src/engine/kernels/index.js";
+import { Rng } from "../../src/util/rng.js";
+
+const TINY: GPT2Config = { vocabSize: 11, contextLength: 8, nLayer: 2, nHead: 2, nEmbd: 8, layerNormEpsilon: 1e-5 };
+
+function randomBatch(rng: Rng, V: number, B: number, T: number, lengths: number[]): TokenBatch {
+  const tokens = new Int32Array(B * T);
+  for (let i = 0; i < tokens.length; i++) tokens[i] = rng.int(V);
+  return { tokens, batch: B, seqLen: T, lengths: Int32Array.from(lengths) };
+}
+
+test("parameters: Hugging Face names, shapes and order; GPT-2 small has 124,439,808", () => {
+  const shapes = parameterShapes(GPT2_PRESETS["gpt2-small"]);
+  const total = shapes.reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
+  assert.equal(total, 124_439_808);
+  const m = new GPT2(TINY);
+  const names = m.parameters().map((p) => p.name);
+  assert.deepEqual(names.slice(0, 4), ["wte.weight", "wpe.weight", "h.0.ln_1.weight", "h.0.ln_1.bias"]);
+  assert.deepEqual(names.slice(-2), ["ln_f.weight", "ln_f.bias"]);
+  assert.equal(names.length, 2 + 12 * TINY.nLayer + 2);
+  const byName = new Map(m.parameters().map((p) => [p.name, p]));
+  assert.deepEqual(byName.get("h.1.attn.c_attn.weight")!.shape, [8, 24]);
+  assert.deepEqual(byName.get("h.1.mlp.c_proj.weight")!.shape, [32, 8]);
+  for (const p of m.parameters()) {
+    assert.ok(p.data.buffer === m.data.buffer && p.grad.buffer === m.grad.buffer, `${p.name} is a view into the one buffer`);
+    assert.equal(p.data.length, p.shape.reduce((a, b) => a * b, 1));
+  }
+});
+
+test("initialisation: N(0, 0.02), residual projections / sqrt(2 nLayer), LayerNorm 1 and 0, biases 0", () => {
+  const cfg: GPT2Config = { ...TINY, vocabSize: 64, nEmbd: 64, nHead: 4, nLayer: 3, contextLength: 32 };
+  const m = new GPT2(cfg);
+  m.initialize(new Rng(5));
+  const std = (a: Float32Array): number => Math.sqrt(a.reduce((s, x) => s + x * x, 0) / a.length);
+  for (const p of m.parameters()) {
+    if (/ln_[12f]\.weight$/.test(p.name)) assert.ok(p.data.every((x) => x === 1), p.name);
+    else if (p.shape.length === 1) assert.ok(p.data.every((x) => x === 0), p.name);
+    else {
+      const want = p.name.endsWith("c_proj.weight") ? INIT_STD / Math.sqrt(2 * cfg.nLayer) : INIT_STD;
+      assert.ok(Math.abs(std(p.data) / want - 1) < 0.1, `${p.name}: std ${std(p.data)}, want ${want}`);
+    }
+  }
+  const again = new GPT2(cfg);
+  again.initialize(new Rng(5));
+  assert.deepEqual(again.data, m.data, "the same seed gives the same weights");
+});
+
+test("whole-model gradient against finite differences (float64), with padding, temperature and a mask", () => {
+  const m = new GPT2<Float64Array>(TINY, { float64: true });
+  m.initialize(new Rng(1));
+  // larger weights than GPT-2's 0.02 so every path carries a visible gradient
+  const rng = new Rng(2);
+  for (let i = 0; i < m.data.length; i++) m.data[i] += rng.normal() * 0.3;
+  const batch = randomBatch(rng, TINY.vocabSize, 3, 6, [6, 4, 2]);
+  const allowed = new Uint8Array(TINY.vocabSize).fill(1);
+  allowed[3] = 0;
+  for (let i = 0; i < batch.tokens.length; i++) if (batch.tokens[i] === 3) batch.tokens[i] = 4;
+  const opts = { temperature: 0.8, allowed };
+  const W = Float64Array.from({ length: 18 }, () => rng.normal());
+  const objective = (): number => {
+    const lp = m.logprobs(batch, opts).logprobs;
+    return lp.reduce((s, x, i) => s + x * W[i], 0);
+  };
+  m.zeroGrad();
+  m.logprobsForTraining(batch, opts);
+  m.backward(W);
+  const h = 1e-5;
+  for (const p of m.parameters()) {
+    for (let k = 0; k < 3; k++) {
+      const i = rng.int(p.data.length);
+      const old = p.data[i];
+      p.data[i] = old + h;
+      const fp = objective();
+      p.data[i] = old - h;
+      const fm = objective();
+      p.data[i] = old;
+      const num = (fp - fm) / (2 * h);
+      assert.ok(Math.abs(p.grad[i] - num) <= 1e-7 + 1e-5 * Math.abs(num), `${p.name}[${i}]: analytic ${p.grad[i]}, numeric ${num}`);
+    }
+  }
+});
+
+test("padding does not change the log-probs of the unpadded positions", () => {
+  const m = new GPT2(TINY);
+  m.initialize(new Rng(3));
+  const rng = new Rng(4);
+  const row = Int32Array.from([1, 5, 2, 9]);
+  const alone = m.logprobs({ tokens: row, batch: 1, seqLen: 4, lengths: Int32Array.of(4) });
+  // the same row padded to 8 with garbage (even out-of-vocabulary ids), next to a full row
+  const tokens = new Int32Array(16);
+  tokens.set(row);
+  tokens.set([-1, 99, 7, 3], 4);
+  for (let i = 8; i < 16; i++) tokens[i] = rng.int(TINY.vocabSize);
+  const padded = m.logprobs({ tokens, batch: 2, seqLen: 8, lengths: Int32Array.of(4, 8) });
+  for (let t = 0; t < 3; t++) {
+    assert.ok(Math.abs(padded.logprobs[t] - alone.logprobs[t]) < 1e-6, `position ${t}`);
+    assert.ok(Math.abs(padded.entropy[t] - alone.entropy[t]) < 1e-6, `entropy ${t}`);
+  }
+  for (let t = 3; t < 8; t++) assert.equal(padded.logprobs[t], 0, "positions past the length are 0");
+});
+
+test("native kernels give the TypeScript kernels' log-probs and gradients", (t) => {
+  if (nativeKernels === null || kernels.name !== "native") {
+    t.skip(`native kernels not in use (${nativeLoadError ?? "LAMBDA_GRPO_KERNELS=ts"}); build them with npm install / node-gyp rebuild`);
+    return;
+  }
+  const cfg: GPT2Config = { vocabSize: 37, contextLength: 16, nLayer: 2, nHead: 4, nEmbd: 32, layerNormEpsilon: 1e-5 };
+  const run = (): { lp: Float32Array; grad: Float32Array } => {
+    const m = new GPT2(cfg);
+    m.initialize(new Rng(9));
+    const batch = randomBatch(new Rng(10), cfg.vocabSize, 3, 12, [12, 7, 3]);
+    m.zeroGrad();
+    const lp = m.logprobsForTraining(batch, { temperature: 0.9 }).logprobs as Float32Array;
+    m.backward(Float32Array.from({ length: lp.length }, (_, i) => Math.sin(i)));
+    return { lp, grad: m.grad.slice() };
+  };
+  const nat = run();
+  const prev = useKernels(tsKernels);
+  let ts: { lp: Float32Array; grad: Float32Array };
+  try {
+    ts = run();
+  } finally {
+    useKernels(prev);
+  }
+  for (let i = 0; i < nat.lp.length; i++) assert.ok(Math.abs(nat.lp[i] - ts.lp[i]) <= 1e-5 * (1 + Math.abs(ts.lp[i])), `logprob ${i}`);
+  let maxG = 0;
+  for (const g of ts.grad) maxG = Math.max(maxG, Math.abs(g));
+  for (let i = 0; i < nat.grad.length; i++) assert.ok(Math.abs(nat.grad[i] - ts.grad[i]) <= 1e-4 * maxG, `grad ${i}: ${nat.grad[i]} vs ${ts.grad[i]}`);
+});

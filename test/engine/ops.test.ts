@@ -1,0 +1,161 @@
+/**
+ * Every op's gradient against central finite differences, in float64 through the TypeScript kernels
+ * (a Float64Array always runs on the fallback), plus the forward facts each op promises.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { noGrad } from "../../src/engine/autograd.js";
+import { lmHeadLogprobs } from "../../src/engine/lmHead.js";
+import {
+  add, biasAdd, causalSelfAttention, embedding, gelu, layerNorm, linear, logSoftmax, logSoftmaxGather, matmul,
+  mean, rmsNorm, rope, scale, silu, softmax, sum,
+} from "../../src/engine/ops/index.js";
+import { Tensor } from "../../src/engine/tensor.js";
+import { Rng } from "../../src/util/rng.js";
+import { gradcheck, randn } from "./gradcheck.js";
+
+const rng = new Rng(2024);
+
+test("matmul: every transpose combination, plain and batched", () => {
+  for (const transA of [false, true]) {
+    for (const transB of [false, true]) {
+      const [M, K, N] = [3, 4, 5];
+      const a = randn(rng, transA ? [K, M] : [M, K]);
+      const b = randn(rng, transB ? [N, K] : [K, N]);
+      gradcheck(`matmul tA=${transA} tB=${transB}`, ([x, y]) => matmul(x, y, { transA, transB }), [a, b]);
+      const P = 2;
+      const ab = randn(rng, transA ? [P, K, M] : [P, M, K]);
+      const bb = randn(rng, transB ? [P, N, K] : [P, K, N]);
+      gradcheck(`batched matmul tA=${transA} tB=${transB}`, ([x, y]) => matmul(x, y, { transA, transB }), [ab, bb]);
+    }
+  }
+  gradcheck("matmul [P,M,K] x [K,N]", ([x, y]) => matmul(x, y), [randn(rng, [2, 3, 4]), randn(rng, [4, 2])]);
+});
+
+test("matmul: forward is the textbook product", () => {
+  const a = new Tensor([2, 3], Float64Array.from([1, 2, 3, 4, 5, 6]));
+  const b = new Tensor([3, 2], Float64Array.from([7, 8, 9, 10, 11, 12]));
+  assert.deepEqual(Array.from(noGrad(() => matmul(a, b)).data), [58, 64, 139, 154]);
+  assert.deepEqual(Array.from(noGrad(() => matmul(a, a, { transB: true })).data), [14, 32, 32, 77]);
+});
+
+test("linear, biasAdd, add, scale", () => {
+  gradcheck("linear", ([x, w, b]) => linear(x, w, b), [randn(rng, [2, 3, 4]), randn(rng, [4, 6]), randn(rng, [6])]);
+  gradcheck("linear without bias", ([x, w]) => linear(x, w, null), [randn(rng, [5, 4]), randn(rng, [4, 3])]);
+  gradcheck("biasAdd", ([x, b]) => biasAdd(x, b), [randn(rng, [4, 3]), randn(rng, [3])]);
+  gradcheck("add", ([x, y]) => add(x, y), [randn(rng, [4, 3]), randn(rng, [4, 3])]);
+  gradcheck("add of a tensor to itself", ([x]) => add(x, x), [randn(rng, [5])]);
+  gradcheck("scale", ([x]) => scale(x, -0.7), [randn(rng, [6])]);
+});
+
+test("gelu and silu", () => {
+  gradcheck("gelu", ([x]) => gelu(x), [randn(rng, [40], 2)]);
+  gradcheck("silu", ([x]) => silu(x), [randn(rng, [40], 2)]);
+  // GELU(tanh) at 1: 0.5 * (1 + tanh(sqrt(2/pi) * (1 + 0.044715)))
+  const one = new Tensor([1], Float64Array.of(1));
+  const want = 0.5 * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * 1.044715));
+  assert.ok(Math.abs(noGrad(() => gelu(one)).data[0] - want) < 1e-12);
+  assert.ok(Math.abs(noGrad(() => silu(one)).data[0] - 1 / (1 + Math.exp(-1))) < 1e-12);
+});
+
+test("layerNorm and rmsNorm", () => {
+  const x = randn(rng, [3, 2, 8], 3);
+  gradcheck("layerNorm", ([a, w, b]) => layerNorm(a, w, b, 1e-5), [x, randn(rng, [8]), randn(rng, [8])]);
+  gradcheck("rmsNorm", ([a, w]) => rmsNorm(a, w, 1e-6), [randn(rng, [4, 8], 3), randn(rng, [8])]);
+  const ones = new Tensor([8], new Float64Array(8).fill(1));
+  const zeros = new Tensor([8], new Float64Array(8));
+  const y = noGrad(() => layerNorm(x, ones, zeros, 0));
+  for (let r = 0; r < 6; r++) {
+    let s = 0;
+    let s2 = 0;
+    for (let c = 0; c < 8; c++) {
+      s += y.data[r * 8 + c];
+      s2 += y.data[r * 8 + c] ** 2;
+    }
+    assert.ok(Math.abs(s / 8) < 1e-12 && Math.abs(s2 / 8 - 1) < 1e-9, "a normalised row has mean 0 and variance 1");
+  }
+});
+
+test("embedding: gradients scatter-add into repeated tokens", () => {
+  const tokens = Int32Array.from([1, 3, 1, 0, 1, 2]);
+  gradcheck("embedding", ([wte, wpe]) => embedding(tokens, 2, 3, wte, wpe), [randn(rng, [4, 5]), randn(rng, [4, 5])]);
+});
+
+test("causalSelfAttention: with and without padding lengths", () => {
+  const [B, T, C, NH] = [2, 5, 8, 2];
+  gradcheck("attention", ([qkv]) => causalSelfAttention(qkv, NH, null), [randn(rng, [B, T, 3 * C])]);
+  const lengths = Int32Array.from([5, 3]);
+  gradcheck("attention with lengths", ([qkv]) => causalSelfAttention(qkv, NH, lengths), [randn(rng, [B, T, 3 * C])]);
+});
+
+test("causalSelfAttention: a query sees only itself and earlier keys; padded rows give 0", () => {
+  const [B, T, C, NH] = [1, 4, 4, 1];
+  const qkv = randn(rng, [B, T, 3 * C]);
+  const full = noGrad(() => causalSelfAttention(qkv, NH, Int32Array.of(3))).data.slice();
+  // changing the last position (padding) changes nothing before it, and row 3 is 0
+  for (let c = 0; c < 3 * C; c++) qkv.data[3 * 3 * C + c] += 10;
+  const again = noGrad(() => causalSelfAttention(qkv, NH, Int32Array.of(3))).data;
+  assert.deepEqual(Array.from(again), Array.from(full));
+  for (let c = 0; c < C; c++) assert.equal(again[3 * C + c], 0);
+  // position 0 attends only to itself: its output is its own v
+  for (let c = 0; c < C; c++) assert.ok(Math.abs(again[c] - qkv.data[2 * C + c]) < 1e-12);
+});
+
+test("logSoftmaxGather: gradient with temperature, mask and negative targets; values", () => {
+  const V = 6;
+  const targets = Int32Array.from([2, -1, 5, 0]);
+  const allowed = Uint8Array.from([1, 0, 1, 1, 0, 1]);
+  gradcheck("logSoftmaxGather", ([l]) => logSoftmaxGather(l, targets, { temperature: 0.7 }).logprobs, [randn(rng, [4, V])]);
+  gradcheck("logSoftmaxGather masked", ([l]) => logSoftmaxGather(l, targets, { temperature: 1.3, allowed }).logprobs, [randn(rng, [4, V])]);
+  const logits = randn(rng, [4, V]);
+  const { logprobs, entropy } = noGrad(() => logSoftmaxGather(logits, targets, { temperature: 2, allowed }));
+  for (let n = 0; n < 4; n++) {
+    const z: number[] = [];
+    for (let v = 0; v < V; v++) if (allowed[v]) z.push(logits.data[n * V + v] / 2);
+    const lse = Math.log(z.reduce((s, x) => s + Math.exp(x), 0));
+    const want = targets[n] < 0 ? 0 : logits.data[n * V + targets[n]] / 2 - lse;
+    assert.ok(Math.abs(logprobs.data[n] - want) < 1e-12, `row ${n} logprob`);
+    const H = -z.reduce((s, x) => s + Math.exp(x - lse) * (x - lse), 0);
+    assert.ok(Math.abs(entropy.data[n] - H) < 1e-12, `row ${n} entropy`);
+  }
+});
+
+test("lmHeadLogprobs: one chunk (probabilities kept) and many (recomputed) agree with the unfused ops", () => {
+  const [N, C, V] = [5, 4, 7];
+  const targets = Int32Array.from([3, -1, 6, 0, -1]);
+  for (const budget of [1 << 20, 2 * V]) {
+    gradcheck(`lmHead budget ${budget}`, ([x, w]) => lmHeadLogprobs(x, w, targets, { temperature: 0.9 }, budget).logprobs, [randn(rng, [N, C]), randn(rng, [V, C])]);
+  }
+  const x = randn(rng, [N, C]);
+  const w = randn(rng, [V, C]);
+  const fused = noGrad(() => lmHeadLogprobs(x, w, targets, {}, 2 * V));
+  const plain = noGrad(() => logSoftmaxGather(matmul(x, w, { transB: true }), targets));
+  for (let n = 0; n < N; n++) {
+    assert.ok(Math.abs(fused.logprobs.data[n] - plain.logprobs.data[n]) < 1e-12);
+    // rows without a target are not projected at all: entropy 0
+    assert.ok(Math.abs(fused.entropy.data[n] - (targets[n] < 0 ? 0 : plain.entropy.data[n])) < 1e-12);
+  }
+});
+
+test("softmax, logSoftmax, sum, mean", () => {
+  gradcheck("softmax", ([x]) => softmax(x), [randn(rng, [3, 5], 2)]);
+  gradcheck("logSoftmax", ([x]) => logSoftmax(x), [randn(rng, [3, 5], 2)]);
+  gradcheck("sum", ([x]) => sum(x), [randn(rng, [7])]);
+  gradcheck("mean", ([x]) => mean(x), [randn(rng, [2, 3])]);
+  const p = noGrad(() => softmax(randn(rng, [2, 4])));
+  assert.ok(Math.abs(p.data.slice(0, 4).reduce((a, b) => a + b, 0) - 1) < 1e-12);
+});
+
+test("rope: gradient, norm preserved per pair, and relative positions", () => {
+  gradcheck("rope", ([x]) => rope(x, { base: 100 }), [randn(rng, [2, 3, 2, 4])]);
+  gradcheck("rope with offset", ([x]) => rope(x, { offset: 5 }), [randn(rng, [1, 2, 1, 6])]);
+  // <rope(q, m), rope(k, n)> depends on m - n only
+  const q = randn(rng, [1, 1, 1, 8]);
+  const k = randn(rng, [1, 1, 1, 8]);
+  const dot = (m: number, n: number): number => {
+    const a = noGrad(() => rope(q, { offset: m })).data;
+    const b = noGrad(() => rope(k, { offset: n })).data;
+    return a.reduce((s, v, i) => s + v * b[i], 0);
+  };
+  assert.ok(Math.abs(dot(7, 3) - dot(4, 0)) < 1e-12);
+});
