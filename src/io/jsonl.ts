@@ -16,13 +16,18 @@ export interface Line {
   bytesRead: number;
 }
 
-/** Byte chunks from a file (`path`), stdin (`"-"`), or any stream / async iterable of Buffers or strings. */
-export type ByteSource = string | AsyncIterable<Buffer | Uint8Array | string>;
+export type Chunk = Buffer | Uint8Array | string;
+
+/**
+ * Where bytes come from: a file path, "-" for stdin, or any stream / (async) iterable of chunks, e.g. a
+ * generator, or an array of strings in tests. A string is always a path, never content.
+ */
+export type ByteSource = string | AsyncIterable<Chunk> | Iterable<Chunk>;
 
 /** Read chunk size: large enough that per-chunk overhead vanishes, small enough to be irrelevant in memory. */
 const CHUNK_BYTES = 1 << 20;
 
-export function openSource(source: ByteSource): AsyncIterable<Buffer | Uint8Array | string> {
+export function openSource(source: ByteSource): AsyncIterable<Chunk> | Iterable<Chunk> {
   if (typeof source !== "string") return source;
   if (source === "-") return process.stdin;
   return createReadStream(source, { highWaterMark: CHUNK_BYTES });
