@@ -141,10 +141,18 @@ export function stepProcessAdvantages(
   return out;
 }
 
-/** Spread a per-step value over every token of every member: out[i][t] = perStep[stepOf[i][t]]. */
+/**
+ * Spread a per-step value over every token of every member: out[i][t] = perStep[stepOf[i][t]].
+ * The per-completion arrays are views into one buffer.
+ */
 export function perToken(tree: PrefixTree, perStep: ArrayLike<number>): Float64Array[] {
-  const out: Float64Array[] = new Array(tree.lengths.length);
-  for (let i = 0; i < out.length; i++) out[i] = new Float64Array(tree.lengths[i]);
+  const k = tree.lengths.length;
+  let total = 0;
+  for (let i = 0; i < k; i++) total += tree.lengths[i];
+  // Views into one buffer per call (one backing store, not one per completion).
+  const buf = new Float64Array(total);
+  const out: Float64Array[] = new Array(k);
+  for (let i = 0, at = 0; i < k; at += tree.lengths[i], i++) out[i] = buf.subarray(at, at + tree.lengths[i]);
   for (const s of tree.steps) {
     if (s.length === 0) continue;
     const v = perStep[s.id];

@@ -42,7 +42,10 @@ export interface PrefixTree {
   steps: ProcessStep[];
   /** Ids of the steps directly under the root. */
   roots: number[];
-  /** Per completion, per token: id of the step holding it. */
+  /**
+   * Per completion, per token: id of the step holding it. Like `lambdaSize`, these are views into one
+   * buffer per tree (mind `byteOffset` when passing `.buffer` on).
+   */
   stepOf: Int32Array[];
   /** Per completion, per token: |lambda(i,t)| = #{ j : y_j[0..t] == y_i[0..t] } (1..k). */
   lambdaSize: Int32Array[];
@@ -109,13 +112,20 @@ export function buildPrefixTree(completions: readonly Tokens[]): PrefixTree {
   const lambdaSize: Int32Array[] = new Array(k);
   const leafOf = new Int32Array(k).fill(-1);
   const nonEmpty: number[] = [];
+  let total = 0;
   for (let i = 0; i < k; i++) {
     const y = toTokenArray(completions[i], `completions[${i}]`);
     seqs[i] = y;
     lengths[i] = y.length;
-    stepOf[i] = new Int32Array(y.length);
-    lambdaSize[i] = new Int32Array(y.length);
+    total += y.length;
     if (y.length > 0) nonEmpty.push(i);
+  }
+  // One buffer for both per-token arrays of the whole group (views per completion): allocating a backing
+  // store per completion cost more than building the tree for short completions.
+  const buf = new Int32Array(2 * total);
+  for (let i = 0, at = 0; i < k; at += lengths[i], i++) {
+    stepOf[i] = buf.subarray(at, at + lengths[i]);
+    lambdaSize[i] = buf.subarray(total + at, total + at + lengths[i]);
   }
 
   const steps: ProcessStep[] = [];

@@ -44,7 +44,11 @@ export interface LossWeightOptions {
   microBatchOf?: ArrayLike<number>;
 }
 
-/** w[group][completion][token] (Float32Array per completion, the trainer's dtype). */
+/**
+ * w[group][completion][token], Float32 (the trainer's dtype). The per-completion arrays are views into one
+ * buffer holding the batch's tokens in order (group 0's completions, then group 1's, ...): `w[0][0].buffer`
+ * is the flat weight vector of the batch.
+ */
 export function lossWeights(groups: readonly WeightGroup[], opts: LossWeightOptions): Float32Array[][] {
   const { lossType } = opts;
   if (!LOSS_TYPES.includes(lossType)) {
@@ -113,18 +117,32 @@ export function lossWeights(groups: readonly WeightGroup[], opts: LossWeightOpti
     }
   }
 
+  // Views into one buffer for the whole batch, in batch order (one backing store, not one per completion).
+  const buf = new Float32Array(nTok);
   const out: Float32Array[][] = new Array(groups.length);
   let c = 0;
+  let at = 0;
   for (let g = 0; g < groups.length; g++) {
     const { lengths, lambdaSize } = groups[g];
     const ws: Float32Array[] = new Array(lengths.length);
     for (let i = 0; i < lengths.length; i++, c++) {
-      const w = new Float32Array(lengths[i]);
+      const w = buf.subarray(at, at + lengths[i]);
+      at += lengths[i];
       const b = base[c];
       if (!lambda) w.fill(b);
       else {
+        // |lambda| is constant along a step: one division and one fill per run.
         const lam = lambdaSize![i];
-        for (let t = 0; t < w.length; t++) w[t] = b / lam[t];
+        const n = w.length;
+        let t = 0;
+        while (t < n) {
+          const v = lam[t];
+          if (!(v >= 1)) throw new UserError(`groups[${g}].lambdaSize[${i}][${t}]: expected >= 1, got ${v}`);
+          let e = t + 1;
+          while (e < n && lam[e] === v) e++;
+          w.fill(b / v, t, e);
+          t = e;
+        }
       }
       ws[i] = w;
     }

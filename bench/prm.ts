@@ -1,0 +1,159 @@
+/**
+ * Throughput of the paper's core on one core: prefix tree + outcome and process advantages + lambda-GRPO loss
+ * weights + overlap metrics, for group sizes 6, 16, 36 and completion lengths 512..4096 with realistic sharing.
+ *
+ * Run: npm run bench:prm   (or: node --import tsx bench/prm.ts [--quick])
+ *
+ * The machine is noisy, so every figure is printed beside an anchor measured in the same run on the same
+ * groups: one pass summing every token id (the cheapest thing that touches each token). "x anchor" is the
+ * pipeline's time over the anchor's; it should stay flat across lengths if the cost is linear in tokens.
+ */
+import { Rng } from "../src/util/rng.js";
+import {
+  buildPrefixTree,
+  lossWeights,
+  outcomeAdvantages,
+  OverlapStats,
+  processAdvantages,
+  type PrefixTree,
+} from "../src/prm/index.js";
+
+const GROUP_SIZES = [6, 16, 36];
+const LENGTHS = [512, 1024, 2048, 4096];
+/** GPT-2's vocabulary: distinct branches almost never collide again after they split. */
+const VOCAB = 50257;
+/** Prompts per training step (the paper's code uses 4): lossWeights sees this many groups at once. */
+const GROUPS_PER_BATCH = 4;
+
+const quick = process.argv.includes("--quick");
+/** Tokens generated per configuration; each is timed over several repetitions, best kept. */
+const TOKENS_PER_CONFIG = quick ? 400_000 : 3_000_000;
+const REPS = quick ? 3 : 7;
+
+/**
+ * One group: lengths in [0.75 L, L]; each completion after the first copies an opening of an earlier one
+ * (up to 60% of it, so shared openings are long) and then samples its own tokens.
+ */
+function makeGroup(rng: Rng, k: number, L: number): Int32Array[] {
+  const group: Int32Array[] = [];
+  for (let i = 0; i < k; i++) {
+    const len = L - rng.int((L >> 2) + 1);
+    const y = new Int32Array(len);
+    let t = 0;
+    if (i > 0) {
+      const parent = group[rng.int(i)];
+      const branch = Math.min(len, rng.int(Math.floor(parent.length * 0.6) + 1));
+      y.set(parent.subarray(0, branch));
+      t = branch;
+    }
+    for (; t < len; t++) y[t] = rng.int(VOCAB);
+    group.push(y);
+  }
+  return group;
+}
+
+interface Workload {
+  groups: Int32Array[][];
+  rewards: number[][];
+  tokens: number;
+}
+
+function makeWorkload(seed: number, k: number, L: number): Workload {
+  const rng = new Rng(seed);
+  const w: Workload = { groups: [], rewards: [], tokens: 0 };
+  while (w.tokens < TOKENS_PER_CONFIG || w.groups.length % GROUPS_PER_BATCH !== 0) {
+    const g = makeGroup(rng, k, L);
+    w.groups.push(g);
+    w.rewards.push(g.map(() => (rng.next() < 0.4 ? 1 : 0)));
+    for (const y of g) w.tokens += y.length;
+  }
+  return w;
+}
+
+let sink = 0;
+
+function anchor(w: Workload): void {
+  let s = 0;
+  for (const g of w.groups) {
+    for (const y of g) for (let t = 0; t < y.length; t++) s += y[t];
+  }
+  sink += s;
+}
+
+interface StageTimes {
+  tree: number;
+  advantages: number;
+  weights: number;
+  metrics: number;
+}
+
+function pipeline(w: Workload, times: StageTimes): void {
+  const stats = new OverlapStats();
+  for (let b = 0; b < w.groups.length; b += GROUPS_PER_BATCH) {
+    let t0 = performance.now();
+    const trees: PrefixTree[] = [];
+    for (let g = b; g < b + GROUPS_PER_BATCH; g++) trees.push(buildPrefixTree(w.groups[g]));
+    let t1 = performance.now();
+    times.tree += t1 - t0;
+    t0 = t1;
+    for (let g = b; g < b + GROUPS_PER_BATCH; g++) {
+      sink += outcomeAdvantages(w.rewards[g])[0];
+      sink += processAdvantages(trees[g - b], w.rewards[g])[0][0];
+    }
+    t1 = performance.now();
+    times.advantages += t1 - t0;
+    t0 = t1;
+    sink += lossWeights(trees, { lossType: "dapo", lambda: true })[0][0][0];
+    t1 = performance.now();
+    times.weights += t1 - t0;
+    t0 = t1;
+    for (const tree of trees) stats.add(b, tree);
+    t1 = performance.now();
+    times.metrics += t1 - t0;
+  }
+  sink += stats.summary().overall.pathDepthMean;
+}
+
+function best(fn: () => void): number {
+  let min = Infinity;
+  for (let r = 0; r < REPS; r++) {
+    const t0 = performance.now();
+    fn();
+    min = Math.min(min, performance.now() - t0);
+  }
+  return min;
+}
+
+const fmt = (tokPerMs: number) => `${(tokPerMs / 1000).toFixed(1)}M`.padStart(7);
+
+function main(): void {
+  console.log(`prm pipeline (tree + advantages + lambda weights + overlap metrics), one core, best of ${REPS}`);
+  console.log(`node ${process.version}; ~${(TOKENS_PER_CONFIG / 1e6).toFixed(1)}M tokens per configuration\n`);
+  console.log("group  length   tokens/s  anchor tok/s  x anchor |  tree   adv  weights  metrics (share of time)");
+  const overall: number[] = [];
+  for (const k of GROUP_SIZES) {
+    for (const L of LENGTHS) {
+      const w = makeWorkload(1000 * k + L, k, L);
+      // Warm up both so the JIT has seen them, then time alternately.
+      anchor(w);
+      const warm: StageTimes = { tree: 0, advantages: 0, weights: 0, metrics: 0 };
+      pipeline(w, warm);
+      const times: StageTimes = { tree: 0, advantages: 0, weights: 0, metrics: 0 };
+      const tPipe = best(() => pipeline(w, times));
+      const tAnchor = best(() => anchor(w));
+      const total = times.tree + times.advantages + times.weights + times.metrics;
+      const share = (x: number) => `${Math.round((100 * x) / total)}%`.padStart(5);
+      overall.push(w.tokens / tPipe);
+      console.log(
+        `${String(k).padStart(5)}  ${String(L).padStart(6)}  ${fmt(w.tokens / tPipe)}      ${fmt(w.tokens / tAnchor)}` +
+          `     ${(tPipe / tAnchor).toFixed(1).padStart(5)} | ${share(times.tree)} ${share(times.advantages)}` +
+          `    ${share(times.weights)}    ${share(times.metrics)}`,
+      );
+    }
+  }
+  overall.sort((a, b) => a - b);
+  console.log(`\nslowest configuration: ${fmt(overall[0])} tokens/s (target >= 20M)`);
+  if (sink === 42) console.log("");
+}
+
+main();
