@@ -67,7 +67,7 @@ test("whole-model gradient against finite differences (float64), with padding, t
   const W = Float64Array.from({ length: 18 }, () => rng.normal());
   const objective = (): number => {
     const lp = m.logprobs(batch, opts).logprobs;
-    return lp.reduce((s, x, i) => s + x * W[i], 0);
+    return Array.from(lp).reduce((s, x, i) => s + x * W[i], 0);
   };
   m.zeroGrad();
   m.logprobsForTraining(batch, opts);
