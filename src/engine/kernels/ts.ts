@@ -25,7 +25,6 @@ function gemmAt(
         // B is [K,N]: axpy rows of B, streaming along N.
         for (let k = 0; k < K; k++) {
           const a = tA ? A[oA + k * M + i] : A[oA + i * K + k];
-          if (a === 0) continue;
           const rb = oB + k * N;
           for (let j = 0; j < N; j++) acc[j] += a * B[rb + j];
         }

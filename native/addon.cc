@@ -1,0 +1,384 @@
+// Node-API bindings: checks each JavaScript argument cheaply (type, integer sizes, buffer lengths against
+// the shapes) and throws a TypeError naming the kernel and the argument instead of reading out of bounds.
+// Typed arrays are used in place (subarray views included: Data() already honours byteOffset), never copied.
+#include <napi.h>
+
+#include <cmath>
+#include <string>
+
+#include "lgrpo.h"
+
+namespace {
+
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* fn, size_t count) : info_(info), fn_(fn) {
+    if (info.Length() != count) {
+      fail("expects " + std::to_string(count) + " arguments, got " + std::to_string(info.Length()));
+    }
+  }
+
+  [[noreturn]] void fail(const std::string& msg) const {
+    throw Napi::TypeError::New(info_.Env(), std::string("lgrpo_native.") + fn_ + ": " + msg);
+  }
+
+  std::string what(size_t i, const char* name) const {
+    return std::string(name) + " (argument " + std::to_string(i + 1) + ")";
+  }
+
+  // A non-negative integer that fits a shape.
+  long size(size_t i, const char* name) const {
+    if (!info_[i].IsNumber()) fail(what(i, name) + " must be a number");
+    double d = info_[i].As<Napi::Number>().DoubleValue();
+    if (!(d >= 0) || d != std::floor(d) || d > 1e15) fail(what(i, name) + " must be a non-negative integer, got " + std::to_string(d));
+    return (long)d;
+  }
+
+  float number(size_t i, const char* name) const {
+    if (!info_[i].IsNumber()) fail(what(i, name) + " must be a number");
+    return (float)info_[i].As<Napi::Number>().DoubleValue();
+  }
+
+  bool boolean(size_t i, const char* name) const {
+    if (!info_[i].IsBoolean()) fail(what(i, name) + " must be a boolean");
+    return info_[i].As<Napi::Boolean>().Value();
+  }
+
+  bool is_null(size_t i) const { return info_[i].IsNull() || info_[i].IsUndefined(); }
+
+  // A Float32Array with at least `need` elements (a subarray view is fine).
+  float* f32(size_t i, const char* name, long need) const {
+    return typed<float>(i, name, need, napi_float32_array, "Float32Array");
+  }
+  float* f32_or_null(size_t i, const char* name, long need) const { return is_null(i) ? nullptr : f32(i, name, need); }
+  int32_t* i32(size_t i, const char* name, long need) const {
+    return typed<int32_t>(i, name, need, napi_int32_array, "Int32Array");
+  }
+  int32_t* i32_or_null(size_t i, const char* name, long need) const { return is_null(i) ? nullptr : i32(i, name, need); }
+  uint8_t* u8_or_null(size_t i, const char* name, long need) const {
+    return is_null(i) ? nullptr : typed<uint8_t>(i, name, need, napi_uint8_array, "Uint8Array");
+  }
+
+  // Elements available in a typed array argument already checked by f32/i32.
+  long length(size_t i) const { return (long)info_[i].As<Napi::TypedArray>().ElementLength(); }
+
+ private:
+  template <class T>
+  T* typed(size_t i, const char* name, long need, napi_typedarray_type type, const char* type_name) const {
+    if (!info_[i].IsTypedArray() || info_[i].As<Napi::TypedArray>().TypedArrayType() != type) {
+      fail(what(i, name) + " must be a " + type_name +
+           (type == napi_float32_array ? " (Float64Array calls go to the TypeScript kernels)" : ""));
+    }
+    Napi::TypedArrayOf<T> a = info_[i].As<Napi::TypedArrayOf<T>>();
+    if ((long)a.ElementLength() < need) {
+      fail(what(i, name) + " has " + std::to_string(a.ElementLength()) + " elements, needs at least " +
+           std::to_string(need));
+    }
+    return a.Data();
+  }
+
+  const Napi::CallbackInfo& info_;
+  const char* fn_;
+};
+
+// Elements a matrix of `rows` x `cols` at `offset` spans (0 when empty).
+long span(long rows, long cols) { return rows * cols; }
+
+void check_tokens(const Args& a, const int32_t* tokens, long n, long vocab, const char* name) {
+  for (long i = 0; i < n; i++) {
+    if (tokens[i] < 0 || tokens[i] >= vocab) {
+      a.fail(std::string(name) + "[" + std::to_string(i) + "] = " + std::to_string(tokens[i]) +
+             " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
+    }
+  }
+}
+
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  Args a(info, "gemm", 10);
+  bool ta = a.boolean(0, "tA"), tb = a.boolean(1, "tB");
+  long M = a.size(2, "M"), N = a.size(3, "N"), K = a.size(4, "K");
+  float alpha = a.number(5, "alpha");
+  const float* A = a.f32(6, "A", span(M, K));
+  const float* B = a.f32(7, "B", span(K, N));
+  float beta = a.number(8, "beta");
+  float* C = a.f32(9, "C", span(M, N));
+  lg::sgemm(ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C, N);
+  return info.Env().Undefined();
+}
+
+Napi::Value GemmBatched(const Napi::CallbackInfo& info) {
+  Args a(info, "gemmBatched", 14);
+  bool ta = a.boolean(0, "tA"), tb = a.boolean(1, "tB");
+  long batch = a.size(2, "batch"), M = a.size(3, "M"), N = a.size(4, "N"), K = a.size(5, "K");
+  float alpha = a.number(6, "alpha");
+  long sa = a.size(8, "strideA"), sb = a.size(10, "strideB"), sc = a.size(13, "strideC");
+  auto need = [&](long stride, long one) { return batch == 0 || one == 0 ? 0 : (batch - 1) * stride + one; };
+  const float* A = a.f32(7, "A", need(sa, span(M, K)));
+  const float* B = a.f32(9, "B", need(sb, span(K, N)));
+  float beta = a.number(11, "beta");
+  float* C = a.f32(12, "C", need(sc, span(M, N)));
+  if (batch == 0) return info.Env().Undefined();
+  double flops = 2.0 * M * N * K;
+  if (batch >= lg::num_threads() && flops * batch > 4.0e6) {
+    // One matrix per task (each serial); the result of each is the same as a lone call's.
+    lg::parallel_for((int)batch, [&](int p) {
+      lg::sgemm(ta, tb, M, N, K, alpha, A + p * sa, ta ? M : K, B + p * sb, tb ? K : N, beta, C + p * sc, N, 1);
+    });
+  } else {
+    for (long p = 0; p < batch; p++)
+      lg::sgemm(ta, tb, M, N, K, alpha, A + p * sa, ta ? M : K, B + p * sb, tb ? K : N, beta, C + p * sc, N);
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value LayerNormForward(const Napi::CallbackInfo& info) {
+  Args a(info, "layerNormForward", 9);
+  long N = a.size(4, "N"), C = a.size(5, "C");
+  lg::layernorm_forward(a.f32(0, "x", N * C), a.f32(1, "w", C), a.f32(2, "b", C), a.number(3, "eps"), N, C,
+                        a.f32(6, "out", N * C), a.f32(7, "mean", N), a.f32(8, "rstd", N));
+  return info.Env().Undefined();
+}
+
+Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "layerNormBackward", 10);
+  long N = a.size(5, "N"), C = a.size(6, "C");
+  lg::layernorm_backward(a.f32(0, "dout", N * C), a.f32(1, "x", N * C), a.f32(2, "w", C), a.f32(3, "mean", N),
+                         a.f32(4, "rstd", N), N, C, a.f32(7, "dx", N * C), a.f32(8, "dw", C), a.f32(9, "db", C));
+  return info.Env().Undefined();
+}
+
+Napi::Value RmsNormForward(const Napi::CallbackInfo& info) {
+  Args a(info, "rmsNormForward", 7);
+  long N = a.size(3, "N"), C = a.size(4, "C");
+  lg::rmsnorm_forward(a.f32(0, "x", N * C), a.f32(1, "w", C), a.number(2, "eps"), N, C, a.f32(5, "out", N * C),
+                      a.f32(6, "rstd", N));
+  return info.Env().Undefined();
+}
+
+Napi::Value RmsNormBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "rmsNormBackward", 8);
+  long N = a.size(4, "N"), C = a.size(5, "C");
+  lg::rmsnorm_backward(a.f32(0, "dout", N * C), a.f32(1, "x", N * C), a.f32(2, "w", C), a.f32(3, "rstd", N), N, C,
+                       a.f32(6, "dx", N * C), a.f32(7, "dw", C));
+  return info.Env().Undefined();
+}
+
+template <void (*Fwd)(const float*, float*, long)>
+Napi::Value Unary(const Napi::CallbackInfo& info, const char* name) {
+  Args a(info, name, 3);
+  long n = a.size(2, "n");
+  Fwd(a.f32(0, "x", n), a.f32(1, "out", n), n);
+  return info.Env().Undefined();
+}
+
+template <void (*Bwd)(const float*, const float*, float*, long)>
+Napi::Value UnaryBackward(const Napi::CallbackInfo& info, const char* name) {
+  Args a(info, name, 4);
+  long n = a.size(3, "n");
+  Bwd(a.f32(0, "x", n), a.f32(1, "dout", n), a.f32(2, "dx", n), n);
+  return info.Env().Undefined();
+}
+
+Napi::Value GeluForward(const Napi::CallbackInfo& info) { return Unary<lg::gelu_forward>(info, "geluForward"); }
+Napi::Value GeluBackward(const Napi::CallbackInfo& info) { return UnaryBackward<lg::gelu_backward>(info, "geluBackward"); }
+Napi::Value SiluForward(const Napi::CallbackInfo& info) { return Unary<lg::silu_forward>(info, "siluForward"); }
+Napi::Value SiluBackward(const Napi::CallbackInfo& info) { return UnaryBackward<lg::silu_backward>(info, "siluBackward"); }
+
+void check_heads(const Args& a, long C, long NH) {
+  if (NH == 0 || C % NH != 0) a.fail("C = " + std::to_string(C) + " must be a multiple of NH = " + std::to_string(NH));
+}
+
+Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
+  Args a(info, "attentionForward", 8);
+  long B = a.size(1, "B"), T = a.size(2, "T"), C = a.size(3, "C"), NH = a.size(4, "NH");
+  check_heads(a, C, NH);
+  lg::attention_forward(a.f32(0, "qkv", B * T * 3 * C), B, T, C, NH, a.i32_or_null(5, "lengths", B),
+                        a.f32(6, "out", B * T * C), a.f32(7, "att", B * NH * T * T));
+  return info.Env().Undefined();
+}
+
+Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "attentionBackward", 9);
+  long B = a.size(3, "B"), T = a.size(4, "T"), C = a.size(5, "C"), NH = a.size(6, "NH");
+  check_heads(a, C, NH);
+  lg::attention_backward(a.f32(0, "dout", B * T * C), a.f32(1, "qkv", B * T * 3 * C), a.f32(2, "att", B * NH * T * T),
+                         B, T, C, NH, a.i32_or_null(7, "lengths", B), a.f32(8, "dqkv", B * T * 3 * C));
+  return info.Env().Undefined();
+}
+
+Napi::Value AttentionDecode(const Napi::CallbackInfo& info) {
+  Args a(info, "attentionDecode", 9);
+  long B = a.size(3, "B"), C = a.size(4, "C"), NH = a.size(5, "NH"), Tmax = a.size(6, "Tmax");
+  check_heads(a, C, NH);
+  lg::attention_decode(a.f32(0, "q", B * C), a.f32(1, "kCache", B * Tmax * C), a.f32(2, "vCache", B * Tmax * C), B, C,
+                       NH, Tmax, a.i32(7, "pos", B), a.f32(8, "out", B * C));
+  return info.Env().Undefined();
+}
+
+Napi::Value LogSoftmaxGather(const Napi::CallbackInfo& info) {
+  Args a(info, "logSoftmaxGather", 9);
+  long N = a.size(1, "N"), V = a.size(2, "V");
+  const int32_t* targets = a.i32(3, "targets", N);
+  for (long n = 0; n < N; n++) {
+    if (targets[n] >= V) a.fail("targets[" + std::to_string(n) + "] = " + std::to_string(targets[n]) + " >= V = " + std::to_string(V));
+  }
+  lg::log_softmax_gather(a.f32(0, "logits", N * V), N, V, targets, a.number(4, "invTemperature"),
+                         a.u8_or_null(5, "allowed", V), a.f32(6, "logprobs", N), a.f32(7, "entropy", N),
+                         a.f32_or_null(8, "probs", N * V));
+  return info.Env().Undefined();
+}
+
+Napi::Value LogSoftmaxGatherBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "logSoftmaxGatherBackward", 7);
+  long N = a.size(3, "N"), V = a.size(4, "V");
+  const int32_t* targets = a.i32(1, "targets", N);
+  for (long n = 0; n < N; n++) {
+    if (targets[n] >= V) a.fail("targets[" + std::to_string(n) + "] = " + std::to_string(targets[n]) + " >= V = " + std::to_string(V));
+  }
+  lg::log_softmax_gather_backward(a.f32(0, "probs", N * V), targets, a.f32(2, "dlogprobs", N), N, V,
+                                  a.number(5, "invTemperature"), a.f32(6, "dlogits", N * V));
+  return info.Env().Undefined();
+}
+
+Napi::Value EmbeddingForward(const Napi::CallbackInfo& info) {
+  Args a(info, "embeddingForward", 7);
+  long B = a.size(3, "B"), T = a.size(4, "T"), C = a.size(5, "C");
+  const int32_t* tokens = a.i32(0, "tokens", B * T);
+  const float* wte = a.f32(1, "wte", 0);
+  if (C > 0) check_tokens(a, tokens, B * T, a.length(1) / C, "tokens");
+  lg::embedding_forward(tokens, wte, a.f32(2, "wpe", T * C), B, T, C, a.f32(6, "out", B * T * C));
+  return info.Env().Undefined();
+}
+
+Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "embeddingBackward", 7);
+  long B = a.size(2, "B"), T = a.size(3, "T"), C = a.size(4, "C");
+  const int32_t* tokens = a.i32(0, "tokens", B * T);
+  float* dwte = a.f32(5, "dwte", 0);
+  if (C > 0) check_tokens(a, tokens, B * T, a.length(5) / C, "tokens");
+  lg::embedding_backward(tokens, a.f32(1, "dout", B * T * C), B, T, C, dwte, a.f32(6, "dwpe", T * C));
+  return info.Env().Undefined();
+}
+
+Napi::Value AdamW(const Napi::CallbackInfo& info) {
+  Args a(info, "adamw", 11);
+  long n = a.size(4, "n");
+  long step = a.size(10, "step");
+  if (step < 1) a.fail("step (argument 11) counts from 1");
+  lg::adamw(a.f32(0, "param", n), a.f32(1, "grad", n), a.f32(2, "m", n), a.f32(3, "v", n), n, a.number(5, "lr"),
+            a.number(6, "beta1"), a.number(7, "beta2"), a.number(8, "eps"), a.number(9, "weightDecay"), step);
+  return info.Env().Undefined();
+}
+
+Napi::Value Add(const Napi::CallbackInfo& info) {
+  Args a(info, "add", 4);
+  long n = a.size(3, "n");
+  lg::add(a.f32(0, "a", n), a.f32(1, "b", n), a.f32(2, "out", n), n);
+  return info.Env().Undefined();
+}
+
+Napi::Value AddInPlace(const Napi::CallbackInfo& info) {
+  Args a(info, "addInPlace", 3);
+  long n = a.size(2, "n");
+  lg::add_inplace(a.f32(0, "a", n), a.f32(1, "b", n), n);
+  return info.Env().Undefined();
+}
+
+Napi::Value Scale(const Napi::CallbackInfo& info) {
+  Args a(info, "scale", 3);
+  long n = a.size(2, "n");
+  lg::scale(a.f32(0, "a", n), a.number(1, "s"), n);
+  return info.Env().Undefined();
+}
+
+Napi::Value SumSquares(const Napi::CallbackInfo& info) {
+  Args a(info, "sumSquares", 2);
+  long n = a.size(1, "n");
+  return Napi::Number::New(info.Env(), lg::sum_squares(a.f32(0, "a", n), n));
+}
+
+Napi::Value BiasAdd(const Napi::CallbackInfo& info) {
+  Args a(info, "biasAdd", 4);
+  long N = a.size(2, "N"), C = a.size(3, "C");
+  lg::bias_add(a.f32(0, "x", N * C), a.f32(1, "bias", C), N, C);
+  return info.Env().Undefined();
+}
+
+Napi::Value BiasBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "biasBackward", 4);
+  long N = a.size(1, "N"), C = a.size(2, "C");
+  lg::bias_backward(a.f32(0, "dout", N * C), N, C, a.f32(3, "dbias", C));
+  return info.Env().Undefined();
+}
+
+const char* isa_name(lg::Isa isa) {
+  return isa == lg::ISA_AVX512 ? "avx512" : isa == lg::ISA_AVX2 ? "avx2" : "scalar";
+}
+
+Napi::Value Isa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), isa_name(lg::gemm_isa())); }
+
+// setIsa("avx512" | "avx2" | "scalar") -> boolean: whether this CPU can run it (tests and benchmarks).
+Napi::Value SetIsa(const Napi::CallbackInfo& info) {
+  Args a(info, "setIsa", 1);
+  if (!info[0].IsString()) a.fail("isa must be \"avx512\", \"avx2\" or \"scalar\"");
+  std::string s = info[0].As<Napi::String>().Utf8Value();
+  lg::Isa isa;
+  if (s == "avx512") isa = lg::ISA_AVX512;
+  else if (s == "avx2") isa = lg::ISA_AVX2;
+  else if (s == "scalar") isa = lg::ISA_SCALAR;
+  else a.fail("isa must be \"avx512\", \"avx2\" or \"scalar\", got \"" + s + "\"");
+  return Napi::Boolean::New(info.Env(), lg::set_gemm_isa(isa));
+}
+
+Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), lg::num_threads()); }
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  Args a(info, "setThreads", 1);
+  long n = a.size(0, "n");
+  if (n < 1) a.fail("n (argument 1) must be at least 1");
+  lg::set_num_threads((int)n);
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  struct Entry {
+    const char* name;
+    Napi::Value (*fn)(const Napi::CallbackInfo&);
+  };
+  const Entry entries[] = {
+      {"gemm", Gemm},
+      {"gemmBatched", GemmBatched},
+      {"layerNormForward", LayerNormForward},
+      {"layerNormBackward", LayerNormBackward},
+      {"rmsNormForward", RmsNormForward},
+      {"rmsNormBackward", RmsNormBackward},
+      {"geluForward", GeluForward},
+      {"geluBackward", GeluBackward},
+      {"siluForward", SiluForward},
+      {"siluBackward", SiluBackward},
+      {"attentionForward", AttentionForward},
+      {"attentionBackward", AttentionBackward},
+      {"attentionDecode", AttentionDecode},
+      {"logSoftmaxGather", LogSoftmaxGather},
+      {"logSoftmaxGatherBackward", LogSoftmaxGatherBackward},
+      {"embeddingForward", EmbeddingForward},
+      {"embeddingBackward", EmbeddingBackward},
+      {"adamw", AdamW},
+      {"add", Add},
+      {"addInPlace", AddInPlace},
+      {"scale", Scale},
+      {"sumSquares", SumSquares},
+      {"biasAdd", BiasAdd},
+      {"biasBackward", BiasBackward},
+      {"isa", Isa},
+      {"setIsa", SetIsa},
+      {"getThreads", GetThreads},
+      {"setThreads", SetThreads},
+  };
+  for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(lgrpo_native, Init)

@@ -1,0 +1,233 @@
+// Packed, cache-blocked GEMM in the GotoBLAS/BLIS style, row-major.
+//
+//   for jc in N step nc:                  B panel   [kc x nc]  packed once per (jc, pc), stays in L3/L2
+//     for pc in K step kc:
+//       pack B[pc:pc+kc, jc:jc+nc]  ->  nc/NR micro-panels [kc][NR]
+//       for ic in M step mc:              A block   [mc x kc]  packed, stays in L2
+//         pack A[ic:ic+mc, pc:pc+kc] ->  mc/MR micro-panels [kc][MR]
+//         for jr, ir: microkernel(MR x NR tile, kc)  B micro-panel stays in L1
+//
+// Transposes are handled by the packing alone. Threads own rectangles of C (split over M and N, never
+// over K), and every element is computed by the same sequence of operations whatever rectangle it falls
+// in (kc blocks start at 0, edge tiles go through the same microkernel on a scratch tile), so the result
+// is bit-identical for any thread count.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "gemm_pack.h"
+#include "lgrpo.h"
+
+namespace lg {
+namespace {
+
+// Below this many flops (2MNK) a product runs on the calling thread: waking the pool costs ~10-20 us.
+const double kParallelFlops = 4.0e6;
+// Each thread gets at least this many flops, so a medium product uses fewer threads than the pool has.
+const double kFlopsPerThread = 2.0e6;
+
+// ----- portable microkernel: 4 x 16, written so the compiler can vectorise the inner row update.
+const int kScalarMR = 4;
+const int kScalarNR = 16;
+
+void microkernel_scalar(long kc, const float* Ap, const float* Bp, float* C, long ldc, float alpha, float beta) {
+  float acc[kScalarMR][kScalarNR];
+  for (int i = 0; i < kScalarMR; i++)
+    for (int j = 0; j < kScalarNR; j++) acc[i][j] = 0.0f;
+  for (long k = 0; k < kc; k++) {
+    const float* b = Bp + k * kScalarNR;
+    const float* a = Ap + k * kScalarMR;
+    for (int i = 0; i < kScalarMR; i++) {
+      float ai = a[i];
+      for (int j = 0; j < kScalarNR; j++) acc[i][j] += ai * b[j];
+    }
+  }
+  for (int i = 0; i < kScalarMR; i++) {
+    float* c = C + i * ldc;
+    if (beta == 0.0f)
+      for (int j = 0; j < kScalarNR; j++) c[j] = alpha * acc[i][j];
+    else
+      for (int j = 0; j < kScalarNR; j++) c[j] = alpha * acc[i][j] + beta * c[j];
+  }
+}
+
+const GemmKernel gemm_kernel_scalar = {kScalarMR, kScalarNR, 128, 256, 4096, microkernel_scalar,
+                                       pack::pack_a<kScalarMR>, pack::pack_b<kScalarNR>};
+
+Isa detect_isa() {
+#if defined(LG_HAVE_X86_KERNELS)
+  __builtin_cpu_init();
+  if (const char* s = std::getenv("LAMBDA_GRPO_ISA")) {  // force a lower path (tests, benchmarks)
+    if (std::strcmp(s, "scalar") == 0) return ISA_SCALAR;
+    if (std::strcmp(s, "avx2") == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ISA_AVX2;
+  }
+  if (__builtin_cpu_supports("avx512f")) return ISA_AVX512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ISA_AVX2;
+#endif
+  return ISA_SCALAR;
+}
+
+bool isa_available(Isa isa) {
+#if defined(LG_HAVE_X86_KERNELS)
+  __builtin_cpu_init();
+  if (isa == ISA_AVX512) return __builtin_cpu_supports("avx512f");
+  if (isa == ISA_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+  return isa == ISA_SCALAR;
+}
+
+Isa g_isa = detect_isa();
+
+const GemmKernel& base_kernel(Isa isa) {
+#if defined(LG_HAVE_X86_KERNELS)
+  if (isa == ISA_AVX512) return gemm_kernel_avx512;
+  if (isa == ISA_AVX2) return gemm_kernel_avx2;
+#endif
+  return gemm_kernel_scalar;
+}
+
+// LAMBDA_GRPO_GEMM_BLOCKING="mc,kc,nc" overrides the cache blocking (for tuning on a new CPU).
+GemmKernel kernel_for(Isa isa) {
+  GemmKernel gk = base_kernel(isa);
+  static const char* env = std::getenv("LAMBDA_GRPO_GEMM_BLOCKING");
+  long mc, kc, nc;
+  if (env != nullptr && std::sscanf(env, "%ld,%ld,%ld", &mc, &kc, &nc) == 3 && mc > 0 && kc > 0 && nc > 0) {
+    gk.mc = (mc + gk.mr - 1) / gk.mr * gk.mr;
+    gk.kc = kc;
+    gk.nc = (nc + gk.nr - 1) / gk.nr * gk.nr;
+  }
+  return gk;
+}
+
+// Per-thread packing buffers, grown on demand and kept (calls are frequent).
+struct PackBuffers {
+  float* a = nullptr;
+  size_t a_cap = 0;
+  float* b = nullptr;
+  size_t b_cap = 0;
+  ~PackBuffers() {
+    std::free(a);
+    std::free(b);
+  }
+  static float* grow(float*& p, size_t& cap, size_t n) {
+    if (n > cap) {
+      std::free(p);
+      size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
+      p = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (p == nullptr) throw std::bad_alloc();
+      cap = n;
+    }
+    return p;
+  }
+};
+thread_local PackBuffers t_buf;
+
+// C[m0:m1, n0:n1] of the product, on this thread.
+void gemm_block(const GemmKernel& gk, bool ta, bool tb, long m0, long m1, long n0, long n1, long K, float alpha,
+                const float* A, long lda, const float* B, long ldb, float beta, float* C, long ldc) {
+  const int MR = gk.mr, NR = gk.nr;
+  const long MC = gk.mc, KC = gk.kc, NC = gk.nc;
+  long kcmax = std::min(KC, K);
+  float* bp = PackBuffers::grow(t_buf.b, t_buf.b_cap, (size_t)kcmax * (size_t)(std::min(NC, n1 - n0) + NR));
+  float* ap = PackBuffers::grow(t_buf.a, t_buf.a_cap, (size_t)kcmax * (size_t)(std::min(MC, m1 - m0) + MR));
+  alignas(64) float tile[32 * 64];  // scratch for edge tiles (MR <= 32, NR <= 64)
+  for (long jc = n0; jc < n1; jc += NC) {
+    long nc = std::min(NC, n1 - jc);
+    for (long pc = 0; pc < K; pc += KC) {
+      long kc = std::min(KC, K - pc);
+      float beta_eff = pc == 0 ? beta : 1.0f;
+      gk.pack_b(tb, B, ldb, pc, kc, jc, nc, bp);
+      for (long ic = m0; ic < m1; ic += MC) {
+        long mc = std::min(MC, m1 - ic);
+        gk.pack_a(ta, A, lda, ic, mc, pc, kc, ap);
+        for (long jr = 0; jr < nc; jr += NR) {
+          int nr = (int)std::min<long>(NR, nc - jr);
+          const float* bpanel = bp + jr * kc;
+          for (long ir = 0; ir < mc; ir += MR) {
+            int mr = (int)std::min<long>(MR, mc - ir);
+            const float* apanel = ap + ir * kc;
+            float* c = C + (ic + ir) * ldc + jc + jr;
+            if (mr == MR && nr == NR) {
+              gk.kernel(kc, apanel, bpanel, c, ldc, alpha, beta_eff);
+            } else {
+              if (beta_eff != 0.0f)
+                for (int i = 0; i < mr; i++) std::memcpy(tile + i * NR, c + i * ldc, sizeof(float) * nr);
+              gk.kernel(kc, apanel, bpanel, tile, NR, alpha, beta_eff);
+              for (int i = 0; i < mr; i++) std::memcpy(c + i * ldc, tile + i * NR, sizeof(float) * nr);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// C = beta * C (K = 0 or alpha = 0); beta = 0 writes zeros.
+void scale_c(long M, long N, float beta, float* C, long ldc) {
+  for (long i = 0; i < M; i++) {
+    float* c = C + i * ldc;
+    if (beta == 0.0f)
+      for (long j = 0; j < N; j++) c[j] = 0.0f;
+    else
+      for (long j = 0; j < N; j++) c[j] = beta * c[j];
+  }
+}
+
+}  // namespace
+
+Isa gemm_isa() { return g_isa; }
+
+bool set_gemm_isa(Isa isa) {
+  if (!isa_available(isa)) return false;
+  g_isa = isa;
+  return true;
+}
+
+void sgemm(bool ta, bool tb, long M, long N, long K, float alpha, const float* A, long lda, const float* B, long ldb,
+           float beta, float* C, long ldc, int threads) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.0f) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  const GemmKernel gk = kernel_for(g_isa);
+  double flops = 2.0 * (double)M * (double)N * (double)K;
+  int nt = threads == 0 ? num_threads() : threads;
+  if (flops < kParallelFlops) nt = 1;
+  nt = (int)std::min<double>(nt, std::max(1.0, flops / kFlopsPerThread));
+  // Split C into tm x tn rectangles (tm * tn = nt) with the least packing traffic (each rectangle packs
+  // its rows of A and its columns of B), keeping rectangles at least one tile wide.
+  long mtiles = (M + gk.mr - 1) / gk.mr, ntiles = (N + gk.nr - 1) / gk.nr;
+  int tm = 1, tn = 1;
+  double best = -1;
+  for (int a = 1; a <= nt; a++) {
+    if (nt % a != 0) continue;
+    int b = nt / a;
+    if (a > mtiles || b > ntiles) continue;
+    double cost = (double)M / a + (double)N / b;  // rows of A plus columns of B one rectangle packs
+    if (best < 0 || cost < best) {
+      best = cost;
+      tm = a;
+      tn = b;
+    }
+  }
+  if (tm * tn == 1) {
+    gemm_block(gk, ta, tb, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  // Boundaries on tile multiples, so every rectangle but the last is made of whole tiles.
+  auto bound = [](long tiles, int parts, int p, int unit, long total) {
+    long t = tiles * p / parts;
+    return std::min<long>(t * unit, total);
+  };
+  parallel_for(tm * tn, [&](int task) {
+    int pi = task / tn, pj = task % tn;
+    long m0 = bound(mtiles, tm, pi, gk.mr, M), m1 = bound(mtiles, tm, pi + 1, gk.mr, M);
+    long n0 = bound(ntiles, tn, pj, gk.nr, N), n1 = bound(ntiles, tn, pj + 1, gk.nr, N);
+    if (m1 > m0 && n1 > n0) gemm_block(gk, ta, tb, m0, m1, n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  });
+}
+
+}  // namespace lg
