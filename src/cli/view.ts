@@ -1,5 +1,76 @@
+/**
+ * `lambda-grpo view <run dir | rollouts.jsonl> [--port N]`: a local page that draws each group's prefix tree
+ * B(G) with its process rewards and advantages, the per-token weights under GRPO and lambda-GRPO, and the
+ * run's curves. Bound to loopback only; runs until Ctrl-C. docs/viewer.md has the details.
+ */
+import { parseArgs } from "node:util";
+import { LOSS_TYPES, type LossType } from "../prm/index.js";
 import { UserError } from "../util/errors.js";
+import { startViewer } from "../view/server.js";
 
-export async function main(_argv: string[]): Promise<void> {
-  throw new UserError("'view' is not implemented yet");
+/** Default port: fixed so a bookmarked address keeps working between runs; --port 0 takes any free one. */
+export const DEFAULT_PORT = 8765;
+
+const USAGE = `usage: lambda-grpo view <run dir | rollouts.jsonl> [options]
+
+Serves a local page: the run's curves (with a run directory), a group browser that draws each group's
+prefix tree B(G) (one box per process step with |lambda|, R and A), and per-token weights under GRPO and
+lambda-GRPO. Only the run's files are served, on a loopback address only.
+
+options:
+  --port <n>           port (default ${DEFAULT_PORT}; 0 = any free port)
+  --host <addr>        loopback address to bind: 127.0.0.1 (default), ::1 or localhost; others are refused
+  --tokenizer <file>   Hugging Face tokenizer.json: show token text instead of ids (and read "text" completions)
+  --loss-type <t>      aggregation for the per-token weights: ${LOSS_TYPES.join(", ")}
+                       (default: the run's config.json loss_type, else dapo)
+  -h, --help           this text`;
+
+export function parsePort(v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) throw new UserError(`--port: expected a port number 0..65535, got '${v}'`);
+  return Number(v);
+}
+
+export function parseLossType(v: string | undefined): LossType | undefined {
+  if (v === undefined) return undefined;
+  if ((LOSS_TYPES as readonly string[]).includes(v)) return v as LossType;
+  throw new UserError(`--loss-type: expected one of ${LOSS_TYPES.join(", ")}, got '${v}'`);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      port: { type: "string", short: "p" },
+      host: { type: "string" },
+      tokenizer: { type: "string" },
+      "loss-type": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (positionals.length !== 1) throw new UserError(`expected one run directory or rollouts file\n\n${USAGE}`);
+  const viewer = await startViewer({
+    path: positionals[0],
+    host: values.host,
+    port: parsePort(values.port, DEFAULT_PORT),
+    tokenizer: values.tokenizer,
+    lossType: parseLossType(values["loss-type"]),
+  });
+  const info = viewer.data.info();
+  console.log(`lambda-grpo view: ${info.name}: ${info.steps.length} step(s), ${info.groups} group(s)`);
+  console.log(`serving on ${viewer.url}  (loopback only; Ctrl-C to stop)`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      void viewer.close().then(resolve);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
 }

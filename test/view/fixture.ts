@@ -1,0 +1,107 @@
+/**
+ * A small run directory for the viewer tests, written as docs/CONTRACTS.md describes: config.json,
+ * metrics.jsonl (one line per step, with an env figure), rollouts.jsonl (ids s<step>-g<index>), plus a
+ * letter tokenizer (A..Z = ids 0..25) so the page can show the paper's letters.
+ *
+ * Group s3-g0 is the worked example of PAPER.md section 2:
+ *   ABCD (0.5), ABEFHI (0.5), JKLM (1.0), JKLNQST (0), JKLNQU (0), VWYZ (0.5)
+ * The other groups are random walks over a small alphabet, so they share prefixes and branch.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+export const ids = (word: string): number[] => [...word].map((c) => LETTERS.indexOf(c));
+
+export const WORKED_EXAMPLE: { word: string; reward: number }[] = [
+  { word: "ABCD", reward: 0.5 },
+  { word: "ABEFHI", reward: 0.5 },
+  { word: "JKLM", reward: 1.0 },
+  { word: "JKLNQST", reward: 0 },
+  { word: "JKLNQU", reward: 0 },
+  { word: "VWYZ", reward: 0.5 },
+];
+
+export const FIXTURE = { steps: 6, groupsPerStep: 3, exampleStep: 3, exampleId: "s3-g0", otherId: "s3-g1" };
+
+/** Deterministic PRNG (mulberry32), so fixtures are the same on every run. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomGroup(rand: () => number, k: number): { tokens: number[]; reward: number }[] {
+  const out: { tokens: number[]; reward: number }[] = [];
+  for (let i = 0; i < k; i++) {
+    const len = 3 + Math.floor(rand() * 6);
+    const tokens: number[] = [];
+    // Early tokens come from a small alphabet (shared prefixes), later ones from a larger one.
+    for (let t = 0; t < len; t++) tokens.push(Math.floor(rand() * (t < 3 ? 2 : 8)) * 3 + (t % 3));
+    out.push({ tokens, reward: Math.round(rand() * 4) / 4 });
+  }
+  return out;
+}
+
+export function letterTokenizer(): object {
+  const vocab: Record<string, number> = {};
+  [...LETTERS].forEach((c, i) => (vocab[c] = i));
+  vocab["[UNK]"] = LETTERS.length;
+  return {
+    version: "1.0",
+    truncation: null,
+    padding: null,
+    added_tokens: [],
+    normalizer: null,
+    pre_tokenizer: { type: "Split", pattern: { Regex: "." }, behavior: "Isolated", invert: false },
+    post_processor: null,
+    decoder: null,
+    model: { type: "WordLevel", vocab, unk_token: "[UNK]" },
+  };
+}
+
+/** Writes the run into `dir` (created) and returns the tokenizer's path. */
+export function writeRun(dir: string): { tokenizer: string } {
+  mkdirSync(dir, { recursive: true });
+  const rand = rng(7);
+  writeFileSync(
+    join(dir, "config.json"),
+    JSON.stringify({ env: { name: "tree" }, num_generations: 6, loss_type: "dapo", lambda: true, steps: FIXTURE.steps }, null, 2),
+  );
+  const metrics: string[] = [];
+  const rollouts: string[] = [];
+  for (let step = 1; step <= FIXTURE.steps; step++) {
+    metrics.push(
+      JSON.stringify({
+        step,
+        reward_mean: 0.3 + 0.08 * step + 0.03 * Math.sin(step),
+        reward_std: 0.4 - 0.03 * step,
+        loss: -0.02 * Math.cos(step),
+        kl: 0.001 * step * step,
+        path_depth_mean: 2 + 0.4 * step,
+        intermediate_proportion_mean: 0.3 + 0.07 * step,
+        flat_fraction: step < 3 ? 0.34 : 0,
+        seconds: 0.5,
+        "env/target_rate": Math.min(1, 0.05 * step * step),
+      }),
+    );
+    for (let g = 0; g < FIXTURE.groupsPerStep; g++) {
+      const id = `s${step}-g${g}`;
+      const completions =
+        step === FIXTURE.exampleStep && g === 0
+          ? WORKED_EXAMPLE.map((c) => ({ tokens: ids(c.word), reward: c.reward }))
+          : randomGroup(rand, 5 + Math.floor(rand() * 5));
+      rollouts.push(JSON.stringify({ id, step, completions }));
+    }
+  }
+  writeFileSync(join(dir, "metrics.jsonl"), metrics.join("\n") + "\n");
+  writeFileSync(join(dir, "rollouts.jsonl"), rollouts.join("\n") + "\n");
+  const tokenizer = join(dir, "..", "letters-tokenizer.json");
+  writeFileSync(tokenizer, JSON.stringify(letterTokenizer()));
+  return { tokenizer };
+}
