@@ -18,6 +18,7 @@
  * 1/|y_i| differs between members of different lengths (test/prm/equivalence.test.ts shows both).
  */
 import { UserError } from "../util/errors.js";
+import type { PrefixTree } from "./tree.js";
 
 export type LossType = "grpo" | "dapo" | "bnpo" | "dr_grpo";
 
@@ -123,12 +124,28 @@ export function lossWeights(groups: readonly WeightGroup[], opts: LossWeightOpti
   let c = 0;
   let at = 0;
   for (let g = 0; g < groups.length; g++) {
-    const { lengths, lambdaSize } = groups[g];
+    const group = groups[g];
+    const { lengths, lambdaSize } = group;
     const ws: Float32Array[] = new Array(lengths.length);
+    const first = c;
     for (let i = 0; i < lengths.length; i++, c++) {
       const w = buf.subarray(at, at + lengths[i]);
       at += lengths[i];
-      const b = base[c];
+      ws[i] = w;
+    }
+    out[g] = ws;
+    if (lambda && isTree(group)) {
+      // A PrefixTree: one fill per (step, member), no per-token read of |lambda|.
+      for (const s of group.steps) {
+        if (s.length === 0) continue;
+        const size = s.members.length;
+        for (const m of s.members) ws[m].fill(base[first + m] / size, s.start, s.start + s.length);
+      }
+      continue;
+    }
+    for (let i = 0; i < lengths.length; i++) {
+      const w = ws[i];
+      const b = base[first + i];
       if (!lambda) w.fill(b);
       else {
         // |lambda| is constant along a step: one division and one fill per run.
@@ -144,9 +161,12 @@ export function lossWeights(groups: readonly WeightGroup[], opts: LossWeightOpti
           t = e;
         }
       }
-      ws[i] = w;
     }
-    out[g] = ws;
   }
   return out;
+}
+
+function isTree(g: WeightGroup): g is PrefixTree {
+  const t = g as Partial<PrefixTree>;
+  return Array.isArray(t.steps) && Array.isArray(t.stepOf) && t.lambdaSize === g.lambdaSize;
 }

@@ -93,3 +93,16 @@ test("lossWeights rejects bad options with the field named", () => {
   assert.throws(() => lossWeights([{ lengths: [1.5] }], { lossType: "dapo" }), /groups\[0\]\.lengths\[0\]/);
   assert.deepEqual(lossWeights([], { lossType: "dapo" }), []);
 });
+
+test("lambda weights from a bare { lengths, lambdaSize } equal those from the PrefixTree", () => {
+  const rng = new Rng(5);
+  for (let n = 0; n < 100; n++) {
+    const trees = Array.from({ length: 1 + rng.int(3) }, () =>
+      buildPrefixTree(Array.from({ length: 1 + rng.int(8) }, () => Array.from({ length: rng.int(12) }, () => rng.int(2)))),
+    );
+    const bare = trees.map((t) => ({ lengths: Array.from(t.lengths), lambdaSize: t.lambdaSize.map((l) => Array.from(l)) }));
+    for (const lossType of ["grpo", "dapo", "dr_grpo"] as const) {
+      assert.deepEqual(lossWeights(bare, { lossType, lambda: true }), lossWeights(trees, { lossType, lambda: true }));
+    }
+  }
+});
