@@ -36,20 +36,50 @@ export interface LineSink {
 }
 
 export async function openSink(path: string, option: string): Promise<LineSink> {
-  if (path === "-") {
-    return {
-      write: (text) =>
-        new Promise<void>((resolve, reject) => {
-          if (process.stdout.write(text)) resolve();
-          else process.stdout.once("drain", resolve).once("error", reject);
-        }),
-      commit: async () => {},
-      abort: async () => {},
-    };
-  }
+  if (path === "-") return stdoutSink();
   try {
     return await AtomicWriter.open(path);
   } catch (err) {
     throw new UserError(`${option}: cannot write ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
+}
+
+/**
+ * stdout with backpressure. A reader that goes away early (`| head`) is an EPIPE: reported as one line
+ * ("stdout closed ...") rather than a stack trace.
+ */
+function stdoutSink(): LineSink {
+  const out = process.stdout;
+  let failed: Error | null = null;
+  const onError = (err: Error): void => {
+    failed = err;
+  };
+  out.on("error", onError);
+  const check = (): void => {
+    if (failed === null) return;
+    const code = (failed as NodeJS.ErrnoException).code;
+    throw new UserError(code === "EPIPE" ? "stdout closed before the output was complete (EPIPE)" : `cannot write stdout (${code ?? failed.message})`);
+  };
+  return {
+    async write(text) {
+      check();
+      if (!out.write(text)) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            out.off("drain", done);
+            out.off("error", done);
+            resolve();
+          };
+          out.on("drain", done);
+          out.on("error", done);
+        });
+      }
+      check();
+    },
+    async commit() {
+      check();
+    },
+    // The error listener stays: bytes still in flight after the last write can fail too.
+    async abort() {},
+  };
 }
