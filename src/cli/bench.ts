@@ -1,5 +1,192 @@
+/**
+ * `lambda-grpo bench step|sample --preset toy|gpt2-small ...`: times the engine on random tokens.
+ *
+ * step:   one training step = zeroGrad, scoreForTraining (forward), backward from d(-mean logprob),
+ *         AdamW with clipping; `--steps` timed steps after `--warmup` untimed ones (the first step
+ *         allocates the activation arena; later ones of the same shape allocate nothing).
+ * sample: `--batch` completions of `--new-tokens` tokens (no stop token, temperature 1) after random
+ *         prompts of `--prompt` tokens, with the KV cache; `--steps` timed runs after one warm-up.
+ * Prints the median time, tokens/s and the process's peak resident memory; `--json` prints one object.
+ */
+import { parseArgs } from "node:util";
+import { kernelInfo, nativeKernels } from "../engine/kernels/index.js";
+import { GPT2_PRESETS } from "../engine/gpt2.js";
+import { createPolicy } from "../engine/policy.js";
+import type { Policy } from "../rl/policy.js";
 import { UserError } from "../util/errors.js";
+import { Rng } from "../util/rng.js";
 
-export async function main(_argv: string[]): Promise<void> {
-  throw new UserError("'bench' is not implemented yet");
+const USAGE = `usage: lambda-grpo bench step   --preset toy|gpt2-small [--batch B] [--seq T] [--steps N] [--json]
+       lambda-grpo bench sample --preset toy|gpt2-small [--batch B] [--prompt P] [--new-tokens N] [--steps N] [--json]
+
+Times the engine on random tokens: a training step (forward, backward, AdamW), or sampling with the KV cache.
+
+options:
+  --preset <name>      toy (vocab 8, context 16, 4 layers, width 128, 4 heads) or gpt2-small (GPT-2 124M)
+  --batch <B>          sequences per step (default 16)
+  --seq <T>            step: tokens per sequence (default 16)
+  --prompt <P>         sample: prompt tokens per row (default 8; toy: 4)
+  --new-tokens <N>     sample: tokens generated per row (default 64; toy: 12, its context is 16)
+  --steps <N>          timed repetitions (default: step 20 toy / 10 gpt2-small; sample 5 / 3)
+  --warmup <N>         untimed repetitions first (default 2 for step, 1 for sample)
+  --threads <N>        native kernel threads (default: all cores)
+  --seed <n>           weights and tokens (default 0)
+  --json               one JSON object: median_ms, tokens_per_s, peak_rss_mb and the settings
+  -h, --help           this text`;
+
+function int(name: string, v: string | undefined, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UserError(`--${name}: expected an integer >= ${min}, got '${v}'`);
+  return n;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Peak resident set size of this process so far, in MiB. */
+function peakRssMb(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+export interface BenchResult {
+  what: "step" | "sample";
+  preset: string;
+  batch: number;
+  seq: number;
+  steps: number;
+  median_ms: number;
+  tokens_per_s: number;
+  peak_rss_mb: number;
+  times_ms: number[];
+  kernels: string;
+  isa: string;
+  threads: number;
+}
+
+/** Times training steps: tokens [batch, seq] uniform over the vocabulary, every row full length. */
+export function benchStep(policy: Policy, batch: number, seq: number, steps: number, warmup: number, seed: number): number[] {
+  const rng = new Rng(seed + 1);
+  const tokens = Int32Array.from({ length: batch * seq }, () => rng.int(policy.vocabSize));
+  const b = { tokens, batch, seqLen: seq, lengths: new Int32Array(batch).fill(seq) };
+  // d(loss)/d(logprobs) of loss = -mean(logprobs)
+  const d = new Float32Array(batch * (seq - 1)).fill(-1 / (batch * (seq - 1)));
+  const times: number[] = [];
+  for (let i = 0; i < warmup + steps; i++) {
+    const t0 = performance.now();
+    policy.zeroGrad();
+    policy.scoreForTraining(b);
+    policy.backward(d);
+    policy.optimizerStep({ learningRate: 1e-5, maxGradNorm: 1 });
+    const t1 = performance.now();
+    if (i >= warmup) times.push(t1 - t0);
+  }
+  return times;
+}
+
+/** Times sampling: `batch` random prompts of `prompt` tokens, `newTokens` each, temperature 1. */
+export function benchSample(policy: Policy, batch: number, prompt: number, newTokens: number, steps: number, warmup: number, seed: number): number[] {
+  const rng = new Rng(seed + 2);
+  const prompts = Array.from({ length: batch }, () => Int32Array.from({ length: prompt }, () => rng.int(policy.vocabSize)));
+  const times: number[] = [];
+  for (let i = 0; i < warmup + steps; i++) {
+    const t0 = performance.now();
+    const out = policy.sample(prompts, { maxNewTokens: newTokens, temperature: 1, topK: 0, topP: 1, rng: new Rng(seed + i) });
+    const t1 = performance.now();
+    if (out.some((r) => r.length !== newTokens)) throw new Error("bench sample: a row stopped early");
+    if (i >= warmup) times.push(t1 - t0);
+  }
+  return times;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      preset: { type: "string" },
+      batch: { type: "string" },
+      seq: { type: "string" },
+      prompt: { type: "string" },
+      "new-tokens": { type: "string" },
+      steps: { type: "string" },
+      warmup: { type: "string" },
+      threads: { type: "string" },
+      seed: { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const what = positionals[0];
+  if (what !== "step" && what !== "sample") throw new UserError(`expected 'bench step' or 'bench sample', got '${what ?? ""}'\n\n${USAGE}`);
+  if (positionals.length > 1) throw new UserError(`unexpected argument '${positionals[1]}'`);
+  const preset = values.preset;
+  if (preset === undefined || !(preset in GPT2_PRESETS)) {
+    throw new UserError(`--preset: expected one of ${Object.keys(GPT2_PRESETS).join(", ")}, got '${preset ?? ""}'`);
+  }
+  const cfg = GPT2_PRESETS[preset];
+  const toy = preset === "toy";
+  const batch = int("batch", values.batch, 16, 1);
+  const seed = int("seed", values.seed, 0, 0);
+  if (values.threads !== undefined) {
+    const n = int("threads", values.threads, 0, 1);
+    if (nativeKernels === null) throw new UserError("--threads: the native kernels are not in use (see 'lambda-grpo info')");
+    nativeKernels.setThreads(n);
+  }
+  const policy = await createPolicy(preset, { seed });
+  let times: number[];
+  let seq: number;
+  let tokens: number;
+  if (what === "step") {
+    seq = int("seq", values.seq, 16, 2);
+    if (seq > cfg.contextLength) throw new UserError(`--seq: ${seq} exceeds the context length ${cfg.contextLength} of ${preset}`);
+    const steps = int("steps", values.steps, toy ? 20 : 10, 1);
+    times = benchStep(policy, batch, seq, steps, int("warmup", values.warmup, 2, 0), seed);
+    tokens = batch * seq;
+  } else {
+    const prompt = int("prompt", values.prompt, toy ? 4 : 8, 1);
+    const newTokens = int("new-tokens", values["new-tokens"], toy ? 12 : 64, 1);
+    seq = prompt + newTokens;
+    if (seq > cfg.contextLength) throw new UserError(`--prompt + --new-tokens: ${seq} exceeds the context length ${cfg.contextLength} of ${preset}`);
+    const steps = int("steps", values.steps, toy ? 5 : 3, 1);
+    times = benchSample(policy, batch, prompt, newTokens, steps, int("warmup", values.warmup, 1, 0), seed);
+    tokens = batch * newTokens;
+  }
+  const med = median(times);
+  const info = kernelInfo();
+  const result: BenchResult = {
+    what,
+    preset,
+    batch,
+    seq,
+    steps: times.length,
+    median_ms: round(med, 3),
+    tokens_per_s: round((tokens / med) * 1000, 1),
+    peak_rss_mb: round(peakRssMb(), 1),
+    times_ms: times.map((t) => round(t, 3)),
+    kernels: info.name,
+    isa: info.isa,
+    threads: info.threads,
+  };
+  if (values.json) {
+    console.log(JSON.stringify(result));
+    return;
+  }
+  const shape = what === "step" ? `B${batch} T${seq}` : `B${batch}, ${tokens / batch} new tokens after ${seq - tokens / batch}`;
+  console.log(
+    `bench ${what} ${preset} (${shape}, ${times.length} runs, kernels ${info.name}/${info.isa}, ${info.threads} threads): ` +
+      `median ${result.median_ms} ms, ${result.tokens_per_s} tokens/s, peak RSS ${result.peak_rss_mb} MB`,
+  );
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
 }

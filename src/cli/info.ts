@@ -1,5 +1,34 @@
-import { UserError } from "../util/errors.js";
+/**
+ * `lambda-grpo info [--json]`: which kernels the engine uses here (native C++ or the TypeScript
+ * fallback), the GEMM instruction set and the thread count, and why the native addon did not load.
+ */
+import { parseArgs } from "node:util";
+import { kernelInfo, nativeLoadError } from "../engine/kernels/index.js";
 
-export async function main(_argv: string[]): Promise<void> {
-  throw new UserError("'info' is not implemented yet");
+const USAGE = `usage: lambda-grpo info [--json]
+
+Which kernels the engine uses here: native (C++, built by npm install) or ts (the TypeScript fallback,
+same results, slower); the GEMM instruction set (avx512, avx2, scalar) and the number of threads.
+LAMBDA_GRPO_KERNELS=ts|native forces one.`;
+
+export async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const info = kernelInfo();
+  const why = info.name === "ts" ? (nativeLoadError ?? "forced by LAMBDA_GRPO_KERNELS=ts") : null;
+  if (values.json) {
+    console.log(JSON.stringify({ ...info, node: process.version, native_unavailable: why }));
+    return;
+  }
+  console.log(`kernels: ${info.name}`);
+  console.log(`isa:     ${info.isa}`);
+  console.log(`threads: ${info.threads}`);
+  console.log(`node:    ${process.version}`);
+  if (why !== null) console.log(`native:  not in use: ${why}`);
 }
