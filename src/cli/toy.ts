@@ -1,5 +1,111 @@
+/**
+ * `lambda-grpo toy [--preset small|gpt2-small] [--seeds 5] [--steps 250] [--out DIR] [--jobs N] [--json]`:
+ * the paper's toy sweep (src/rl/toy.ts). Prints the table of target rates (ours beside the paper's), writes
+ * DIR/results.json, DIR/report.html (offline) and one run directory per run under DIR/runs/.
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { writeFileAtomic } from "../io/atomic.js";
+import { createProgress } from "../io/progress.js";
+import { toyReportHtml } from "../report/toy.js";
+import { formatTable, lastRate, runToy, summarise, TOY_PRESETS, ToyRunError, type ToyOptions, type ToyPreset } from "../rl/toy.js";
 import { UserError } from "../util/errors.js";
 
-export async function main(_argv: string[]): Promise<void> {
-  throw new UserError("'toy' is not implemented yet");
+const USAGE = `usage: lambda-grpo toy [options]
+
+Runs the paper's toy sweep: n in {1, 2} x r_neg in {-0.5, -1.0, -1.5} x {GRPO, lambda-GRPO} x seeds,
+group size 16, and prints the target rate over the last 50 steps beside the paper's numbers.
+
+options:
+  --preset NAME   small (default: 2-layer width-64 GPT-2, minutes on 2 cores) or gpt2-small (124M, hours)
+  --seeds N       seeds per cell and algorithm (default 5)
+  --steps N       steps per run (default 250)
+  --out DIR       output folder (default runs/toy-<preset>)
+  --jobs N        worker threads (default: all cores)
+  --json          print results.json to stdout instead of the table
+  --quiet         no progress output
+  -h, --help      this text`;
+
+function positiveInt(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`--${name}: expected an integer >= 1, got '${v}'`);
+  return n;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      preset: { type: "string", default: "small" },
+      seeds: { type: "string" },
+      steps: { type: "string" },
+      out: { type: "string" },
+      jobs: { type: "string" },
+      json: { type: "boolean", default: false },
+      quiet: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'\n\n${USAGE}`);
+  if (!(values.preset! in TOY_PRESETS)) {
+    throw new UserError(`--preset: expected one of ${Object.keys(TOY_PRESETS).join(", ")}, got '${values.preset}'`);
+  }
+  const preset = values.preset as ToyPreset;
+  const outDir = values.out ?? join("runs", `toy-${preset}`);
+  const opts: ToyOptions = {
+    preset,
+    seeds: positiveInt("seeds", values.seeds, 5),
+    steps: positiveInt("steps", values.steps, 250),
+    outDir,
+    jobs: values.jobs === undefined ? undefined : positiveInt("jobs", values.jobs, 1),
+  };
+  await mkdir(outDir, { recursive: true });
+
+  const tty = Boolean(process.stderr.isTTY) && !values.quiet;
+  const progress = createProgress({ label: "toy", total: 1, unit: "items", quiet: !tty });
+  let bar: ReturnType<typeof createProgress> | null = null;
+  opts.onProgress = (done, total) => {
+    if (!tty) return;
+    if (bar === null) {
+      progress.stop();
+      bar = createProgress({ label: "toy (steps)", total, unit: "items" });
+    }
+    bar.update(done);
+  };
+  opts.onRunDone = (run, result, finished, total) => {
+    if (tty || values.quiet) return;
+    console.error(
+      `[${finished}/${total}] ${run.name}: target rate (last 50) ${lastRate(result.targetRate).toFixed(3)} (${result.seconds.toFixed(1)} s)`,
+    );
+  };
+  if (!values.quiet) {
+    console.error(`toy sweep: preset ${preset}, ${opts.seeds} seeds, ${opts.steps} steps -> ${outDir}`);
+  }
+  let out;
+  try {
+    out = await runToy(opts);
+  } catch (err) {
+    if (err instanceof ToyRunError) throw new UserError(err.message);
+    throw err;
+  } finally {
+    progress.stop();
+    (bar as ReturnType<typeof createProgress> | null)?.stop();
+  }
+  const results = summarise(opts, out);
+  await writeFileAtomic(join(outDir, "results.json"), JSON.stringify(results, null, 2) + "\n");
+  await writeFileAtomic(join(outDir, "report.html"), toyReportHtml(results));
+  if (values.json) {
+    console.log(JSON.stringify(results, null, 2));
+  } else {
+    console.log(`Target rate over the last ${results.last_steps} steps, mean +- std over ${results.seeds.length} seeds (preset ${preset}, ${results.steps} steps):\n`);
+    console.log(formatTable(results));
+    console.log(`\n${out.runs.length} runs on ${out.workers} worker threads in ${out.wallSeconds.toFixed(1)} s; ${join(outDir, "results.json")}, ${join(outDir, "report.html")}`);
+  }
 }

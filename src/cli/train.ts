@@ -1,5 +1,118 @@
+/**
+ * `lambda-grpo train [config.yaml|json] [--resume] [--overwrite] [--output-dir DIR] [--steps N] [--quiet]`:
+ * GRPO / lambda-GRPO training from one config file (src/rl/config.ts documents the fields; docs/trainer.md
+ * has the table). Progress: a bar with reward and ETA on a terminal, plain lines otherwise.
+ */
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createProgress } from "../io/progress.js";
+import { loadConfigFile, resolveConfig, type TrainConfig } from "../rl/config.js";
+import { validateEnv } from "../rl/env/index.js";
+import { train, type StepMetrics } from "../rl/trainer.js";
 import { UserError } from "../util/errors.js";
 
-export async function main(_argv: string[]): Promise<void> {
-  throw new UserError("'train' is not implemented yet");
+const USAGE = `usage: lambda-grpo train [CONFIG] [options]
+
+CONFIG is a JSON or YAML file of trainer fields (docs/trainer.md); fields left out take their defaults.
+
+options:
+  --resume           continue the run in output_dir from its newest checkpoint
+                     (without CONFIG: read output_dir/config.json; needs --output-dir)
+  --overwrite        replace a run already in output_dir
+  --output-dir DIR   override output_dir
+  --steps N          override steps (allowed on --resume: train further)
+  --quiet            no progress output
+  -h, --help         this text`;
+
+export async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      resume: { type: "boolean", default: false },
+      overwrite: { type: "boolean", default: false },
+      "output-dir": { type: "string" },
+      steps: { type: "string" },
+      quiet: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (positionals.length > 1) throw new UserError(`expected one config file, got ${positionals.length}\n\n${USAGE}`);
+  const overrides: Record<string, unknown> = {};
+  if (values["output-dir"] !== undefined) overrides.output_dir = values["output-dir"];
+  if (values.steps !== undefined) {
+    const n = Number(values.steps);
+    if (!Number.isInteger(n) || n < 1) throw new UserError(`--steps: expected an integer >= 1, got '${values.steps}'`);
+    overrides.steps = n;
+  }
+
+  let config: TrainConfig;
+  if (positionals.length === 1) {
+    config = await loadConfigFile(positionals[0], validateEnv);
+    if (Object.keys(overrides).length) config = resolveConfig({ ...stripResolved(config), ...overrides }, validateEnv, positionals[0]);
+  } else if (values.resume && values["output-dir"] !== undefined) {
+    const saved = join(values["output-dir"], "config.json");
+    try {
+      await stat(saved);
+    } catch {
+      throw new UserError(`${saved}: not found; --resume without CONFIG continues a run started in that directory`);
+    }
+    config = await loadConfigFile(saved, validateEnv);
+    if (Object.keys(overrides).length) config = resolveConfig({ ...stripResolved(config), ...overrides }, validateEnv, saved);
+  } else {
+    throw new UserError(`expected a config file (or --resume --output-dir DIR)\n\n${USAGE}`);
+  }
+
+  const tty = Boolean(process.stderr.isTTY) && !values.quiet;
+  const progress = createProgress({ label: "train", total: config.steps, unit: "items", quiet: values.quiet });
+  const started = performance.now();
+  let first = 0;
+  const every = Math.max(1, Math.round(config.steps / 25));
+  await train(config, {
+    resume: values.resume,
+    overwrite: values.overwrite,
+    onStart(startStep) {
+      first = startStep;
+      if (!values.quiet) {
+        const what = `${config.lambda ? "lambda-GRPO" : "GRPO"} (${config.loss_type}), model ${typeof config.model === "string" ? config.model : "custom"}, env ${config.env.name}`;
+        console.error(startStep > 0 ? `resuming ${config.output_dir} at step ${startStep}: ${what}` : `training ${what} -> ${config.output_dir}`);
+      }
+    },
+    onStep(m) {
+      if (values.quiet) return;
+      const envFigures = Object.fromEntries(Object.entries(m).filter(([k]) => k.startsWith("env/")).map(([k, v]) => [k.slice(4), round(v as number)]));
+      if (tty) progress.update(m.step, { reward: round(m.reward_mean), ...envFigures });
+      else if (m.step % every === 0 || m.step === config.steps || m.step === first + 1) {
+        console.error(plainLine(m, config.steps, (performance.now() - started) / 1000, m.step - first));
+      }
+    },
+  });
+  progress.stop();
+  if (!values.quiet) console.error(`done: ${config.output_dir} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+function round(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}
+
+function plainLine(m: StepMetrics, steps: number, elapsed: number, done: number): string {
+  const eta = (elapsed / done) * (steps - m.step);
+  const env = Object.entries(m)
+    .filter(([k]) => k.startsWith("env/"))
+    .map(([k, v]) => ` ${k.slice(4)} ${(v as number).toFixed(3)}`)
+    .join("");
+  return (
+    `step ${m.step}/${steps} reward ${m.reward_mean.toFixed(3)}${env} loss ${m.loss.toExponential(2)} kl ${m.kl.toExponential(2)} ` +
+    `grad_norm ${m.grad_norm.toFixed(3)} | ${elapsed.toFixed(1)} s, ETA ${eta.toFixed(0)} s`
+  );
+}
+
+/** A resolved config back to input form (the env keeps its resolved parameters, which are valid input). */
+function stripResolved(c: TrainConfig): Record<string, unknown> {
+  return { ...c };
 }

@@ -2,7 +2,7 @@
  * From the config's `model` to a Policy: the rl presets (`small`), explicit shapes, and everything else
  * (engine presets, Hugging Face directories) handed to the engine's createPolicy.
  */
-import type { GPT2Config } from "../engine/policy.js";
+import type { GPT2Config } from "../engine/gpt2.js";
 import type { TrainConfig } from "./config.js";
 import type { Policy } from "./policy.js";
 

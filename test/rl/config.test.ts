@@ -16,7 +16,7 @@ test("defaults are filled in; epsilon_high defaults to epsilon", () => {
   assert.equal(c.beta, 0);
   assert.equal(c.epsilon_high, 0.2);
   assert.equal(c.lambda, false);
-  assert.deepEqual(c.env, { name: "tree", depth: 4, target: "LLRL", shared_prefix: 1, r_neg: -1, target_reward: 1, other_reward: 0.7, left_token: 43, right_token: 49 });
+  assert.deepEqual(c.env, { name: "tree", depth: 4, target: "LLRL", shared_prefix: 1, r_neg: -1, target_reward: 1, other_reward: 0.7 });
   assert.equal(resolveConfig({ epsilon: 0.1, epsilon_high: 0.28 }, validateEnv).epsilon_high, 0.28);
 });
 

@@ -29,10 +29,10 @@ const TreeParams = z
     target_reward: z.number().default(1.0),
     /** reward of every other leaf. Default 0.7 (the paper). */
     other_reward: z.number().default(0.7),
-    /** token id of L; default 43 (GPT-2's "L"). */
-    left_token: z.number().int().min(0).default(GPT2_L),
-    /** token id of R; default 49 (GPT-2's "R"). */
-    right_token: z.number().int().min(0).default(GPT2_R),
+    /** token id of L; default 43 (GPT-2's "L"), or 1 when the vocabulary has no id 49. */
+    left_token: z.number().int().min(0).optional(),
+    /** token id of R; default 49 (GPT-2's "R"), or 2 when the vocabulary has no id 49. */
+    right_token: z.number().int().min(0).optional(),
     /** prompt token ids; default: the last id of the vocabulary (GPT-2's <|endoftext|>). */
     prompt: z.array(z.number().int().min(0)).min(1).optional(),
   })
@@ -51,7 +51,7 @@ export const treeKind: EnvironmentKind<TreeParams> = {
       throw new UserError(`env.target: expected ${p.depth} moves (env.depth), got '${p.target}' (${p.target.length})`);
     }
     if (p.shared_prefix > p.depth) throw new UserError(`env.shared_prefix: expected at most env.depth (${p.depth}), got ${p.shared_prefix}`);
-    if (p.left_token === p.right_token) throw new UserError(`env.right_token: must differ from env.left_token (${p.left_token})`);
+    if (p.left_token !== undefined && p.left_token === p.right_token) throw new UserError(`env.right_token: must differ from env.left_token (${p.left_token})`);
     return p;
   },
   create(params, vocabSize) {
@@ -66,16 +66,17 @@ export class TreeEnvironment implements Environment {
   private readonly prompt: Prompt;
   private readonly allowed: Uint8Array;
   private readonly target: Int32Array;
+  private readonly params: TreeParams & { left_token: number; right_token: number };
 
-  constructor(
-    private readonly params: TreeParams,
-    vocabSize: number,
-  ) {
+  constructor(params: TreeParams, vocabSize: number) {
+    const gpt2 = vocabSize > GPT2_R;
+    this.params = { ...params, left_token: params.left_token ?? (gpt2 ? GPT2_L : 1), right_token: params.right_token ?? (gpt2 ? GPT2_R : 2) };
     for (const field of ["left_token", "right_token"] as const) {
-      if (params[field] >= vocabSize) {
-        throw new UserError(`env.${field}: ${params[field]} is outside the model's vocabulary (size ${vocabSize})`);
+      if (this.params[field] >= vocabSize) {
+        throw new UserError(`env.${field}: ${this.params[field]} is outside the model's vocabulary (size ${vocabSize})`);
       }
     }
+    if (this.params.left_token === this.params.right_token) throw new UserError(`env.right_token: must differ from env.left_token`);
     const promptTokens = params.prompt ?? [vocabSize - 1];
     for (const t of promptTokens) {
       if (t >= vocabSize) throw new UserError(`env.prompt: token ${t} is outside the model's vocabulary (size ${vocabSize})`);
@@ -83,9 +84,10 @@ export class TreeEnvironment implements Environment {
     this.prompt = { tokens: Int32Array.from(promptTokens) };
     this.maxCompletionTokens = params.depth;
     this.allowed = new Uint8Array(vocabSize);
-    this.allowed[params.left_token] = 1;
-    this.allowed[params.right_token] = 1;
-    this.target = Int32Array.from(params.target, (c) => (c === "L" ? params.left_token : params.right_token));
+    const { left_token: L, right_token: R } = this.params;
+    this.allowed[L] = 1;
+    this.allowed[R] = 1;
+    this.target = Int32Array.from(params.target, (c) => (c === "L" ? L : R));
   }
 
   prompts(count: number): Prompt[] {

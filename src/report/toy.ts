@@ -1,0 +1,82 @@
+/**
+ * The toy sweep's report: one self-contained HTML file (uPlot and its CSS inlined from node_modules, no
+ * network) with the table of target rates beside the paper's, and per cell the target-rate curves of GRPO
+ * and lambda-GRPO (mean over seeds, per step, and a 10-step moving average).
+ */
+import type { ToyResults } from "../rl/toy.js";
+import { asset, escapeHtml, inlineJson, inlineScript, inlineStyle } from "./assets.js";
+
+/** Smoothing window of the plotted curves, in steps (single steps of 16 samples are noisy). */
+const SMOOTH = 10;
+
+const PAGE_SCRIPT = `
+const data = JSON.parse(document.getElementById("toy-data").textContent);
+const smooth = (xs, w) => xs.map((_, i) => { const a = xs.slice(Math.max(0, i - w + 1), i + 1); return a.reduce((s, x) => s + x, 0) / a.length; });
+const grid = document.getElementById("plots");
+const plots = [];
+for (const c of data.cells) {
+  const box = document.createElement("figure");
+  const cap = document.createElement("figcaption");
+  cap.textContent = "n = " + c.n + ", r_neg = " + c.r_neg.toFixed(1) + "  (last " + data.last_steps + " steps: GRPO " + c.grpo.mean.toFixed(3) + ", lambda-GRPO " + c.lambda.mean.toFixed(3) + ")";
+  box.appendChild(cap);
+  const el = document.createElement("div");
+  box.appendChild(el);
+  grid.appendChild(box);
+  const x = c.grpo.curve.map((_, i) => i + 1);
+  const opts = {
+    width: 460, height: 260,
+    scales: { x: { time: false }, y: { range: [0, 1] } },
+    axes: [{ label: "step" }, { label: "target rate" }],
+    series: [
+      { label: "step" },
+      { label: "GRPO", stroke: "#d62728", width: 2 },
+      { label: "lambda-GRPO", stroke: "#1f77b4", width: 2 },
+    ],
+  };
+  plots.push(new uPlot(opts, [x, smooth(c.grpo.curve, ${SMOOTH}), smooth(c.lambda.curve, ${SMOOTH})], el));
+}
+`;
+
+export function toyReportHtml(r: ToyResults): string {
+  const rows = r.cells
+    .map((c) => {
+      const f = (m: number, s: number) => `${m.toFixed(4)} &plusmn; ${s.toFixed(4)}`;
+      const better = c.lambda.mean > c.grpo.mean ? "lambda" : c.lambda.mean < c.grpo.mean ? "grpo" : "";
+      return `<tr><td>${c.n}</td><td>${c.r_neg.toFixed(1)}</td><td class="${better === "grpo" ? "win" : ""}">${f(c.grpo.mean, c.grpo.std)}</td><td class="${better === "lambda" ? "win" : ""}">${f(c.lambda.mean, c.lambda.std)}</td><td>${c.paper ? c.paper.grpo.toFixed(4) : "-"}</td><td>${c.paper ? c.paper.lambda.toFixed(4) : "-"}</td></tr>`;
+    })
+    .join("\n");
+  const hp = Object.entries(r.hyperparameters)
+    .map(([k, v]) => `${escapeHtml(k)} = ${escapeHtml(String(v))}`)
+    .join(", ");
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>lambda-grpo toy sweep (${escapeHtml(r.preset)})</title>
+${inlineStyle(asset("uplot/dist/uPlot.min.css"))}
+${inlineStyle(`body{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}
+table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}
+td.win{font-weight:bold}#plots{display:flex;flex-wrap:wrap;gap:16px}figure{margin:0}
+figcaption{font-size:13px;margin-bottom:4px}.note{color:#555}`)}
+</head>
+<body>
+<h1>Toy sweep: GRPO vs lambda-GRPO</h1>
+<p>Depth-4 binary tree of L/R moves, target leaf ${escapeHtml(r.target)} (+1), leaves sharing its first n moves
+r_neg, all others 0.7 (Sullivan &amp; Koller, section 4). Model: ${escapeHtml(r.model)} (${escapeHtml(r.note)}).
+Group size ${r.group_size}, ${r.steps} steps, seeds ${escapeHtml(r.seeds.join(", "))}; ${r.workers} worker threads,
+${r.wall_seconds.toFixed(1)} s wall.</p>
+<p class="note">Same settings for both algorithms and all cells: ${hp}.</p>
+<h2>Target rate over the last ${r.last_steps} steps (mean &plusmn; std over seeds)</h2>
+<table>
+<tr><th>n</th><th>r_neg</th><th>GRPO (ours)</th><th>lambda-GRPO (ours)</th><th>GRPO (paper)</th><th>lambda-GRPO (paper)</th></tr>
+${rows}
+</table>
+<h2>Target rate per step (mean over seeds, ${SMOOTH}-step moving average)</h2>
+<div id="plots"></div>
+${inlineJson("toy-data", r)}
+${inlineScript(asset("uplot/dist/uPlot.iife.min.js"))}
+${inlineScript(PAGE_SCRIPT)}
+</body>
+</html>
+`;
+}

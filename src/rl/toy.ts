@@ -1,0 +1,318 @@
+/**
+ * The paper's toy sweep (PAPER.md section 4): n in {1, 2} x r_neg in {-0.5, -1.0, -1.5} x {GRPO,
+ * lambda-GRPO} x seeds, group size 16, 250 steps, the target rate over the last 50 steps. Every run is a
+ * normal `train` run (its own run directory), and the runs go in parallel over worker threads.
+ *
+ * The hyperparameters are one set for both algorithms and all cells (TOY_PRESETS); docs/trainer.md says how
+ * they were chosen.
+ */
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+import { resolveConfig, type TrainConfig, type TrainConfigInput } from "./config.js";
+import { validateEnv } from "./env/index.js";
+
+/** The paper's table (PAPER.md section 4): target rate over the last 50 steps, mean over 5 seeds. */
+export const PAPER_TABLE: { n: number; r_neg: number; grpo: number; lambda: number }[] = [
+  { n: 1, r_neg: -0.5, grpo: 0.3995, lambda: 0.5663 },
+  { n: 1, r_neg: -1.0, grpo: 0.0, lambda: 0.7535 },
+  { n: 1, r_neg: -1.5, grpo: 0.2, lambda: 0.4463 },
+  { n: 2, r_neg: -0.5, grpo: 0.198, lambda: 0.4292 },
+  { n: 2, r_neg: -1.0, grpo: 0.0488, lambda: 0.3612 },
+  { n: 2, r_neg: -1.5, grpo: 0.0, lambda: 0.382 },
+];
+
+/** The paper's example target leaf; the hyperparameters were chosen on a different one (TUNING_TARGET). */
+export const TOY_TARGET = "LLRL";
+/** Target and seeds used only to choose the hyperparameters, so the reported runs did not pick them. */
+export const TUNING_TARGET = "RRLR";
+export const TUNING_SEEDS = [100, 101, 102, 103, 104];
+/** Steps at the end over which the target rate is averaged (the paper's metric). */
+export const LAST_STEPS = 50;
+
+export type ToyPreset = "small" | "gpt2-small";
+
+/**
+ * One set of trainer settings per model preset, shared by GRPO and lambda-GRPO and by every cell.
+ * Everything not listed is the trainer's default (loss_type dapo, scale_rewards group, beta 0, mu 1,
+ * temperature 1, no top-k/top-p, max_grad_norm 1).
+ */
+export const TOY_PRESETS: Record<ToyPreset, { model: string; hyperparameters: TrainConfigInput; note: string }> = {
+  small: {
+    model: "small",
+    hyperparameters: { learning_rate: 1e-3 },
+    note: "2-layer width-64 GPT-2, random init; lr chosen on target RRLR, seeds 100-104 (docs/trainer.md)",
+  },
+  "gpt2-small": {
+    model: "gpt2-small",
+    hyperparameters: { learning_rate: 1e-5 },
+    note: "GPT-2 small shape (124M), random init (no pretrained weights here)",
+  },
+};
+
+export interface ToyOptions {
+  preset: ToyPreset;
+  seeds: number;
+  steps: number;
+  outDir: string;
+  /** worker threads; default: the machine's available parallelism */
+  jobs?: number;
+  /** cells to run (default: all six) */
+  cells?: { n: number; r_neg: number }[];
+  target?: string;
+  /** seed numbers (default 0..seeds-1) */
+  seedList?: number[];
+  /** overrides of the preset's hyperparameters (for the tuning script only) */
+  hyperparameters?: TrainConfigInput;
+  /** progress: called with (steps done over all runs, total steps) */
+  onProgress?: (done: number, total: number) => void;
+  /** called when a run finishes */
+  onRunDone?: (run: ToyRun, result: RunResult, finished: number, total: number) => void;
+}
+
+export interface ToyRun {
+  name: string;
+  n: number;
+  r_neg: number;
+  algorithm: "grpo" | "lambda";
+  seed: number;
+  config: TrainConfig;
+}
+
+export interface RunResult {
+  /** env/target_rate per step */
+  targetRate: number[];
+  rewardMean: number[];
+  seconds: number;
+}
+
+export interface CellResult {
+  n: number;
+  r_neg: number;
+  grpo: AlgorithmResult;
+  lambda: AlgorithmResult;
+  paper: { grpo: number; lambda: number } | null;
+}
+
+export interface AlgorithmResult {
+  /** mean over seeds of each run's target rate over the last LAST_STEPS steps */
+  mean: number;
+  /** sample std (n-1) over seeds */
+  std: number;
+  /** per seed, in seed order */
+  runs: number[];
+  seeds: number[];
+  /** target rate per step, mean over seeds */
+  curve: number[];
+}
+
+export interface ToyResults {
+  preset: ToyPreset;
+  model: string;
+  target: string;
+  steps: number;
+  seeds: number[];
+  last_steps: number;
+  group_size: number;
+  hyperparameters: Record<string, unknown>;
+  note: string;
+  workers: number;
+  wall_seconds: number;
+  cells: CellResult[];
+}
+
+export function toyRuns(opts: ToyOptions): ToyRun[] {
+  const preset = TOY_PRESETS[opts.preset];
+  const seeds = opts.seedList ?? Array.from({ length: opts.seeds }, (_, i) => i);
+  const cells = opts.cells ?? PAPER_TABLE.map(({ n, r_neg }) => ({ n, r_neg }));
+  const runs: ToyRun[] = [];
+  for (const { n, r_neg } of cells) {
+    for (const algorithm of ["grpo", "lambda"] as const) {
+      for (const seed of seeds) {
+        const name = `n${n}_rneg${r_neg.toFixed(1)}_${algorithm}_seed${seed}`;
+        const config = resolveConfig(
+          {
+            model: preset.model,
+            num_generations: 16,
+            prompts_per_step: 1,
+            steps: opts.steps,
+            ...preset.hyperparameters,
+            ...opts.hyperparameters,
+            lambda: algorithm === "lambda",
+            seed,
+            env: { name: "tree", depth: 4, target: opts.target ?? TOY_TARGET, shared_prefix: n, r_neg },
+            output_dir: join(opts.outDir, "runs", name),
+            checkpoint_every: 0,
+            save_total_limit: 1,
+          },
+          validateEnv,
+          `toy run ${name}`,
+        );
+        runs.push({ name, n, r_neg, algorithm, seed, config });
+      }
+    }
+  }
+  return runs;
+}
+
+/** Message from a worker. */
+export type WorkerMessage =
+  | { type: "step"; index: number; step: number }
+  | { type: "done"; index: number; result: RunResult }
+  | { type: "error"; index: number; message: string; user: boolean };
+
+/** Runs the sweep over worker threads; resolves with every run's result, in run order. */
+export async function runToy(opts: ToyOptions): Promise<{ runs: ToyRun[]; results: RunResult[]; workers: number; wallSeconds: number }> {
+  const runs = toyRuns(opts);
+  const workers = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), runs.length));
+  const results: RunResult[] = new Array(runs.length);
+  const total = runs.reduce((a, r) => a + r.config.steps, 0);
+  const stepsDone = new Array(runs.length).fill(0);
+  let done = 0;
+  let finished = 0;
+  let next = 0;
+  const started = performance.now();
+  const spawn = workerSpawner();
+
+  await new Promise<void>((resolve, reject) => {
+    let failed = false;
+    let live = 0;
+    const pool: Worker[] = [];
+    const fail = (err: Error) => {
+      if (failed) return;
+      failed = true;
+      for (const w of pool) void w.terminate();
+      reject(err);
+    };
+    const feed = (w: Worker) => {
+      if (failed) return;
+      if (next >= runs.length) {
+        void w.terminate();
+        return;
+      }
+      const index = next++;
+      w.postMessage({ index, config: runs[index].config });
+    };
+    for (let i = 0; i < workers; i++) {
+      const w = spawn();
+      pool.push(w);
+      live++;
+      w.on("message", (m: WorkerMessage) => {
+        if (m.type === "step") {
+          done += m.step - stepsDone[m.index];
+          stepsDone[m.index] = m.step;
+          opts.onProgress?.(done, total);
+        } else if (m.type === "done") {
+          results[m.index] = m.result;
+          finished++;
+          opts.onRunDone?.(runs[m.index], m.result, finished, runs.length);
+          feed(w);
+        } else {
+          fail(m.user ? new ToyRunError(`run ${runs[m.index].name}: ${m.message}`) : new Error(`run ${runs[m.index].name}: ${m.message}`));
+        }
+      });
+      w.on("error", fail);
+      w.on("exit", () => {
+        live--;
+        if (live === 0 && !failed) {
+          if (finished === runs.length) resolve();
+          else reject(new Error(`toy workers exited with ${runs.length - finished} runs unfinished`));
+        }
+      });
+      feed(w);
+    }
+  });
+  return { runs, results, workers, wallSeconds: (performance.now() - started) / 1000 };
+}
+
+export class ToyRunError extends Error {}
+
+/**
+ * From dist the worker is toy-worker.js. From source (node --import tsx, the tests) it is toy-worker.ts, and
+ * Node 20 does not carry tsx's loader into a worker, so a tiny bootstrap registers tsx there first.
+ */
+function workerSpawner(): () => Worker {
+  const here = new URL(import.meta.url);
+  if (!here.pathname.endsWith(".ts")) return () => new Worker(new URL("./toy-worker.js", here));
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const worker = new URL("./toy-worker.ts", here).href;
+  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(worker)}); });`;
+  return () => new Worker(code, { eval: true });
+}
+
+function meanStd(xs: number[]): { mean: number; std: number } {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, std };
+}
+
+/** The target rate of one run over its last `last` steps (the paper's metric). */
+export function lastRate(rates: number[], last = LAST_STEPS): number {
+  const tail = rates.slice(Math.max(0, rates.length - last));
+  return tail.reduce((a, b) => a + b, 0) / tail.length;
+}
+
+export function summarise(
+  opts: ToyOptions,
+  out: { runs: ToyRun[]; results: RunResult[]; workers: number; wallSeconds: number },
+): ToyResults {
+  const cells: CellResult[] = [];
+  const keys = [...new Set(out.runs.map((r) => `${r.n}|${r.r_neg}`))];
+  for (const key of keys) {
+    const [n, r_neg] = key.split("|").map(Number);
+    const algo = (a: "grpo" | "lambda"): AlgorithmResult => {
+      const idx = out.runs.map((r, i) => [r, i] as const).filter(([r]) => r.n === n && r.r_neg === r_neg && r.algorithm === a);
+      const rates = idx.map(([, i]) => lastRate(out.results[i].targetRate));
+      const steps = out.results[idx[0][1]].targetRate.length;
+      const curve = Array.from({ length: steps }, (_, s) => idx.reduce((acc, [, i]) => acc + out.results[i].targetRate[s], 0) / idx.length);
+      return { ...meanStd(rates), runs: rates, seeds: idx.map(([r]) => r.seed), curve };
+    };
+    const paper = PAPER_TABLE.find((p) => p.n === n && p.r_neg === r_neg);
+    cells.push({ n, r_neg, grpo: algo("grpo"), lambda: algo("lambda"), paper: paper ? { grpo: paper.grpo, lambda: paper.lambda } : null });
+  }
+  const c = out.runs[0].config;
+  const preset = TOY_PRESETS[opts.preset];
+  return {
+    preset: opts.preset,
+    model: preset.model,
+    target: opts.target ?? TOY_TARGET,
+    steps: opts.steps,
+    seeds: [...new Set(out.runs.map((r) => r.seed))],
+    last_steps: LAST_STEPS,
+    group_size: c.num_generations,
+    hyperparameters: {
+      learning_rate: c.learning_rate,
+      loss_type: c.loss_type,
+      scale_rewards: c.scale_rewards,
+      beta: c.beta,
+      epsilon: c.epsilon,
+      epsilon_high: c.epsilon_high,
+      num_iterations: c.num_iterations,
+      temperature: c.temperature,
+      top_k: c.top_k,
+      top_p: c.top_p,
+      max_grad_norm: c.max_grad_norm,
+      adam_beta1: c.adam_beta1,
+      adam_beta2: c.adam_beta2,
+      weight_decay: c.weight_decay,
+    },
+    note: preset.note,
+    workers: out.workers,
+    wall_seconds: out.wallSeconds,
+    cells,
+  };
+}
+
+/** The table as Markdown: ours (mean +- std over seeds) beside the paper's means. */
+export function formatTable(r: ToyResults): string {
+  const f = (a: AlgorithmResult) => `${a.mean.toFixed(4)} +- ${a.std.toFixed(4)}`;
+  const lines = [
+    `| n | r_neg | GRPO (ours) | lambda-GRPO (ours) | GRPO (paper) | lambda-GRPO (paper) |`,
+    `|---|---|---|---|---|---|`,
+    ...r.cells.map(
+      (c) =>
+        `| ${c.n} | ${c.r_neg.toFixed(1)} | ${f(c.grpo)} | ${f(c.lambda)} | ${c.paper ? c.paper.grpo.toFixed(4) : "-"} | ${c.paper ? c.paper.lambda.toFixed(4) : "-"} |`,
+    ),
+  ];
+  return lines.join("\n");
+}
