@@ -1,5 +1,6 @@
 /** Atomic writes: the target appears whole on commit, and nothing (not even the temp file) on abort. */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,4 +41,22 @@ test("writeFileAtomic replaces a file in one step", async () => {
   await writeFileAtomic(path, '{"a": 1}\n');
   assert.equal(readFileSync(path, "utf8"), '{"a": 1}\n');
   assert.ok(!readdirSync(dir).some((f) => f.endsWith(".tmp")));
+});
+
+test("killed by a signal mid-write: the temp file is removed and the process still dies of that signal", () => {
+  const fromSources = import.meta.url.endsWith(".ts");
+  const mod = new URL(`../../src/io/atomic.${fromSources ? "ts" : "js"}`, import.meta.url).href;
+  const target = join(dir, "killed.bin");
+  const code = [
+    `const { AtomicWriter } = await import(${JSON.stringify(mod)});`,
+    `const w = await AtomicWriter.open(${JSON.stringify(target)});`,
+    `await w.write("partial"); console.log(w.tempPath);`,
+    `process.kill(process.pid, "SIGTERM"); await new Promise((r) => setTimeout(r, 5000));`,
+  ].join("\n");
+  const r = spawnSync(process.execPath, [...(fromSources ? ["--import", "tsx"] : []), "--input-type=module", "-e", code], { encoding: "utf8" });
+  assert.equal(r.signal, "SIGTERM", r.stderr);
+  const temp = r.stdout.trim();
+  assert.ok(temp.startsWith(join(dir, ".killed.bin.")), temp);
+  assert.ok(!existsSync(temp), "temp file removed");
+  assert.ok(!existsSync(target), "no target");
 });
