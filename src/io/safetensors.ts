@@ -9,11 +9,10 @@
  *
  * We write float32 only (all the engine holds) and read F32, F16, BF16 and F64, converting to float32.
  */
-import { randomBytes } from "node:crypto";
-import { open, readFile, rename, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { endianness } from "node:os";
-import { basename, dirname, join } from "node:path";
 import { UserError } from "../util/errors.js";
+import { writeFileAtomic } from "./atomic.js";
 
 /** A float32 tensor, row-major. */
 export interface NamedTensor {
@@ -219,35 +218,20 @@ export function serializeSafetensors(
 }
 
 /**
- * Writes `tensors` to `path` atomically: into a temporary file beside it, flushed, then renamed over
- * `path`, so a reader never sees a half-written file and a failed write leaves nothing behind.
+ * Writes `tensors` to `path` atomically (io/atomic.ts: temporary file beside it, fsync, rename), so a
+ * reader never sees a half-written file and a failed write leaves nothing behind.
  */
 export async function writeSafetensors(
   path: string,
   tensors: Iterable<[string, NamedTensor]>,
   metadata: Record<string, string> = {},
 ): Promise<void> {
-  await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
-}
-
-/** Temp file in the same directory (so rename is atomic), fsync, rename; the temp file is removed on failure. */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const bytes = serializeSafetensors(tensors, metadata);
   try {
-    const handle = await open(tmp, "wx");
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, path);
+    await writeFileAtomic(path, bytes);
   } catch (err) {
-    await rm(tmp, { force: true });
     const e = err as NodeJS.ErrnoException;
-    if (e.code === "ENOENT" || e.code === "EACCES" || e.code === "ENOTDIR" || e.code === "ENOSPC") {
-      throw new UserError(`${path}: cannot write (${e.message})`);
-    }
+    if (e.code !== undefined) throw new UserError(`${path}: cannot write (${e.code}: ${e.message})`);
     throw err;
   }
 }
