@@ -1,0 +1,375 @@
+// The native kernels against the TypeScript ones (float32 tolerance) on random shapes, odd sizes, views
+// with offsets, every transpose, NaN in a beta = 0 output, padding lengths and the allowed mask; results
+// bit-identical for 1 thread and several; bad arguments throw a TypeError instead of crashing.
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { kernels, nativeKernels, nativeLoadError, tsKernels } from "../../src/engine/kernels/index.js";
+import type { NativeKernels } from "../../src/engine/kernels/native.js";
+import { Rng } from "../../src/util/rng.js";
+
+// float32 kernels against float64-accumulating ones: a dot product of K terms of size ~1 is off by
+// ~sqrt(K) * 6e-8 relative; 2e-5 (of max(1, |value|)) covers K up to a few thousand.
+const F32_TOL = 2e-5;
+
+const skip = nativeKernels === null ? `native addon not built (${nativeLoadError}); only the TypeScript kernels are tested` : false;
+if (skip) console.log(`# SKIP native kernels: ${skip}`);
+
+function rand(rng: Rng, n: number, scale = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = scale * rng.normal();
+  return a;
+}
+
+/** A view of n elements at an odd offset into a bigger buffer (checks byteOffset handling). */
+function view(src: Float32Array, offset = 3): Float32Array {
+  const buf = new Float32Array(src.length + offset + 5).fill(-999);
+  buf.set(src, offset);
+  return buf.subarray(offset, offset + src.length);
+}
+
+function close(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < got.length; i++) {
+    const d = Math.abs(got[i] - want[i]) / Math.max(1, Math.abs(want[i]));
+    if (!(d <= tol)) assert.fail(`${what}: element ${i}: native ${got[i]} vs ts ${want[i]} (relative ${d} > ${tol})`);
+  }
+}
+
+function identical(a: Float32Array, b: Float32Array, what: string): void {
+  assert.equal(a.length, b.length);
+  for (let i = 0; i < a.length; i++) {
+    if (!Object.is(a[i], b[i])) assert.fail(`${what}: element ${i} differs: ${a[i]} vs ${b[i]}`);
+  }
+}
+
+describe("native kernels", { skip }, () => {
+  const N = nativeKernels as NativeKernels;
+  const defaultThreads = nativeKernels?.getThreads() ?? 1;
+  after(() => N.setThreads(defaultThreads));
+
+  test("kernels routes float32 calls to native and Float64Array calls to TypeScript", () => {
+    if (process.env.LAMBDA_GRPO_KERNELS !== "ts") assert.equal(kernels.name, "native");
+    const a = Float64Array.from([1, 2]);
+    kernels.scale(a, 3, 2);
+    assert.deepEqual(Array.from(a), [3, 6]);
+    assert.ok(["avx512", "avx2", "scalar"].includes(N.isa));
+  });
+
+  test("gemm: every transpose, odd sizes, alpha/beta, views, beta = 0 with NaN in C", () => {
+    const rng = new Rng(11);
+    const shapes = [[1, 1, 1], [7, 33, 65], [65, 7, 129], [33, 129, 7], [129, 65, 33], [64, 96, 256], [13, 1, 300], [1, 200, 17], [3, 5, 0]];
+    for (const [M, Nn, K] of shapes) {
+      for (const tA of [false, true]) {
+        for (const tB of [false, true]) {
+          const A = view(rand(rng, M * K));
+          const B = view(rand(rng, K * Nn), 1);
+          const C0 = rand(rng, M * Nn);
+          for (const beta of [0, 1, -0.5]) {
+            const Cn = view(beta === 0 ? new Float32Array(M * Nn).fill(NaN) : C0, 2);
+            const Ct = beta === 0 ? new Float32Array(M * Nn).fill(NaN) : C0.slice();
+            N.gemm(tA, tB, M, Nn, K, 0.75, A, B, beta, Cn);
+            tsKernels.gemm(tA, tB, M, Nn, K, 0.75, A, B, beta, Ct);
+            close(Cn, Ct, F32_TOL, `gemm ${M}x${Nn}x${K} tA=${tA} tB=${tB} beta=${beta}`);
+          }
+        }
+      }
+    }
+  });
+
+  test("gemm: every ISA this CPU has gives the TypeScript result", () => {
+    const rng = new Rng(12);
+    const setIsa = (N as unknown as { setIsa(isa: string): boolean }).setIsa;
+    const original = N.isa;
+    try {
+      for (const isa of ["scalar", "avx2", "avx512"]) {
+        if (!setIsa(isa)) continue;
+        for (const [M, Nn, K] of [[50, 70, 90], [8, 48, 256], [97, 33, 5]]) {
+          const A = rand(rng, M * K);
+          const B = rand(rng, K * Nn);
+          for (const [tA, tB] of [[false, false], [true, true], [false, true]]) {
+            const Cn = new Float32Array(M * Nn);
+            const Ct = new Float32Array(M * Nn);
+            N.gemm(tA, tB, M, Nn, K, 1, A, B, 0, Cn);
+            tsKernels.gemm(tA, tB, M, Nn, K, 1, A, B, 0, Ct);
+            close(Cn, Ct, F32_TOL, `${isa} gemm ${M}x${Nn}x${K}`);
+          }
+        }
+      }
+    } finally {
+      setIsa(original);
+    }
+  });
+
+  test("gemmBatched matches TypeScript at element strides with gaps", () => {
+    const rng = new Rng(13);
+    const [batch, M, Nn, K] = [5, 9, 17, 33];
+    const [sA, sB, sC] = [M * K + 3, K * Nn + 1, M * Nn + 7];
+    const A = rand(rng, batch * sA);
+    const B = rand(rng, batch * sB);
+    const C0 = rand(rng, batch * sC);
+    for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]]) {
+      const Cn = C0.slice();
+      const Ct = C0.slice();
+      N.gemmBatched(tA, tB, batch, M, Nn, K, 1.5, A, sA, B, sB, 0.5, Cn, sC);
+      tsKernels.gemmBatched(tA, tB, batch, M, Nn, K, 1.5, A, sA, B, sB, 0.5, Ct, sC);
+      close(Cn, Ct, F32_TOL, `gemmBatched tA=${tA} tB=${tB}`);
+    }
+  });
+
+  test("layerNorm and rmsNorm, forward and backward (accumulating)", () => {
+    const rng = new Rng(14);
+    for (const [Nr, C] of [[1, 1], [7, 33], [65, 129], [3, 768]]) {
+      const x = view(rand(rng, Nr * C, 2));
+      const w = rand(rng, C);
+      const b = rand(rng, C);
+      const dout = rand(rng, Nr * C);
+      const outs = [0, 1].map(() => ({ out: new Float32Array(Nr * C), mean: new Float32Array(Nr), rstd: new Float32Array(Nr) }));
+      N.layerNormForward(x, w, b, 1e-5, Nr, C, outs[0].out, outs[0].mean, outs[0].rstd);
+      tsKernels.layerNormForward(x, w, b, 1e-5, Nr, C, outs[1].out, outs[1].mean, outs[1].rstd);
+      close(outs[0].out, outs[1].out, F32_TOL, "ln out");
+      close(outs[0].rstd, outs[1].rstd, F32_TOL, "ln rstd");
+      const g = [0, 1].map(() => ({ dx: new Float32Array(Nr * C).fill(0.5), dw: new Float32Array(C).fill(1), db: new Float32Array(C).fill(-1) }));
+      N.layerNormBackward(dout, x, w, outs[1].mean, outs[1].rstd, Nr, C, g[0].dx, g[0].dw, g[0].db);
+      tsKernels.layerNormBackward(dout, x, w, outs[1].mean, outs[1].rstd, Nr, C, g[1].dx, g[1].dw, g[1].db);
+      close(g[0].dx, g[1].dx, F32_TOL, "ln dx");
+      close(g[0].dw, g[1].dw, F32_TOL, "ln dw");
+      close(g[0].db, g[1].db, F32_TOL, "ln db");
+
+      const r = [0, 1].map(() => ({ out: new Float32Array(Nr * C), rstd: new Float32Array(Nr), dx: new Float32Array(Nr * C), dw: new Float32Array(C) }));
+      N.rmsNormForward(x, w, 1e-6, Nr, C, r[0].out, r[0].rstd);
+      tsKernels.rmsNormForward(x, w, 1e-6, Nr, C, r[1].out, r[1].rstd);
+      close(r[0].out, r[1].out, F32_TOL, "rms out");
+      N.rmsNormBackward(dout, x, w, r[1].rstd, Nr, C, r[0].dx, r[0].dw);
+      tsKernels.rmsNormBackward(dout, x, w, r[1].rstd, Nr, C, r[1].dx, r[1].dw);
+      close(r[0].dx, r[1].dx, F32_TOL, "rms dx");
+      close(r[0].dw, r[1].dw, F32_TOL, "rms dw");
+    }
+  });
+
+  test("gelu and silu, forward and backward, including large |x|", () => {
+    const rng = new Rng(15);
+    const n = 1001;
+    const x = rand(rng, n, 4);
+    x[0] = 30;
+    x[1] = -30;
+    x[2] = 0;
+    x[3] = -100;
+    const dout = rand(rng, n);
+    for (const [fwd, bwd, name] of [
+      ["geluForward", "geluBackward", "gelu"],
+      ["siluForward", "siluBackward", "silu"],
+    ] as const) {
+      const on = new Float32Array(n);
+      const ot = new Float32Array(n);
+      N[fwd](x, on, n);
+      tsKernels[fwd](x, ot, n);
+      close(on, ot, F32_TOL, name);
+      const dn = new Float32Array(n).fill(1);
+      const dt = new Float32Array(n).fill(1);
+      N[bwd](x, dout, dn, n);
+      tsKernels[bwd](x, dout, dt, n);
+      close(dn, dt, F32_TOL, `${name} backward`);
+    }
+  });
+
+  test("attention forward/backward with padding lengths, and decode", () => {
+    const rng = new Rng(16);
+    for (const [B, T, C, NH, lens] of [
+      [2, 7, 12, 3, null],
+      [3, 65, 32, 2, [65, 1, 40]],
+      [1, 100, 64, 4, [0]],
+      [2, 50, 48, 1, [50, 49]],
+    ] as const) {
+      const lengths = lens === null ? null : Int32Array.from(lens);
+      const qkv = view(rand(rng, B * T * 3 * C));
+      const dout = rand(rng, B * T * C);
+      const res = [0, 1].map(() => ({
+        out: new Float32Array(B * T * C).fill(NaN),
+        att: new Float32Array(B * NH * T * T).fill(NaN),
+        dqkv: new Float32Array(B * T * 3 * C).fill(0.25),
+      }));
+      N.attentionForward(qkv, B, T, C, NH, lengths, res[0].out, res[0].att);
+      tsKernels.attentionForward(qkv, B, T, C, NH, lengths, res[1].out, res[1].att);
+      close(res[0].out, res[1].out, F32_TOL, `attention out T=${T}`);
+      close(res[0].att, res[1].att, F32_TOL, `attention att T=${T}`);
+      N.attentionBackward(dout, qkv, res[1].att, B, T, C, NH, lengths, res[0].dqkv);
+      tsKernels.attentionBackward(dout, qkv, res[1].att, B, T, C, NH, lengths, res[1].dqkv);
+      close(res[0].dqkv, res[1].dqkv, F32_TOL, `attention dqkv T=${T}`);
+    }
+    const [B, C, NH, Tmax] = [3, 32, 4, 20];
+    const hs = C / NH;
+    const q = rand(rng, B * C);
+    const kc = rand(rng, B * NH * Tmax * hs);
+    const vc = rand(rng, B * NH * Tmax * hs);
+    const pos = Int32Array.from([0, 19, 7]);
+    const on = new Float32Array(B * C);
+    const ot = new Float32Array(B * C);
+    N.attentionDecode(q, kc, vc, B, C, NH, Tmax, pos, on);
+    tsKernels.attentionDecode(q, kc, vc, B, C, NH, Tmax, pos, ot);
+    close(on, ot, F32_TOL, "attentionDecode");
+  });
+
+  test("logSoftmaxGather with temperature, allowed mask, negative targets and null probs; backward", () => {
+    const rng = new Rng(17);
+    for (const [Nr, V] of [[1, 1], [5, 33], [9, 1000]]) {
+      const logits = view(rand(rng, Nr * V, 3));
+      const targets = Int32Array.from({ length: Nr }, (_, i) => (i === 1 ? -1 : rng.int(V)));
+      const allowed = Uint8Array.from({ length: V }, (_, v) => (v % 3 === 1 ? 0 : 1));
+      for (const t of targets) if (t >= 0) allowed[t] = 1;
+      for (const mask of [null, allowed]) {
+        for (const invT of [1, 1 / 0.6]) {
+          const r = [0, 1].map(() => ({ lp: new Float32Array(Nr), ent: new Float32Array(Nr), probs: new Float32Array(Nr * V).fill(NaN) }));
+          N.logSoftmaxGather(logits, Nr, V, targets, invT, mask, r[0].lp, r[0].ent, r[0].probs);
+          tsKernels.logSoftmaxGather(logits, Nr, V, targets, invT, mask, r[1].lp, r[1].ent, r[1].probs);
+          close(r[0].lp, r[1].lp, F32_TOL, "logprobs");
+          close(r[0].ent, r[1].ent, F32_TOL, "entropy");
+          close(r[0].probs, r[1].probs, F32_TOL, "probs");
+          const lpNull = new Float32Array(Nr);
+          N.logSoftmaxGather(logits, Nr, V, targets, invT, mask, lpNull, new Float32Array(Nr), null);
+          close(lpNull, r[1].lp, F32_TOL, "logprobs without probs");
+          const dlp = rand(rng, Nr);
+          const dn = new Float32Array(Nr * V).fill(0.5);
+          const dt = new Float32Array(Nr * V).fill(0.5);
+          N.logSoftmaxGatherBackward(r[1].probs, targets, dlp, Nr, V, invT, dn);
+          tsKernels.logSoftmaxGatherBackward(r[1].probs, targets, dlp, Nr, V, invT, dt);
+          close(dn, dt, F32_TOL, "dlogits");
+        }
+      }
+    }
+  });
+
+  test("embedding forward/backward, adamw, elementwise helpers, bias", () => {
+    const rng = new Rng(18);
+    const [B, T, C, V] = [3, 5, 33, 11];
+    const tokens = Int32Array.from({ length: B * T }, () => rng.int(V));
+    const wte = rand(rng, V * C);
+    const wpe = rand(rng, T * C);
+    const dout = rand(rng, B * T * C);
+    const on = new Float32Array(B * T * C);
+    const ot = new Float32Array(B * T * C);
+    N.embeddingForward(tokens, wte, wpe, B, T, C, on);
+    tsKernels.embeddingForward(tokens, wte, wpe, B, T, C, ot);
+    identical(on, ot, "embedding");
+    const g = [0, 1].map(() => ({ dwte: new Float32Array(V * C).fill(1), dwpe: new Float32Array(T * C) }));
+    N.embeddingBackward(tokens, dout, B, T, C, g[0].dwte, g[0].dwpe);
+    tsKernels.embeddingBackward(tokens, dout, B, T, C, g[1].dwte, g[1].dwpe);
+    close(g[0].dwte, g[1].dwte, F32_TOL, "dwte");
+    close(g[0].dwpe, g[1].dwpe, F32_TOL, "dwpe");
+
+    const n = 777;
+    const st = [0, 1].map(() => ({ p: rand(new Rng(1), n), m: new Float32Array(n), v: new Float32Array(n) }));
+    for (let step = 1; step <= 3; step++) {
+      const grad = rand(rng, n);
+      N.adamw(st[0].p, grad, st[0].m, st[0].v, n, 1e-3, 0.9, 0.999, 1e-8, 0.01, step);
+      tsKernels.adamw(st[1].p, grad, st[1].m, st[1].v, n, 1e-3, 0.9, 0.999, 1e-8, 0.01, step);
+    }
+    close(st[0].p, st[1].p, F32_TOL, "adamw param");
+    close(st[0].v, st[1].v, F32_TOL, "adamw v");
+
+    const a = rand(rng, n);
+    const b = view(rand(rng, n));
+    const out = [new Float32Array(n), new Float32Array(n)];
+    N.add(a, b, out[0], n);
+    tsKernels.add(a, b, out[1], n);
+    identical(out[0], out[1], "add");
+    N.addInPlace(out[0], b, n);
+    tsKernels.addInPlace(out[1], b, n);
+    identical(out[0], out[1], "addInPlace");
+    N.scale(out[0], 0.3, n);
+    tsKernels.scale(out[1], 0.3, n);
+    close(out[0], out[1], 2.5e-7, "scale"); // TS multiplies by the float64 0.3, native by its float32 rounding
+    const ssN = N.sumSquares(b, n);
+    assert.ok(Math.abs(ssN - tsKernels.sumSquares(b, n)) <= 1e-12 * ssN, "sumSquares in float64");
+    const x = [rand(new Rng(2), 7 * 65), rand(new Rng(2), 7 * 65)];
+    const bias = rand(rng, 65);
+    N.biasAdd(x[0], bias, 7, 65);
+    tsKernels.biasAdd(x[1], bias, 7, 65);
+    identical(x[0], x[1], "biasAdd");
+    const db = [new Float32Array(65).fill(1), new Float32Array(65).fill(1)];
+    N.biasBackward(x[0], 7, 65, db[0]);
+    tsKernels.biasBackward(x[1], 7, 65, db[1]);
+    close(db[0], db[1], F32_TOL, "biasBackward");
+  });
+
+  test("results are bit-identical with 1 thread and with several", () => {
+    const rng = new Rng(19);
+    // Big enough that every kernel below actually splits its work.
+    const [M, Nn, K] = [193, 301, 257];
+    const A = rand(rng, M * K);
+    const Bm = rand(rng, K * Nn);
+    const [B, T, C, NH] = [2, 97, 64, 4];
+    const lengths = Int32Array.from([97, 60]);
+    const qkv = rand(rng, B * T * 3 * C);
+    const dout = rand(rng, B * T * C);
+    const [Nr, Cn] = [400, 160];
+    const x = rand(rng, Nr * Cn);
+    const w = rand(rng, Cn);
+    const dy = rand(rng, Nr * Cn);
+    const V = 4000;
+    const logits = rand(rng, 64 * V);
+    const targets = Int32Array.from({ length: 64 }, () => rng.int(V));
+    const tokens = Int32Array.from({ length: B * T }, (_, i) => i % 7);
+    const big = rand(rng, 300_000);
+
+    const run = (): Float32Array[] => {
+      const out: Float32Array[] = [];
+      for (const [tA, tB] of [[false, false], [true, true]]) {
+        const c = new Float32Array(M * Nn);
+        N.gemm(tA, tB, M, Nn, K, 1, A, Bm, 0, c);
+        out.push(c);
+      }
+      const o = new Float32Array(B * T * C);
+      const att = new Float32Array(B * NH * T * T);
+      N.attentionForward(qkv, B, T, C, NH, lengths, o, att);
+      const dqkv = new Float32Array(B * T * 3 * C);
+      N.attentionBackward(dout, qkv, att, B, T, C, NH, lengths, dqkv);
+      const ln = new Float32Array(Nr * Cn);
+      const mean = new Float32Array(Nr);
+      const rstd = new Float32Array(Nr);
+      N.layerNormForward(x, w, w, 1e-5, Nr, Cn, ln, mean, rstd);
+      const dx = new Float32Array(Nr * Cn);
+      const dw = new Float32Array(Cn);
+      const db = new Float32Array(Cn);
+      N.layerNormBackward(dy, x, w, mean, rstd, Nr, Cn, dx, dw, db);
+      const lp = new Float32Array(64);
+      const ent = new Float32Array(64);
+      N.logSoftmaxGather(logits, 64, V, targets, 1, null, lp, ent, null);
+      const dwte = new Float32Array(7 * C);
+      const dwpe = new Float32Array(T * C);
+      N.embeddingBackward(tokens, dout, B, T, C, dwte, dwpe);
+      const bias = new Float32Array(Cn);
+      N.biasBackward(dy, Nr, Cn, bias);
+      const gelu = new Float32Array(big.length);
+      N.geluForward(big, gelu, big.length);
+      out.push(o, att, dqkv, ln, dx, dw, db, lp, ent, dwte, dwpe, bias, gelu, Float32Array.of(N.sumSquares(big, big.length)));
+      return out;
+    };
+    N.setThreads(1);
+    const one = run();
+    for (const threads of [2, 3, 8]) {
+      N.setThreads(threads);
+      assert.equal(N.getThreads(), threads);
+      const many = run();
+      one.forEach((r, i) => identical(many[i], r, `output ${i} with ${threads} threads`));
+    }
+  });
+
+  test("bad arguments throw a TypeError naming the kernel and the argument", () => {
+    const a = new Float32Array(10);
+    assert.throws(() => N.gemm(false, false, 4, 4, 4, 1, a, a, 0, a), (e: Error) =>
+      e instanceof TypeError && /gemm: A \(argument 7\) has 10 elements, needs at least 16/.test(e.message));
+    assert.throws(() => N.gemm(false, false, 2, 2, 2, 1, new Float64Array(4) as unknown as Float32Array, a, 0, a), (e: Error) =>
+      e instanceof TypeError && /must be a Float32Array/.test(e.message));
+    assert.throws(() => (N.scale as unknown as (...args: unknown[]) => void)(a, 2), (e: Error) =>
+      e instanceof TypeError && /scale: expects 3 arguments, got 2/.test(e.message));
+    assert.throws(() => N.scale(a, 2, -1), TypeError);
+    assert.throws(() => N.scale(a, 2, 1.5), TypeError);
+    assert.throws(() => N.embeddingForward(Int32Array.from([0, 5]), a, a, 1, 2, 2, a), (e: Error) =>
+      e instanceof TypeError && /tokens\[1\] = 5 is outside the vocabulary \[0, 5\)/.test(e.message));
+    assert.throws(() => N.attentionForward(new Float32Array(100), 1, 2, 6, 4, null, a, a), (e: Error) =>
+      e instanceof TypeError && /multiple of NH/.test(e.message));
+    assert.throws(() => N.logSoftmaxGather(a, 2, 5, Int32Array.from([0, 5]), 1, null, a, a, null), TypeError);
+    // a view shorter than the shape is caught even when the underlying buffer is long enough
+    assert.throws(() => N.addInPlace(new Float32Array(100).subarray(90), a, 11), TypeError);
+  });
+});
