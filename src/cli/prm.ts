@@ -15,7 +15,16 @@ import { inputInfo, openSink, type InputInfo } from "../io/files.js";
 import { createProgress, type Progress } from "../io/progress.js";
 import { readRolloutGroups, rewardStatsByStep, type RolloutGroup } from "../io/rollouts.js";
 import { loadTokenizer, type TextEncoder } from "../io/tokenizer.js";
-import { analyzeGroup, DEFAULT_EPS, type AdvantageOptions, type RewardScaling } from "../prm/index.js";
+import {
+  buildPrefixTree,
+  DEFAULT_EPS,
+  outcomeAdvantages,
+  perToken,
+  stepProcessAdvantages,
+  stepProcessRewards,
+  type AdvantageOptions,
+  type RewardScaling,
+} from "../prm/index.js";
 import { inputError, UserError } from "../util/errors.js";
 
 const USAGE = `usage: lambda-grpo prm <in.jsonl | -> --out <per-token.jsonl | -> [options]
@@ -55,14 +64,17 @@ function jsonArray(a: ArrayLike<number> & { join(sep: string): string }): string
 export function perTokenLines(group: RolloutGroup, opts: AdvantageOptions): string {
   const tokens = group.completions.map((c) => c.tokens);
   const rewards = group.completions.map((c) => c.reward);
-  const g = analyzeGroup(tokens, rewards, opts);
+  const tree = buildPrefixTree(tokens);
+  const advantages = outcomeAdvantages(rewards, opts);
+  const processReward = perToken(tree, stepProcessRewards(tree, rewards));
+  const processAdvantage = perToken(tree, stepProcessAdvantages(tree, rewards, opts));
   const head = `{"group":${JSON.stringify(group.id)}${group.step === null ? "" : `,"step":${group.step}`}`;
   let out = "";
   for (let i = 0; i < tokens.length; i++) {
     out +=
-      `${head},"index":${i},"reward":${rewards[i]},"advantage":${g.advantages[i]},` +
-      `"lambda":${jsonArray(g.lambdaSize[i])},"processReward":${jsonArray(g.processRewards[i])},` +
-      `"processAdvantage":${jsonArray(g.processAdvantages[i])},"node":${jsonArray(g.tree.stepOf[i])}}\n`;
+      `${head},"index":${i},"reward":${rewards[i]},"advantage":${advantages[i]},` +
+      `"lambda":${jsonArray(tree.lambdaSize[i])},"processReward":${jsonArray(processReward[i])},` +
+      `"processAdvantage":${jsonArray(processAdvantage[i])},"node":${jsonArray(tree.stepOf[i])}}\n`;
   }
   return out;
 }

@@ -151,7 +151,7 @@ class RecordParser {
     } else if (hasText) {
       const text = rec.text;
       if (typeof text !== "string") throw this.err(line, `${prefix}text`, `expected a string, got ${show(text)}`);
-      if (!this.tokenizer) throw this.err(line, `${prefix}text`, "text needs a tokenizer (pass --tokenizer <tokenizer.json>), or give 'tokens'");
+      if (!this.tokenizer) throw this.err(line, `${prefix}text`, "needs a tokenizer to become token ids (pass --tokenizer <tokenizer.json>), or give 'tokens'");
       try {
         tokens = this.tokenizer.encode(text);
       } catch (e) {
@@ -172,7 +172,7 @@ class RecordParser {
 
 /**
  * The groups of a rollouts file, in input order, each yielded as soon as it is complete. `source` is a
- * path, "-" for stdin, or any async iterable of byte/string chunks (a stream, a generator).
+ * path, "-" for stdin, or any (async) iterable of byte/string chunks (a stream, a generator, an array).
  */
 export async function* readRolloutGroups(source: ByteSource, options: ReadRolloutsOptions = {}): AsyncGenerator<RolloutGroup> {
   const file = options.file ?? (typeof source === "string" ? (source === "-" ? "<stdin>" : source) : "<input>");

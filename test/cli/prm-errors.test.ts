@@ -61,7 +61,7 @@ test("text without --tokenizer is an error naming the field", async () => {
   const input = join(dir, "text.jsonl");
   writeFileSync(input, '{"group": "b", "text": "hello", "reward": 1}\n');
   await assert.rejects(main([input, "--out", join(dir, "text.out"), "--quiet"]), (e: Error) => {
-    assert.equal(e.message, `${input}:1: text: text needs a tokenizer (pass --tokenizer <tokenizer.json>), or give 'tokens'`);
+    assert.equal(e.message, `${input}:1: text: needs a tokenizer to become token ids (pass --tokenizer <tokenizer.json>), or give 'tokens'`);
     return true;
   });
 });
