@@ -1,0 +1,44 @@
+/**
+ * How the toy's one learning rate was chosen (docs/trainer.md): the full sweep on a target leaf and seeds
+ * that the reported table does not use (TUNING_TARGET, TUNING_SEEDS), for each candidate rate, scored by the
+ * mean target rate over all cells and BOTH algorithms, so the choice favours neither.
+ *
+ *   node --import tsx src/rl/toy-tune.ts [--preset small] [--rates 1e-4,3e-4,1e-3] [--steps 250] [--out DIR]
+ */
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { formatTable, runToy, summarise, TUNING_SEEDS, TUNING_TARGET, type ToyOptions, type ToyPreset } from "./toy.js";
+
+export async function tune(preset: ToyPreset, rates: number[], steps: number, outDir: string): Promise<{ rate: number; score: number }[]> {
+  const scores: { rate: number; score: number }[] = [];
+  for (const rate of rates) {
+    const opts: ToyOptions = {
+      preset,
+      seeds: TUNING_SEEDS.length,
+      seedList: TUNING_SEEDS,
+      steps,
+      target: TUNING_TARGET,
+      outDir: join(outDir, `lr-${rate}`),
+      hyperparameters: { learning_rate: rate, log_rollouts: false },
+    };
+    const r = summarise(opts, await runToy(opts));
+    const score = r.cells.reduce((a, c) => a + c.grpo.mean + c.lambda.mean, 0) / (2 * r.cells.length);
+    console.log(`learning_rate ${rate}: mean target rate ${score.toFixed(4)} (${r.wall_seconds.toFixed(0)} s)\n${formatTable(r)}\n`);
+    scores.push({ rate, score });
+  }
+  return scores;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({
+    options: {
+      preset: { type: "string", default: "small" },
+      rates: { type: "string", default: "1e-4,3e-4,1e-3,3e-3" },
+      steps: { type: "string", default: "250" },
+      out: { type: "string", default: "runs/toy-tune" },
+    },
+  });
+  const scores = await tune(values.preset as ToyPreset, values.rates!.split(",").map(Number), Number(values.steps), values.out!);
+  const best = scores.reduce((a, b) => (b.score > a.score ? b : a));
+  console.log(`chosen learning_rate: ${best.rate} (${scores.map((s) => `${s.rate}: ${s.score.toFixed(4)}`).join(", ")})`);
+}
