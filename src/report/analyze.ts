@@ -105,6 +105,9 @@ const PLOT_SCRIPT = `
 })();
 `;
 
+/** A longer per-step table starts folded, so the plots stay the first thing on the page. */
+const COLLAPSE_STEPS = 30;
+
 /** The whole report page. */
 export function analyzeReportHtml(summary: AnalyzeSummary): string {
   const o = summary.overall;
@@ -116,7 +119,9 @@ export function analyzeReportHtml(summary: AnalyzeSummary): string {
 <div class="plot" id="plot-proportion"></div>
 <div class="plot" id="plot-flat"></div>
 <h2>Per step</h2>
-${table(["step", ...SUMMARY_HEADERS], stepRows)}`
+${stepRows.length > COLLAPSE_STEPS
+  ? `<details><summary>${stepRows.length} steps</summary>\n${table(["step", ...SUMMARY_HEADERS], stepRows)}\n</details>`
+  : table(["step", ...SUMMARY_HEADERS], stepRows)}`
     : `<p class="note">The input has no steps: the figures above are for the whole file, and there is nothing to plot against step.</p>`;
   return `<!doctype html>
 <html lang="en">
