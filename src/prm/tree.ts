@@ -206,3 +206,13 @@ export function stepTokens(tree: PrefixTree, completions: readonly Tokens[], ste
 export function groupSize(tree: PrefixTree): number {
   return tree.leafOf.length;
 }
+
+/** The step ids completion `i` passes from the root to its leaf (empty for an empty completion). */
+export function pathOf(tree: PrefixTree, i: number): number[] {
+  if (!Number.isInteger(i) || i < 0 || i >= tree.leafOf.length) {
+    throw new UserError(`pathOf: no completion ${i} (the group has ${tree.leafOf.length})`);
+  }
+  const path: number[] = [];
+  for (let s = tree.leafOf[i]; s >= 0; s = tree.steps[s].parent) path.push(s);
+  return path.reverse();
+}

@@ -8,6 +8,7 @@ import {
   OverlapStats,
   overlapSummary,
   pathDepths,
+  pathOf,
 } from "../../src/prm/index.js";
 
 const ids = (w: string) => Array.from(w, (c) => c.charCodeAt(0));
@@ -67,4 +68,13 @@ test("OverlapStats pools completions per training step and overall", () => {
   assert.equal(overall.pathDepthMedian, 1);
   assert.deepEqual(stats.stepSummary(5), steps[1]);
   assert.equal(stats.stepSummary(4), null);
+});
+
+test("pathOf walks root to leaf; its length is the path depth", () => {
+  assert.deepEqual(pathOf(example, 3), [3, 5, 6]); // JKL, NQ, ST
+  assert.deepEqual(pathOf(example, 5), [8]);
+  const depths = pathDepths(example);
+  for (let i = 0; i < 6; i++) assert.equal(pathOf(example, i).length, depths[i]);
+  assert.deepEqual(pathOf(buildPrefixTree([[], [1]]), 0), []);
+  assert.throws(() => pathOf(example, 6), /pathOf: no completion 6/);
 });
