@@ -596,7 +596,7 @@ class Strips {
       row.append(who);
       for (const kind of ["grpo", "lambda"] as const) {
         const { v, step } = this.values(c, view, kind);
-        const canvas = el("canvas", { "data-kind": kind, "data-values": v.map((x) => num(x, 5)).join(",") });
+        const canvas = el("canvas", { "data-kind": kind, "data-values": v.map((x) => String(Number(x.toPrecision(6)))).join(",") });
         const cssW = Math.max(1, Math.ceil(cell * Math.max(1, c.length)));
         const dpr = window.devicePixelRatio || 1;
         canvas.width = Math.ceil(cssW * dpr);

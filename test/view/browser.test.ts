@@ -1,0 +1,170 @@
+/**
+ * The viewer in a real headless Chromium (Debian's `chromium`, driven by playwright-core; .ci/run installs
+ * it): the page loads without console errors, draws PAPER.md's worked example as the right tree, redraws
+ * when the group changes, and the report draws the same tree offline. Screenshots of the main views are
+ * written to test-output/screenshots/ for people to look at.
+ *
+ * One browser launch for the whole file (the machine is shared); each test opens a page in it. Playwright
+ * gives every launch a fresh temporary profile (user-data dir), removed on close.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, test } from "node:test";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { writeReport } from "../../src/view/report.js";
+import { startViewer, type Viewer } from "../../src/view/server.js";
+import { FIXTURE, writeRun } from "./fixture.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const SCREENSHOTS = resolve("test-output", "screenshots");
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.CI === "true") {
+  throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium for the viewer's browser tests (.ci/run does)`);
+}
+const skip = haveChromium ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH); browser tests skipped`;
+if (skip) console.log(`# ${skip}`);
+
+let root: string;
+let viewer: Viewer;
+let tokenizer: string;
+let browser: Browser;
+
+before(async () => {
+  if (skip) return;
+  root = mkdtempSync(join(tmpdir(), "lgrpo-browser-"));
+  ({ tokenizer } = writeRun(join(root, "run")));
+  viewer = await startViewer({ path: join(root, "run"), port: 0, tokenizer });
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await viewer?.close();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+/** A page that records console errors, uncaught exceptions and every request it makes. */
+async function openPage(context: BrowserContext): Promise<{ page: Page; errors: string[]; requests: string[] }> {
+  const page = await context.newPage();
+  const errors: string[] = [];
+  const requests: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") errors.push(`console ${m.type()}: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => errors.push(`uncaught: ${e.message}`));
+  page.on("requestfailed", (r) => errors.push(`request failed: ${r.url()}`));
+  page.on("request", (r) => requests.push(r.url()));
+  return { page, errors, requests };
+}
+
+/** The drawn steps' token ids (locator reads only: no functions shipped into the page). */
+async function stepTokens(page: Page): Promise<string> {
+  const out: string[] = [];
+  for (const g of await page.locator("svg.tree g.step").all()) out.push((await g.getAttribute("data-tokens")) ?? "");
+  return out.join("|");
+}
+
+const stepBox = (page: Page, text: string) => page.locator(`svg.tree g.step[data-text="${text}"]`);
+
+/** The worked example's tree as drawn: 6 leaves; AB, JKL, NQ with |lambda| 2, 3, 2 and A +, -, -. */
+async function assertWorkedExample(page: Page): Promise<void> {
+  await page.waitForSelector(`svg.tree[data-group="${FIXTURE.exampleId}"]`);
+  assert.equal(await page.locator("svg.tree g.step.leaf").count(), 6);
+  assert.equal(await page.locator("svg.tree g.step").count(), 9);
+  const expected: [string, number, 1 | -1, string[]][] = [
+    ["AB", 2, 1, ["CD", "EFHI"]],
+    ["JKL", 3, -1, ["M", "NQ"]],
+    ["NQ", 2, -1, ["ST", "U"]],
+  ];
+  for (const [text, lambda, sign, children] of expected) {
+    const box = stepBox(page, text);
+    assert.equal(await box.count(), 1, text);
+    assert.equal(Number(await box.getAttribute("data-lambda")), lambda, `|lambda| of ${text}`);
+    assert.equal(Math.sign(Number(await box.getAttribute("data-a"))), sign, `sign of A of ${text}`);
+    assert.equal(await box.getAttribute("data-leaf-of"), "", `${text} is not a leaf`);
+    const id = await box.getAttribute("data-step");
+    const kids = page.locator(`svg.tree g.step[data-parent="${id}"]`);
+    const texts: string[] = [];
+    for (const k of await kids.all()) texts.push((await k.getAttribute("data-text")) ?? "");
+    assert.deepEqual(texts.sort(), children, `children of ${text}`);
+  }
+  // Leaves show the outcome reward; JKLM (#2) is the best completion.
+  assert.match((await stepBox(page, "M").textContent()) ?? "", /#2\s*r = 1/);
+  assert.equal(await stepBox(page, "VWYZ").getAttribute("data-parent"), "-1");
+  // JKLM's strip: on JKL, GRPO's summed weight is 3 times lambda-GRPO's (|lambda| = 3), on M they agree.
+  const row = page.locator('.strip-row[data-completion="2"]');
+  const grpo = ((await row.locator('canvas[data-kind="grpo"]').getAttribute("data-values")) ?? "").split(",").map(Number);
+  const lam = ((await row.locator('canvas[data-kind="lambda"]').getAttribute("data-values")) ?? "").split(",").map(Number);
+  assert.equal(grpo.length, 4);
+  for (let t = 0; t < 3; t++) assert.ok(Math.abs(grpo[t] - 3 * lam[t]) < 1e-3 && lam[t] < 0, `token ${t}: ${grpo[t]} vs ${lam[t]}`);
+  assert.ok(Math.abs(grpo[3] - lam[3]) < 1e-6 && lam[3] > 0);
+}
+
+test("viewer: loads without console errors, draws the worked example, redraws on group and step changes", { skip }, async () => {
+  const context = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
+  const { page, errors, requests } = await openPage(context);
+  await page.goto(viewer.url);
+  await page.waitForSelector("body[data-ready='1']");
+  assert.equal(await page.locator(".chart").count(), 9, "one chart per metric of metrics.jsonl");
+  await page.locator(".chart").first().screenshot({ path: join(SCREENSHOTS, "viewer-curve.png") });
+
+  // Find the worked example by its id.
+  await page.fill('input[type="search"]', FIXTURE.exampleId);
+  await page.press('input[type="search"]', "Enter");
+  await page.waitForSelector(`body[data-group="${FIXTURE.exampleId}"]`);
+  await assertWorkedExample(page);
+  await page.screenshot({ path: join(SCREENSHOTS, "viewer-page.png"), fullPage: true });
+  await page.locator(".tree-wrap").screenshot({ path: join(SCREENSHOTS, "viewer-tree.png") });
+  await page.locator(".strips").screenshot({ path: join(SCREENSHOTS, "viewer-strips.png") });
+
+  // Hovering JKL highlights its three trajectories' strips.
+  await stepBox(page, "JKL").hover();
+  assert.equal(await page.locator(".strip-row.hl").count(), 3);
+
+  // Another group of the same step: a new tree.
+  const before = await stepTokens(page);
+  await page.selectOption('select[aria-label="group"]', { label: FIXTURE.otherId });
+  await page.waitForSelector(`svg.tree[data-group="${FIXTURE.otherId}"]`);
+  const afterSwitch = await stepTokens(page);
+  assert.notEqual(afterSwitch, before);
+  assert.equal(await stepBox(page, "JKL").count(), 0);
+  await page.locator(".tree-wrap").screenshot({ path: join(SCREENSHOTS, "viewer-tree-other.png") });
+
+  // Next step keeps the group's position: s4-g1.
+  await page.click('button[title^="next step"]');
+  await page.waitForSelector(`svg.tree[data-group="s${FIXTURE.exampleStep + 1}-g1"]`);
+  // Only the viewer's own address was asked for (no CDN, no network).
+  for (const url of requests) assert.ok(url.startsWith(viewer.url), url);
+  assert.deepEqual(errors, []);
+  await context.close();
+  console.log(`# screenshots: ${SCREENSHOTS}`);
+});
+
+test("report: one offline file draws the same tree with no request", { skip }, async () => {
+  const out = join(root, "report.html");
+  await writeReport(join(root, "run"), out, { tokenizer });
+  const context = await browser.newContext({ viewport: { width: 1360, height: 1000 }, offline: true });
+  const { page, errors, requests } = await openPage(context);
+  await page.goto(`file://${out}#step=${FIXTURE.exampleStep}&group=${FIXTURE.exampleId}`);
+  await page.waitForSelector("body[data-ready='1']");
+  await assertWorkedExample(page);
+  await page.screenshot({ path: join(SCREENSHOTS, "report-page.png"), fullPage: true });
+  assert.equal(requests.length, 1, `the report made requests: ${requests.join(", ")}`);
+  assert.ok(requests[0].startsWith(`file://${out}`), requests[0]);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
