@@ -5,6 +5,11 @@
  *
  * Weight decay applies to matrices and embeddings only, not to biases and LayerNorm weights (the
  * convention of nanoGPT and of the Hugging Face Trainer).
+ *
+ * The parameters are views into one buffer and the moments share its layout, so the update is one
+ * kernel call per contiguous run of parameters with the same decay (two for GPT2's layout), and the
+ * norm and the clipping are one pass over the gradient buffer. Gaps between views must hold 0 in
+ * data and grad (GPT2's alignment padding does): they then stay 0.
  */
 import { kernels } from "./backend.js";
 import type { FloatArray } from "./tensor.js";
@@ -29,47 +34,57 @@ export interface OptimizedParameter<F extends FloatArray = FloatArray> {
   grad: F;
 }
 
+/** A contiguous span [start, end) of the buffer whose parameters share a decay setting. */
+interface Run {
+  start: number;
+  end: number;
+  decay: boolean;
+}
+
 export class AdamW<F extends FloatArray = Float32Array> {
   readonly config: AdamWConfig;
-  /** first and second moments, same layout as the model's parameter buffer */
+  /** first and second moments, same layout as the parameter buffer */
   readonly m: F;
   readonly v: F;
   /** optimizer steps taken (PyTorch's `step`, counted from 1 at the first update) */
   step = 0;
-  private readonly views: { p: OptimizedParameter<F>; m: F; v: F; decay: boolean }[];
+  private readonly data: F;
+  private readonly grad: F;
+  private readonly runs: Run[];
 
   /**
-   * params: views into one buffer `data` (and gradients into `grad`) as GPT2.parameters() gives them;
-   * m and v get the same layout.
+   * params: views into one buffer `data`, their gradients views into `grad` at the same offsets
+   * (as GPT2.parameters() gives them); m and v get the same layout.
    */
-  constructor(params: OptimizedParameter<F>[], data: F, config: Partial<AdamWConfig> = {}) {
+  constructor(params: OptimizedParameter<F>[], data: F, grad: F, config: Partial<AdamWConfig> = {}) {
     this.config = { ...ADAMW_DEFAULTS, ...config };
     const c = this.config;
     if (!(c.beta1 >= 0 && c.beta1 < 1) || !(c.beta2 >= 0 && c.beta2 < 1)) throw new Error(`AdamW: betas must lie in [0, 1), got ${c.beta1}, ${c.beta2}`);
     if (!(c.eps > 0)) throw new Error(`AdamW: eps must be > 0, got ${c.eps}`);
     if (!(c.weightDecay >= 0)) throw new Error(`AdamW: weightDecay must be >= 0, got ${c.weightDecay}`);
+    if (grad.length !== data.length) throw new Error(`AdamW: gradient buffer has ${grad.length} elements, parameters ${data.length}`);
+    this.data = data;
+    this.grad = grad;
     const make = (): F => (data instanceof Float64Array ? new Float64Array(data.length) : new Float32Array(data.length)) as F;
     this.m = make();
     this.v = make();
-    this.views = params.map((p) => {
-      const off = p.data.byteOffset / p.data.BYTES_PER_ELEMENT - data.byteOffset / data.BYTES_PER_ELEMENT;
-      if (p.data.buffer !== data.buffer || off < 0 || off + p.data.length > data.length) {
-        throw new Error(`AdamW: parameter ${p.name} is not a view into the parameter buffer`);
-      }
-      return {
-        p,
-        m: this.m.subarray(off, off + p.data.length) as F,
-        v: this.v.subarray(off, off + p.data.length) as F,
-        decay: p.shape.length >= 2,
-      };
+    const spans = params.map((p) => {
+      const off = offsetIn(p.data, data);
+      if (off < 0 || offsetIn(p.grad, grad) !== off) throw new Error(`AdamW: parameter ${p.name} is not a view into the parameter and gradient buffers`);
+      return { start: off, end: off + p.data.length, decay: p.shape.length >= 2 };
     });
+    spans.sort((a, b) => a.start - b.start);
+    this.runs = [];
+    for (const s of spans) {
+      const last = this.runs[this.runs.length - 1];
+      if (last && last.decay === s.decay) last.end = s.end;
+      else this.runs.push({ ...s });
+    }
   }
 
   /** The global L2 norm of all gradients (accumulated in float64). */
   gradNorm(): number {
-    let s = 0;
-    for (const { p } of this.views) s += kernels.sumSquares(p.grad, p.grad.length);
-    return Math.sqrt(s);
+    return Math.sqrt(kernels.sumSquares(this.grad, this.grad.length));
   }
 
   /**
@@ -80,14 +95,24 @@ export class AdamW<F extends FloatArray = Float32Array> {
     const norm = this.gradNorm();
     if (!Number.isFinite(norm)) return { gradNorm: norm };
     if (maxGradNorm > 0 && Number.isFinite(maxGradNorm) && norm > maxGradNorm) {
-      const s = maxGradNorm / (norm + CLIP_EPS);
-      for (const { p } of this.views) kernels.scale(p.grad, s, p.grad.length);
+      kernels.scale(this.grad, maxGradNorm / (norm + CLIP_EPS), this.grad.length);
     }
     this.step++;
     const c = this.config;
-    for (const { p, m, v, decay } of this.views) {
-      kernels.adamw(p.data, p.grad, m, v, p.data.length, learningRate, c.beta1, c.beta2, c.eps, decay ? c.weightDecay : 0, this.step);
+    for (const r of this.runs) {
+      const n = r.end - r.start;
+      kernels.adamw(
+        this.data.subarray(r.start, r.end), this.grad.subarray(r.start, r.end), this.m.subarray(r.start, r.end),
+        this.v.subarray(r.start, r.end), n, learningRate, c.beta1, c.beta2, c.eps, r.decay ? c.weightDecay : 0, this.step,
+      );
     }
     return { gradNorm: norm };
   }
+}
+
+/** Element offset of view `a` inside `base`, or -1 when it is not a view into it. */
+function offsetIn(a: FloatArray, base: FloatArray): number {
+  if (a.buffer !== base.buffer) return -1;
+  const off = (a.byteOffset - base.byteOffset) / a.BYTES_PER_ELEMENT;
+  return Number.isInteger(off) && off >= 0 && off + a.length <= base.length ? off : -1;
 }

@@ -24,6 +24,8 @@ export class Tape {
 export class Arena {
   private slots: FloatArray[] = [];
   private cursor = 0;
+  /** buffers created (not reused) so far: stays put from the second pass of a shape on */
+  allocations = 0;
 
   reset(): void {
     this.cursor = 0;
@@ -42,6 +44,7 @@ export class Arena {
     if (buf === undefined || buf.length < n || (buf instanceof Float64Array) !== float64) {
       buf = float64 ? new Float64Array(n) : new Float32Array(n);
       this.slots[i] = buf;
+      this.allocations++;
       return buf;
     }
     const view = buf.length === n ? buf : buf.subarray(0, n);

@@ -110,7 +110,7 @@ export function validateConfig(c: GPT2Config): void {
 
 export class GPT2<F extends FloatArray = Float32Array> {
   readonly config: GPT2Config;
-  /** every parameter, contiguous (with alignment gaps that stay 0) */
+  /** every parameter, contiguous (with alignment gaps that stay 0): matrices first, then vectors */
   readonly data: F;
   /** every gradient, same layout as data */
   readonly grad: F;
@@ -135,11 +135,16 @@ export class GPT2<F extends FloatArray = Float32Array> {
     validateConfig(config);
     this.config = { ...config };
     const shapes = parameterShapes(config);
+    // Buffer layout: the matrices and embeddings first, then the vectors (biases, LayerNorm), so AdamW
+    // updates each weight-decay group with one kernel call; parameters() still lists the contract's order.
     let total = 0;
-    const offsets: number[] = [];
-    for (const s of shapes) {
-      offsets.push(total);
-      total += Math.ceil(s.shape.reduce((a, b) => a * b, 1) / ALIGN) * ALIGN;
+    const offsets: number[] = new Array(shapes.length);
+    for (const matrices of [true, false]) {
+      for (const [i, s] of shapes.entries()) {
+        if ((s.shape.length >= 2) !== matrices) continue;
+        offsets[i] = total;
+        total += Math.ceil(s.shape.reduce((a, b) => a * b, 1) / ALIGN) * ALIGN;
+      }
     }
     const make = (n: number): F => (opts.float64 ? new Float64Array(n) : new Float32Array(n)) as F;
     this.data = make(total);
@@ -291,9 +296,12 @@ export class GPT2<F extends FloatArray = Float32Array> {
     });
   }
 
-  /** Bytes held by the activation arenas (for the bench's report). */
-  get activationBytes(): number {
-    return this.trainArena.bytes + this.scoreArena.bytes;
+  /** Bytes held by the activation arenas and the buffers they have created so far (allocate-once check). */
+  arenaStats(): { bytes: number; allocations: number } {
+    return {
+      bytes: this.trainArena.bytes + this.scoreArena.bytes,
+      allocations: this.trainArena.allocations + this.scoreArena.allocations,
+    };
   }
 }
 

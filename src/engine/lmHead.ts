@@ -65,7 +65,8 @@ export function lmHeadLogprobs(
       const dlp = alloc(x.data, M);
       for (let i = 0; i < M; i++) dlp[i] = dOut[rows[i]];
       const dxs = alloc(x.data, M * C);
-      const dlogits = alloc(x.data, R * V);
+      // the logits are dead once their probabilities exist: their buffer takes d(logits)
+      const dlogits = logits;
       const p = probs ?? alloc(x.data, R * V);
       for (let r0 = 0; r0 < M; r0 += R) {
         const m = Math.min(R, M - r0);

@@ -32,7 +32,7 @@ export class GPT2Policy implements Policy {
   /** frozen: no gradients or optimizer (clone()'s reference copy). */
   constructor(model: GPT2, adam: Partial<AdamWConfig> = {}, frozen = false) {
     this.model = model;
-    this.optimizer = frozen ? null : new AdamW(model.parameters(), model.data, adam);
+    this.optimizer = frozen ? null : new AdamW(model.parameters(), model.data, model.grad, adam);
   }
 
   get vocabSize(): number {
@@ -181,9 +181,6 @@ function toTokenScores(s: PositionScores, batch: SequenceBatch): TokenScores {
   return { logprobs, entropy };
 }
 
-/** The module that loads Hugging Face-format directories (written alongside; loaded on demand). */
-const HF_MODULE = "./hf.js";
-
 /**
  * A policy from a preset name (`toy`, `gpt2-small`), a GPT2Config (both GPT-2-initialised from
  * opts.seed), or a Hugging Face-format GPT-2 directory (config.json + model.safetensors).
@@ -206,16 +203,8 @@ export async function createPolicy(model: string | GPT2Config, opts: CreatePolic
   const preset = GPT2_PRESETS[model];
   if (preset) return initialised(preset, opts.seed, adam);
   if (existsSync(model) && statSync(model).isDirectory()) {
-    let mod: { loadHFModel?: (dir: string) => Promise<GPT2> };
-    try {
-      mod = (await import(HF_MODULE)) as typeof mod;
-    } catch {
-      throw new UserError(`model ${model}: loading Hugging Face-format directories is not available in this build`);
-    }
-    if (typeof mod.loadHFModel !== "function") {
-      throw new UserError(`model ${model}: loading Hugging Face-format directories is not available in this build`);
-    }
-    return new GPT2Policy(await mod.loadHFModel(model), adam);
+    const { loadHFModel } = await import("./hf.js");
+    return new GPT2Policy(await loadHFModel(model), adam);
   }
   throw new UserError(
     `model '${model}': expected a preset (${Object.keys(GPT2_PRESETS).join(", ")}) or a Hugging Face-format GPT-2 directory`,

@@ -23,7 +23,7 @@ function setup(): { data: Float64Array; grad: Float64Array; params: { name: stri
 test("AdamW follows PyTorch's update over several steps, decaying matrices only", () => {
   const cfg = { beta1: 0.8, beta2: 0.95, eps: 1e-6, weightDecay: 0.1 };
   const { data, grad, params } = setup();
-  const opt = new AdamW(params, data, cfg);
+  const opt = new AdamW(params, data, grad, cfg);
   const p = Array.from(data);
   const m = new Array(9).fill(0);
   const v = new Array(9).fill(0);
@@ -49,7 +49,7 @@ test("AdamW follows PyTorch's update over several steps, decaying matrices only"
 
 test("global-norm clipping scales all gradients by maxNorm / (norm + 1e-6) and reports the norm before", () => {
   const { data, grad, params } = setup();
-  const opt = new AdamW(params, data);
+  const opt = new AdamW(params, data, grad);
   for (let i = 0; i < 9; i++) grad[i] = i - 4;
   const norm = Math.sqrt(grad.reduce((s, g) => s + g * g, 0));
   const before = Array.from(grad);

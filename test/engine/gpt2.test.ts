@@ -135,3 +135,22 @@ test("native kernels give the TypeScript kernels' log-probs and gradients", (t) 
   for (const g of ts.grad) maxG = Math.max(maxG, Math.abs(g));
   for (let i = 0; i < nat.grad.length; i++) assert.ok(Math.abs(nat.grad[i] - ts.grad[i]) <= 1e-4 * maxG, `grad ${i}: ${nat.grad[i]} vs ${ts.grad[i]}`);
 });
+
+test("allocate once: a training step of the same or a smaller shape creates no activation buffers", () => {
+  const m = new GPT2(TINY);
+  m.initialize(new Rng(1));
+  const rng = new Rng(2);
+  const step = (B: number, T: number): void => {
+    const b = randomBatch(rng, TINY.vocabSize, B, T, new Array(B).fill(T));
+    m.zeroGrad();
+    const lp = m.logprobsForTraining(b).logprobs;
+    m.backward(new Float32Array(lp.length).fill(-1));
+  };
+  step(4, 8);
+  const first = m.arenaStats().allocations;
+  assert.ok(first > 0);
+  step(4, 8);
+  step(4, 8);
+  step(3, 5);
+  assert.equal(m.arenaStats().allocations, first);
+});
