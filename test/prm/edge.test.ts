@@ -112,3 +112,20 @@ test("bad input is rejected with the field and what was expected", () => {
   assert.throws(() => buildPrefixTree([[1], "ab" as never]), /completions\[1\]: expected an array of token ids/);
   assert.throws(() => buildPrefixTree({} as never), /completions: expected an array/);
 });
+
+test("a step through the whole group has R = the group mean and A exactly 0", () => {
+  const tree = buildPrefixTree([[9, 1, 2], [9, 1, 3], [9, 4]]);
+  const r = [0.3, 0.7, 0.1];
+  assert.deepEqual(tree.steps[0].members, [0, 1, 2]);
+  assert.equal(stepProcessAdvantages(tree, r)[0], 0);
+  assert.equal(processAdvantages(tree, r, { scale: "none" })[2][0], 0);
+});
+
+test("OverlapStats leaves empty completions out of the intermediate proportion, not the path depth", () => {
+  const stats = new OverlapStats();
+  stats.add(0, buildPrefixTree([[], [1, 2], [1, 3]]));
+  const s = stats.stepSummary(0)!;
+  assert.equal(s.completions, 3);
+  assert.equal(s.intermediateProportionMean, 0.5);
+  assert.equal(s.pathDepthMean, 4 / 3);
+});

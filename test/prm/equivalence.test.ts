@@ -106,6 +106,32 @@ test("L_PRM = L_GRPO for dapo, dr_grpo, bnpo (groups whole in a micro-batch), wi
   }
 });
 
+test("per step and position, d J / d P is the same with a_i and with A_it (the gradient agrees, not just J)", () => {
+  const rng = new Rng(9);
+  for (let n = 0; n < 300; n++) {
+    const b = randomBatch(rng);
+    for (const lambda of [false, true]) {
+      const w = lossWeights(b.trees, { lossType: "dapo", lambda });
+      b.trees.forEach((tree, g) => {
+        const a = outcomeAdvantages(b.rewards[g]);
+        const A = processAdvantages(tree, b.rewards[g]);
+        for (const s of tree.steps) {
+          for (let t = s.start; t < s.start + s.length; t++) {
+            // Inside the clip range the term is P * adv - D, so dJ/dP at this node is sum over members w * adv.
+            let withA = 0;
+            let withPrm = 0;
+            for (const m of s.members) {
+              withA += w[g][m][t] * a[m];
+              withPrm += w[g][m][t] * A[m][t];
+            }
+            if (Math.abs(withA - withPrm) > 1e-12) assert.fail(`step ${s.id} t ${t}: ${withA} vs ${withPrm}`);
+          }
+        }
+      });
+    }
+  }
+});
+
 test("the identity needs weights equal within a step: it fails for grpo (1/|y_i| differs between members)", () => {
   // AB (reward 1) and ACDE (reward 0) share A; A's process advantage is 0 but the length-weighted a_i are not.
   const trees = [buildPrefixTree([Int32Array.of(1, 2), Int32Array.of(1, 3, 4, 5)])];
