@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "gemm_pack.h"
 #include "lgrpo.h"
@@ -32,12 +33,13 @@ const double kFlopsPerThread = 2.0e6;
 const int kScalarMR = 4;
 const int kScalarNR = 16;
 
-void microkernel_scalar(long kc, const float* Ap, const float* Bp, float* C, long ldc, float alpha, float beta) {
+void microkernel_scalar(long kc, const float* Ap, const float* Bp, long ldb, float* C, long ldc, float alpha,
+                        float beta) {
   float acc[kScalarMR][kScalarNR];
   for (int i = 0; i < kScalarMR; i++)
     for (int j = 0; j < kScalarNR; j++) acc[i][j] = 0.0f;
   for (long k = 0; k < kc; k++) {
-    const float* b = Bp + k * kScalarNR;
+    const float* b = Bp + k * ldb;
     const float* a = Ap + k * kScalarMR;
     for (int i = 0; i < kScalarMR; i++) {
       float ai = a[i];
@@ -138,29 +140,94 @@ void gemm_block(const GemmKernel& gk, bool ta, bool tb, long m0, long m1, long n
     for (long pc = 0; pc < K; pc += KC) {
       long kc = std::min(KC, K - pc);
       float beta_eff = pc == 0 ? beta : 1.0f;
-      gk.pack_b(tb, B, ldb, pc, kc, jc, nc, bp);
+      // With few rows each B element is used by one or two microkernel calls, so B is read in place
+      // (whole NR-wide panels) instead of copied: packing would double the memory traffic. The values and
+      // the order of operations are the same either way.
+      bool direct_b = !tb && m1 - m0 <= 2 * MR;
+      if (!direct_b) gk.pack_b(tb, B, ldb, pc, kc, jc, nc, bp);
       for (long ic = m0; ic < m1; ic += MC) {
         long mc = std::min(MC, m1 - ic);
         gk.pack_a(ta, A, lda, ic, mc, pc, kc, ap);
         for (long jr = 0; jr < nc; jr += NR) {
           int nr = (int)std::min<long>(NR, nc - jr);
           const float* bpanel = bp + jr * kc;
+          long bstride = NR;
+          if (direct_b) {
+            if (nr == NR) {
+              bpanel = B + pc * ldb + jc + jr;
+              bstride = ldb;
+            } else if (ic == m0) {
+              gk.pack_b(false, B, ldb, pc, kc, jc + jr, nr, bp + jr * kc);  // the ragged last panel
+            }
+          }
           for (long ir = 0; ir < mc; ir += MR) {
             int mr = (int)std::min<long>(MR, mc - ir);
             const float* apanel = ap + ir * kc;
             float* c = C + (ic + ir) * ldc + jc + jr;
             if (mr == MR && nr == NR) {
-              gk.kernel(kc, apanel, bpanel, c, ldc, alpha, beta_eff);
+              gk.kernel(kc, apanel, bpanel, bstride, c, ldc, alpha, beta_eff);
             } else {
               if (beta_eff != 0.0f)
                 for (int i = 0; i < mr; i++) std::memcpy(tile + i * NR, c + i * ldc, sizeof(float) * nr);
-              gk.kernel(kc, apanel, bpanel, tile, NR, alpha, beta_eff);
+              gk.kernel(kc, apanel, bpanel, bstride, tile, NR, alpha, beta_eff);
               for (int i = 0; i < mr; i++) std::memcpy(c + i * ldc, tile + i * NR, sizeof(float) * nr);
             }
           }
         }
       }
     }
+  }
+}
+
+// At most this many rows (decoding one or two sequences) skip packing: each B element is read once and
+// used M times, so the product is bound by reading B, and packing it would only add a copy (and pad M to
+// MR). Measured on Zen 4, 1 thread: M = 1 x K 768 x N 2304 0.19 ms unpacked vs ~0.5 ms packed; at M = 4
+// the packed AVX-512 path is already faster (this path is plain compiler-vectorised code).
+const long kSmallM = 2;
+
+// Columns [n0, n1) of C for M <= kSmallM, reading A and B in place.
+void gemm_small_m(bool ta, bool tb, long M, long n0, long n1, long K, float alpha, const float* A, long lda,
+                  const float* B, long ldb, float beta, float* C, long ldc) {
+  const long w = n1 - n0;
+  thread_local std::vector<float> t_acc;
+  if ((long)t_acc.size() < M * w) t_acc.resize(M * w);
+  float* acc = t_acc.data();
+  if (!tb) {
+    // acc[i, :] += A[i, k] * B[k, n0:n1], B rows streamed once for all M rows
+    for (long i = 0; i < M * w; i++) acc[i] = 0.0f;
+    for (long k = 0; k < K; k++) {
+      const float* b = B + k * ldb + n0;
+      for (long i = 0; i < M; i++) {
+        float a = ta ? A[k * lda + i] : A[i * lda + k];
+        float* ai = acc + i * w;
+#pragma omp simd
+        for (long j = 0; j < w; j++) ai[j] += a * b[j];
+      }
+    }
+  } else {
+    // acc[i, j] = A[i, :] . B[j, :], rows of B contiguous in k
+    for (long j = 0; j < w; j++) {
+      const float* b = B + (n0 + j) * ldb;
+      for (long i = 0; i < M; i++) {
+        float s = 0.0f;
+        if (!ta) {
+          const float* a = A + i * lda;
+#pragma omp simd reduction(+ : s)
+          for (long k = 0; k < K; k++) s += a[k] * b[k];
+        } else {
+          for (long k = 0; k < K; k++) s += A[k * lda + i] * b[k];
+        }
+        acc[i * w + j] = s;
+      }
+    }
+  }
+  for (long i = 0; i < M; i++) {
+    float* c = C + i * ldc + n0;
+    const float* ai = acc + i * w;
+    if (beta == 0.0f)
+      for (long j = 0; j < w; j++) c[j] = alpha * ai[j];
+    else
+      for (long j = 0; j < w; j++) c[j] = alpha * ai[j] + beta * c[j];
   }
 }
 
@@ -197,6 +264,16 @@ void sgemm(bool ta, bool tb, long M, long N, long K, float alpha, const float* A
   int nt = threads == 0 ? num_threads() : threads;
   if (flops < kParallelFlops) nt = 1;
   nt = (int)std::min<double>(nt, std::max(1.0, flops / kFlopsPerThread));
+  if (M <= kSmallM && M < gk.mr) {
+    // Split N in 64-column chunks (never K), one range of chunks per thread.
+    long chunks = (N + 63) / 64;
+    int parts = (int)std::min<long>(nt, chunks);
+    parallel_for(parts, [&](int p) {
+      long n0 = std::min(N, chunks * p / parts * 64), n1 = std::min(N, chunks * (p + 1) / parts * 64);
+      if (n1 > n0) gemm_small_m(ta, tb, M, n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    });
+    return;
+  }
   // Split C into tm x tn rectangles (tm * tn = nt) with the least packing traffic (each rectangle packs
   // its rows of A and its columns of B), keeping rectangles at least one tile wide.
   long mtiles = (M + gk.mr - 1) / gk.mr, ntiles = (N + gk.nr - 1) / gk.nr;

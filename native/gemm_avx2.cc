@@ -11,7 +11,8 @@ namespace {
 const int MR = 6;
 const int NR = 16;
 
-void microkernel_avx2(long kc, const float* Ap, const float* Bp, float* C, long ldc, float alpha, float beta) {
+void microkernel_avx2(long kc, const float* Ap, const float* Bp, long ldb, float* C, long ldc, float alpha,
+                        float beta) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -19,8 +20,8 @@ void microkernel_avx2(long kc, const float* Ap, const float* Bp, float* C, long 
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
   __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
   for (long k = 0; k < kc; k++) {
-    __m256 b0 = _mm256_load_ps(Bp);
-    __m256 b1 = _mm256_load_ps(Bp + 8);
+    __m256 b0 = _mm256_loadu_ps(Bp);
+    __m256 b1 = _mm256_loadu_ps(Bp + 8);
     __m256 a;
     a = _mm256_broadcast_ss(Ap + 0); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
     a = _mm256_broadcast_ss(Ap + 1); c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
@@ -29,7 +30,7 @@ void microkernel_avx2(long kc, const float* Ap, const float* Bp, float* C, long 
     a = _mm256_broadcast_ss(Ap + 4); c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
     a = _mm256_broadcast_ss(Ap + 5); c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
     Ap += MR;
-    Bp += NR;
+    Bp += ldb;
   }
   const __m256 va = _mm256_set1_ps(alpha);
   const __m256 vb = _mm256_set1_ps(beta);

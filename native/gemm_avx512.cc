@@ -19,7 +19,8 @@ const int MR = LG_AVX512_MR;
 const int NV = LG_AVX512_NV;
 const int NR = 16 * NV;
 
-void microkernel_avx512(long kc, const float* Ap, const float* Bp, float* C, long ldc, float alpha, float beta) {
+void microkernel_avx512(long kc, const float* Ap, const float* Bp, long ldb, float* C, long ldc, float alpha,
+                        float beta) {
   __m512 acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; i++)
@@ -28,7 +29,7 @@ void microkernel_avx512(long kc, const float* Ap, const float* Bp, float* C, lon
   for (long k = 0; k < kc; k++) {
     __m512 b[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) b[v] = _mm512_load_ps(Bp + 16 * v);
+    for (int v = 0; v < NV; v++) b[v] = _mm512_loadu_ps(Bp + 16 * v);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
       __m512 a = _mm512_set1_ps(Ap[i]);
@@ -36,7 +37,7 @@ void microkernel_avx512(long kc, const float* Ap, const float* Bp, float* C, lon
       for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(a, b[v], acc[i][v]);
     }
     Ap += MR;
-    Bp += NR;
+    Bp += ldb;
   }
   const __m512 va = _mm512_set1_ps(alpha);
   const __m512 vb = _mm512_set1_ps(beta);

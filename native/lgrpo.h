@@ -34,8 +34,10 @@ Isa gemm_isa();
 bool set_gemm_isa(Isa isa);
 
 // A microkernel computes one MR x NR tile over kc: C = alpha * Ap Bp + beta * C, where Ap is packed
-// [kc][MR] and Bp packed [kc][NR]; beta = 0 means C is not read.
-typedef void (*MicroKernel)(long kc, const float* Ap, const float* Bp, float* C, long ldc, float alpha, float beta);
+// [kc][MR] and Bp holds kc rows of NR floats, ldb apart (NR when packed; B's own row stride when B is
+// read in place); beta = 0 means C is not read.
+typedef void (*MicroKernel)(long kc, const float* Ap, const float* Bp, long ldb, float* C, long ldc, float alpha,
+                            float beta);
 // Packs rows [i0, i0+mc) x cols [p0, p0+kc) of op(A) into micro-panels [kc][MR] (zero-padded rows).
 typedef void (*PackA)(bool ta, const float* A, long lda, long i0, long mc, long p0, long kc, float* out);
 // Packs rows [p0, p0+kc) x cols [j0, j0+nc) of op(B) into micro-panels [kc][NR] (zero-padded columns).

@@ -317,6 +317,10 @@ describe("native kernels", { skip }, () => {
         const c = new Float32Array(M * Nn);
         N.gemm(tA, tB, M, Nn, K, 1, A, Bm, 0, c);
         out.push(c);
+        // a few rows (decoding): the unpacked path, split over N
+        const few = new Float32Array(3 * Nn);
+        N.gemm(tA, tB, 3, Nn, K, 1, A, Bm, 0, few);
+        out.push(few);
       }
       const o = new Float32Array(B * T * C);
       const att = new Float32Array(B * NH * T * T);
