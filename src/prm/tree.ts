@@ -14,7 +14,7 @@
  *
  * Step ids are a preorder walk (a parent's id is below its children's); roots and children are ordered by
  * their smallest member, so the paper's example numbers its steps AB, CD, EFHI, JKL, M, NQ, ST, U, VWYZ.
- * Cost: linear in the group's tokens (each token is compared once against the step's first member).
+ * Cost: linear in the group's tokens (each token is compared about once against its step's first member).
  */
 import { UserError } from "../util/errors.js";
 
@@ -90,14 +90,58 @@ function describe(v: unknown): string {
 
 /** Group members (ascending) by their token at `pos`; groups come out ordered by their smallest member. */
 function splitByToken(seqs: Int32Array[], members: number[], pos: number): number[][] {
+  // Most splits have a few branches: a linear search over them beats a Map until there are many.
+  const heads: number[] = [];
+  const groups: number[][] = [];
+  let j = 0;
+  for (; j < members.length; j++) {
+    const m = members[j];
+    const tok = seqs[m][pos];
+    let g = 0;
+    while (g < heads.length && heads[g] !== tok) g++;
+    if (g < heads.length) groups[g].push(m);
+    else if (heads.length < 8) {
+      heads.push(tok);
+      groups.push([m]);
+    } else break;
+  }
+  if (j === members.length) return groups;
   const byToken = new Map<number, number[]>();
-  for (const m of members) {
+  for (let g = 0; g < heads.length; g++) byToken.set(heads[g], groups[g]);
+  for (; j < members.length; j++) {
+    const m = members[j];
     const tok = seqs[m][pos];
     const g = byToken.get(tok);
     if (g === undefined) byToken.set(tok, [m]);
     else g.push(m);
   }
   return [...byToken.values()];
+}
+
+/**
+ * The first position in [from, limit) where some member's token differs from the first member's (limit if
+ * none). Scans member by member (sequential memory) over blocks that double in size: a member that agrees
+ * far beyond the step's end costs at most about twice the step's length, so the build stays linear in the
+ * group's tokens even when a long shared pair sits under many short branches.
+ */
+function agreeUntil(seqs: Int32Array[], members: number[], from: number, limit: number): number {
+  const first = seqs[members[0]];
+  let q = from;
+  let block = 64;
+  while (q < limit) {
+    const end = Math.min(limit, q + block);
+    let stop = end;
+    for (let j = 1; j < members.length && stop > q; j++) {
+      const y = seqs[members[j]];
+      let p = q;
+      while (p < stop && y[p] === first[p]) p++;
+      stop = p;
+    }
+    if (stop < end) return stop;
+    q = end;
+    block *= 2;
+  }
+  return limit;
 }
 
 /** Build B(G) for one group's completions (the prompt is common to all and sits above the root). */
@@ -146,17 +190,23 @@ export function buildPrefixTree(completions: readonly Tokens[]): PrefixTree {
       // All members hold the same token at `start`; the step runs while they all go on and agree.
       stop = lengths[members[0]];
       for (let j = 1; j < members.length; j++) if (lengths[members[j]] < stop) stop = lengths[members[j]];
-      const first = seqs[members[0]];
-      for (let j = 1; j < members.length && stop > start + 1; j++) {
-        const y = seqs[members[j]];
-        let q = start + 1;
-        while (q < stop && y[q] === first[q]) q++;
-        stop = q;
-      }
+      stop = agreeUntil(seqs, members, start + 1, stop);
       const size = members.length;
-      for (const m of members) {
-        stepOf[m].fill(id, start, stop);
-        lambdaSize[m].fill(size, start, stop);
+      if (stop - start < 16) {
+        // A call to fill costs tens of ns: for a short span a plain loop is cheaper.
+        for (const m of members) {
+          const so = stepOf[m];
+          const ls = lambdaSize[m];
+          for (let t = start; t < stop; t++) {
+            so[t] = id;
+            ls[t] = size;
+          }
+        }
+      } else {
+        for (const m of members) {
+          stepOf[m].fill(id, start, stop);
+          lambdaSize[m].fill(size, start, stop);
+        }
       }
     }
     steps.push({ id, parent: f.parent, children: [], depth: f.depth, start, length: stop - start, members });

@@ -12,10 +12,11 @@ import {
   type PrefixTree,
 } from "../../src/prm/index.js";
 
-/** Group sizes 1..40, lengths 0..30, vocab of 2-4 so prefixes collide; copies, prefixes and extensions. */
+/** Group sizes 1..40, lengths 0..30, small vocabularies so prefixes collide; copies, prefixes, extensions. */
 function randomGroup(rng: Rng): number[][] {
   const k = 1 + rng.int(40);
-  const vocab = 2 + rng.int(3);
+  // Mostly 2-4 token ids; one group in four has 12-31, so a split can have more than 8 branches.
+  const vocab = rng.int(4) === 0 ? 12 + rng.int(20) : 2 + rng.int(3);
   const group: number[][] = [];
   for (let i = 0; i < k; i++) {
     const kind = i === 0 ? 0 : rng.int(5);
@@ -192,13 +193,18 @@ function checkTree(ys: number[][], rewards: number[], tree: PrefixTree): void {
 test("10^4 random groups: lambda sizes, steps, leaves, depths, proportions and R match the definitions", () => {
   const rng = new Rng(20260921);
   let tokens = 0;
+  let wideSplits = 0;
   for (let n = 0; n < 10_000; n++) {
     const ys = randomGroup(rng);
     const rewards = ys.map(() => rng.int(3) / 2);
     // Half the groups as Int32Array, half as number[]: both are accepted.
     const input = n % 2 === 0 ? ys : ys.map((y) => Int32Array.from(y));
-    checkTree(ys, rewards, buildPrefixTree(input));
+    const tree = buildPrefixTree(input);
+    checkTree(ys, rewards, tree);
     tokens += ys.reduce((s, y) => s + y.length, 0);
+    wideSplits += tree.roots.length > 8 ? 1 : 0;
+    for (const st of tree.steps) wideSplits += st.children.length > 8 ? 1 : 0;
   }
   assert.ok(tokens > 1_000_000);
+  assert.ok(wideSplits > 100, "some splits have more than 8 branches");
 });
