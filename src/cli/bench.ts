@@ -5,7 +5,8 @@
  *         AdamW with clipping; `--steps` timed steps after `--warmup` untimed ones (the first step
  *         allocates the activation arena; later ones of the same shape allocate nothing).
  * sample: `--batch` completions of `--new-tokens` tokens (no stop token, temperature 1) after random
- *         prompts of `--prompt` tokens, with the KV cache; `--steps` timed runs after one warm-up.
+ *         prompts of `--prompt` tokens (default: one token, 64 new ones, as bench/torch_engine.py does),
+ *         with the KV cache; `--steps` timed runs after one warm-up.
  * Prints the median time, tokens/s and the process's peak resident memory; `--json` prints one object.
  */
 import { parseArgs } from "node:util";
@@ -25,8 +26,8 @@ options:
   --preset <name>      toy (vocab 8, context 16, 4 layers, width 128, 4 heads) or gpt2-small (GPT-2 124M)
   --batch <B>          sequences per step (default 16)
   --seq <T>            step: tokens per sequence (default 16)
-  --prompt <P>         sample: prompt tokens per row (default 8; toy: 4)
-  --new-tokens <N>     sample: tokens generated per row (default 64; toy: 12, its context is 16)
+  --prompt <P>         sample: prompt tokens per row (default 1)
+  --new-tokens <N>     sample: tokens generated per row (default 64, capped at context - prompt: toy 15)
   --steps <N>          timed repetitions (default: step 20 toy / 10 gpt2-small; sample 5 / 3)
   --warmup <N>         untimed repetitions first (default 2 for step, 1 for sample)
   --threads <N>        native kernel threads (default: all cores)
@@ -151,8 +152,8 @@ export async function main(argv: string[]): Promise<void> {
     times = benchStep(policy, batch, seq, steps, int("warmup", values.warmup, 2, 0), seed);
     tokens = batch * seq;
   } else {
-    const prompt = int("prompt", values.prompt, toy ? 4 : 8, 1);
-    const newTokens = int("new-tokens", values["new-tokens"], toy ? 12 : 64, 1);
+    const prompt = int("prompt", values.prompt, 1, 1);
+    const newTokens = int("new-tokens", values["new-tokens"], Math.min(64, cfg.contextLength - prompt), 1);
     seq = prompt + newTokens;
     if (seq > cfg.contextLength) throw new UserError(`--prompt + --new-tokens: ${seq} exceeds the context length ${cfg.contextLength} of ${preset}`);
     const steps = int("steps", values.steps, toy ? 5 : 3, 1);

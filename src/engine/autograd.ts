@@ -31,6 +31,15 @@ export class Arena {
     this.cursor = 0;
   }
 
+  /** The cursor, to `rewind` to once the buffers taken after it are dead (inference, layer by layer). */
+  mark(): number {
+    return this.cursor;
+  }
+
+  rewind(mark: number): void {
+    this.cursor = mark;
+  }
+
   /** Bytes held by the arena. */
   get bytes(): number {
     let b = 0;
@@ -87,6 +96,16 @@ export function withArena<R>(a: Arena | null, fn: () => R): R {
   } finally {
     arena = prev;
   }
+}
+
+/** Whether a tape is recording (ops keep what their backward needs). */
+export function isRecording(): boolean {
+  return tape !== null;
+}
+
+/** The arena buffers come from now, or null (plain allocation). */
+export function currentArena(): Arena | null {
+  return arena;
 }
 
 /** Whether an op with these inputs must record its backward. */

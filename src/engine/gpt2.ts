@@ -7,7 +7,7 @@
  * their activations and activation gradients from an arena, so a step of the same shape as the last
  * allocates nothing.
  */
-import { Arena, Tape, noGrad, recording, withArena, gradOf } from "./autograd.js";
+import { Arena, Tape, alloc, currentArena, gradOf, isRecording, noGrad, recording, withArena } from "./autograd.js";
 import { kernels } from "./backend.js";
 import { lmHeadLogprobs } from "./lmHead.js";
 import { add, causalSelfAttention, embedding, gelu, layerNorm, linear } from "./ops/index.js";
@@ -224,7 +224,13 @@ export class GPT2<F extends FloatArray = Float32Array> {
     const cfg = this.config;
     if (T > cfg.contextLength) throw new Error(`GPT2: sequence length ${T} exceeds the context length ${cfg.contextLength}`);
     let x = embedding(withoutPadding(batch), B, T, this.wte, this.wpe);
+    // Inference keeps nothing for a backward: each layer's buffers are dead once the next residual
+    // stream exists, so the arena is rewound per layer and the stream ping-pongs between two buffers
+    // (memory of one layer, not nLayer: GPT-2's attention alone is B*12*T*T floats a layer).
+    const arena = isRecording() ? null : currentArena();
+    const stream = arena ? [alloc(x.data, x.size), alloc(x.data, x.size)] : null;
     for (let l = 0; l < this.blocks.length; l++) {
+      const mark = arena?.mark() ?? 0;
       const blk = this.blocks[l];
       const qkv = linear(layerNorm(x, blk.ln1w, blk.ln1b, cfg.layerNormEpsilon), blk.attnW, blk.attnB);
       if (onQkv) onQkv(l, qkv.data);
@@ -232,6 +238,12 @@ export class GPT2<F extends FloatArray = Float32Array> {
       x = add(x, linear(a, blk.attnProjW, blk.attnProjB));
       const h = gelu(linear(layerNorm(x, blk.ln2w, blk.ln2b, cfg.layerNormEpsilon), blk.fcW, blk.fcB));
       x = add(x, linear(h, blk.fcProjW, blk.fcProjB));
+      if (arena && stream) {
+        const keep = stream[l % 2];
+        keep.set(x.data);
+        x = new Tensor(x.shape, keep);
+        arena.rewind(mark);
+      }
     }
     return layerNorm(x, this.lnfW, this.lnfB, cfg.layerNormEpsilon);
   }

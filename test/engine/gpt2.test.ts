@@ -154,3 +154,13 @@ test("allocate once: a training step of the same or a smaller shape creates no a
   step(3, 5);
   assert.equal(m.arenaStats().allocations, first);
 });
+
+test("inference holds one layer's activations whatever the depth", () => {
+  const bytes = (nLayer: number): number => {
+    const m = new GPT2({ ...TINY, nLayer });
+    m.initialize(new Rng(1));
+    m.logprobs(randomBatch(new Rng(2), TINY.vocabSize, 4, 8, [8, 8, 5, 1]));
+    return m.arenaStats().bytes;
+  };
+  assert.equal(bytes(6), bytes(2));
+});
