@@ -35,7 +35,7 @@ section > h2 { font-size: 16px; margin: 0 0 2px; font-weight: 650; }
 svg.tree { display: block; font-family: var(--sans); }
 svg.tree .link { fill: none; stroke: #9aa5b1; stroke-opacity: .75; }
 svg.tree .step rect { stroke: #39424b; stroke-width: .8; }
-svg.tree .step .tok { font: 12px var(--mono); }
+svg.tree .step .tok { font: 600 13px var(--mono); }
 svg.tree .step .stats { font: 11px var(--sans); }
 svg.tree .step.end rect { stroke-dasharray: 3 2; }
 svg.tree .prompt rect { fill: #eef0f3; stroke: #8a949e; }
@@ -55,8 +55,8 @@ svg.tree .step { cursor: default; }
 .strip-row:last-child { border-bottom: 0; }
 .strip-row .who { grid-row: span 2; font: 12px var(--mono); color: var(--ink); }
 .strip-row .who .sub { display: block; color: var(--muted); font-size: 11px; }
-.strip-row .kind { font-size: 11px; color: var(--muted); text-align: right; }
-.strip-row canvas { display: block; height: 16px; }
+.strip-row .kind { font-size: 11px; line-height: 18px; color: var(--muted); text-align: right; }
+.strip-row canvas { display: block; height: 16px; margin: 1px 0; }
 .strip-row.hl { background: #fff7d6; }
 .strip-row.dim { opacity: .35; }
 #tooltip { position: fixed; pointer-events: none; background: rgba(255,255,255,.97); border: 1px solid #9aa5b1; border-radius: 4px; padding: 6px 8px; font-size: 12px; max-width: 420px; box-shadow: 0 2px 8px rgba(0,0,0,.12); z-index: 10; display: none; white-space: pre-wrap; }

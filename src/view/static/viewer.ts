@@ -287,7 +287,7 @@ const BOX_W = 184;
 const BOX_H = 58;
 const COL = 262;
 const ROW = BOX_H + 16;
-const CHAR_W = 7.23; // 12px monospace
+const CHAR_W = 7.83; // 13px monospace
 const PAD = 18;
 
 interface TreeDatum {
@@ -308,18 +308,55 @@ function stepText(view: GroupView, step: StepView): string {
   return step.pieces !== null ? parts.join("") : parts.join(" ");
 }
 
-/** Up to two lines of at most `width` characters, the last ending in an ellipsis when cut. */
-function wrap(text: string, width: number): string[] {
+/**
+ * Up to two lines of at most `width` characters, the last ending in an ellipsis when cut. Token ids
+ * (`words`) break between ids, never inside one.
+ */
+function wrap(text: string, width: number, words: boolean): string[] {
   const chars = [...text];
   if (chars.length <= width) return [text];
-  if (chars.length <= 2 * width) return [chars.slice(0, width).join(""), chars.slice(width).join("")];
-  return [chars.slice(0, width).join(""), chars.slice(width, 2 * width - 1).join("") + "\u2026"];
+  let cut = width;
+  if (words) {
+    const space = text.lastIndexOf(" ", width);
+    if (space > 0) cut = space;
+  }
+  const first = chars.slice(0, cut).join("");
+  const rest = chars.slice(words && cut < width ? cut + 1 : cut);
+  if (rest.length <= width) return [first, rest.join("")];
+  let second = rest.slice(0, width - 1).join("");
+  if (words && second.lastIndexOf(" ") > 0) second = second.slice(0, second.lastIndexOf(" "));
+  return [first, second + "\u2026"];
 }
 
 class TreeView {
   readonly root = el("div", { class: "tree-wrap" });
+
+  constructor() {
+    const box = el("input", { type: "checkbox" });
+    box.addEventListener("change", () => {
+      this.fit = box.checked;
+      this.applyFit();
+    });
+    this.fitToggle = el("label", { title: "scale the whole tree into view" }, box, " fit tree");
+  }
+
+  private applyFit(): void {
+    if (this.svg === null) return;
+    const w = this.svg.getAttribute("data-width") ?? "0";
+    const h = this.svg.getAttribute("data-height") ?? "0";
+    if (this.fit) {
+      this.svg.setAttribute("width", String(Math.min(Number(w), this.root.clientWidth - 2)));
+      this.svg.setAttribute("height", String(Math.round((Number(h) * Math.min(Number(w), this.root.clientWidth - 2)) / Number(w))));
+    } else {
+      this.svg.setAttribute("width", w);
+      this.svg.setAttribute("height", h);
+    }
+  }
+
   readonly legendBox = el("div");
   private svg: SVGSVGElement | null = null;
+  private fit = false;
+  readonly fitToggle: HTMLElement;
   onHoverStep: (step: StepView | null) => void = () => {};
 
   draw(view: GroupView): void {
@@ -351,6 +388,8 @@ class TreeView {
     const svg = svgEl("svg", { class: "tree", width, height, viewBox: `0 0 ${width} ${height}`, role: "img" }) as SVGSVGElement;
     svg.setAttribute("aria-label", `prefix tree of group ${view.id}: ${steps.length} process steps, ${view.k} completions`);
     svg.setAttribute("data-group", String(view.id));
+    svg.setAttribute("data-width", String(width));
+    svg.setAttribute("data-height", String(height));
     svg.setAttribute("data-handle", String(view.handle));
     const links = svgEl("g", { class: "links" });
     const nodes = svgEl("g", { class: "nodes" });
@@ -409,20 +448,15 @@ class TreeView {
       const dark = Math.abs(s.A) / domain > 0.62;
       const ink = dark ? "#ffffff" : "#1d2329";
       g.append(svgEl("rect", { width: BOX_W, height: BOX_H, rx: 5, fill }));
-      const lines = wrap(stepText(view, s), charsPerLine);
+      const lines = wrap(stepText(view, s), charsPerLine, s.pieces === null);
       lines.forEach((line, i) => {
-        const t = svgEl("text", { class: "tok", x: 7, y: 16 + i * 15, fill: ink });
+        const t = svgEl("text", { class: "tok", x: 7, y: 17 + i * 16, fill: ink });
         t.textContent = line;
         g.append(t);
       });
       const stats = svgEl("text", { class: "stats", x: 7, y: BOX_H - 8, fill: ink });
-      stats.textContent = `|\u03bb| ${s.lambda}   R ${num(s.R, 3)}   A ${signed(s.A)}`;
+      stats.textContent = `|\u03bb|=${s.lambda}  \u00b7  R=${num(s.R, 3)}  \u00b7  A=${signed(s.A)}`;
       g.append(stats);
-      if (s.length > 0) {
-        const len = svgEl("text", { class: "stats", x: BOX_W - 6, y: BOX_H - 8, "text-anchor": "end", fill: ink, "fill-opacity": 0.75 });
-        len.textContent = `${s.length} tok`;
-        g.append(len);
-      }
       if (s.leafOf.length > 0) {
         const who = s.leafOf.map((i) => `#${i}`).join(" ");
         const rewards = [...new Set(s.leafOf.map((i) => view.completions[i].reward))].map((r) => num(r, 3)).join(", ");
@@ -453,6 +487,11 @@ class TreeView {
     }
     this.svg = svg;
     this.root.replaceChildren(svg);
+    this.applyFit();
+    // Deep trees are taller than the view: start with the prompt (the root) in sight.
+    const rootY = sy(h) * (this.fit ? Number(svg.getAttribute("height")) / height : 1);
+    this.root.scrollTop = Math.max(0, rootY - this.root.clientHeight / 2 + BOX_H / 2);
+    this.root.scrollLeft = 0;
     this.legendBox.replaceChildren(
       legend(
         "process advantage A of a step (blue: its tokens are pushed up, red: pushed down); link width grows with |\u03bb|; leaves show each completion's outcome reward r",
@@ -469,7 +508,9 @@ class TreeView {
     const shown = text.length > 400 ? text.slice(0, 400) + "\u2026" : text;
     return [
       el("b", {}, `process step ${s.id}`),
-      `  (depth ${s.depth}, tokens ${s.start}..${s.start + s.length - 1})\n`,
+      s.length > 0
+        ? `  (depth ${s.depth}; ${s.length} token${s.length === 1 ? "" : "s"}, positions ${s.start}..${s.start + s.length - 1})\n`
+        : `  (depth ${s.depth}; an end step: these trajectories stop here)\n`,
       el("span", { class: "tt-tok" }, shown),
       `\n|\u03bb| = ${s.lambda} trajectories: ${s.members.map((m) => `#${m}`).join(" ")}\n`,
       `R = ${num(s.R, 4)} (mean reward of its trajectories)\nA = ${signed(s.A, 3)}\n`,
@@ -740,6 +781,7 @@ class App {
       el("label", {}, "step", prev, this.slider, next, this.stepLabel),
       el("label", {}, "group", this.groupSelect),
       el("label", {}, "find", this.search, this.searchList),
+      this.tree.fitToggle,
     );
     browser.append(
       el("h2", {}, "Group browser: the prefix tree B(G)"),
@@ -787,6 +829,12 @@ class App {
     window.addEventListener("resize", () => {
       window.clearTimeout(resizeTimer);
       resizeTimer = window.setTimeout(() => this.curves?.resize(), 150);
+    });
+
+    // A link or a typed address with #step=..&group=.. opens that group.
+    window.addEventListener("hashchange", () => {
+      const want = this.fromHash();
+      if (want !== null) void this.openRef(want);
     });
 
     this.curves?.draw();
