@@ -56,7 +56,7 @@ void microkernel_scalar(long kc, const float* Ap, const float* Bp, long ldb, flo
 }
 
 const GemmKernel gemm_kernel_scalar = {kScalarMR, kScalarNR, 128, 256, 4096, microkernel_scalar,
-                                       pack::pack_a<kScalarMR>, pack::pack_b<kScalarNR>};
+                                       pack::pack_a<kScalarMR>, pack::pack_b<kScalarNR>, nullptr, 0};
 
 Isa detect_isa() {
 #if defined(LG_HAVE_X86_KERNELS)
@@ -264,6 +264,16 @@ void sgemm(bool ta, bool tb, long M, long N, long K, float alpha, const float* A
   int nt = threads == 0 ? num_threads() : threads;
   if (flops < kParallelFlops) nt = 1;
   nt = (int)std::min<double>(nt, std::max(1.0, flops / kFlopsPerThread));
+  if (tb && !ta && gk.small_nt != nullptr && M <= gk.small_nt_max_m) {
+    // Split N in 16-column chunks (never K), one range of chunks per thread.
+    long chunks = (N + 15) / 16;
+    int parts = (int)std::min<long>(nt, chunks);
+    parallel_for(parts, [&](int p) {
+      long n0 = std::min(N, chunks * p / parts * 16), n1 = std::min(N, chunks * (p + 1) / parts * 16);
+      if (n1 > n0) gk.small_nt(M, n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    });
+    return;
+  }
   if (M <= kSmallM && M < gk.mr) {
     // Split N in 64-column chunks (never K), one range of chunks per thread.
     long chunks = (N + 63) / 64;

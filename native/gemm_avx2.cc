@@ -57,6 +57,7 @@ void microkernel_avx2(long kc, const float* Ap, const float* Bp, long ldb, float
 }  // namespace
 
 // kc * NR * 4 bytes = 16 KiB of B micro-panel in L1; mc * kc * 4 = 144 KiB of A block in L2.
-const GemmKernel gemm_kernel_avx2 = {MR, NR, 144, 256, 3072, microkernel_avx2, pack::pack_a<MR>, pack::pack_b<NR>};
+const GemmKernel gemm_kernel_avx2 = {MR, NR, 144, 256, 3072, microkernel_avx2, pack::pack_a<MR>, pack::pack_b<NR>,
+                                     nullptr, 0};
 
 }  // namespace lg

@@ -43,12 +43,20 @@ typedef void (*PackA)(bool ta, const float* A, long lda, long i0, long mc, long 
 // Packs rows [p0, p0+kc) x cols [j0, j0+nc) of op(B) into micro-panels [kc][NR] (zero-padded columns).
 typedef void (*PackB)(bool tb, const float* B, long ldb, long p0, long kc, long j0, long nc, float* out);
 
+// C[0:M, n0:n1] = alpha * A B^T + beta * C for M <= small_nt_max_m, A [M,K] and B [N,K] read in place
+// (rows lda / ldb apart): dot products along K. For a few rows against a big B stored [N,K] (the LM head
+// while decoding) this reads B once instead of transposing it into packed panels.
+typedef void (*SmallNT)(long M, long n0, long n1, long K, float alpha, const float* A, long lda, const float* B,
+                        long ldb, float beta, float* C, long ldc);
+
 struct GemmKernel {
   int mr, nr;
   long mc, kc, nc;  // cache blocking: A block mc x kc (L2), B panel kc x nc (L3), B micro-panel kc x nr (L1)
   MicroKernel kernel;
   PackA pack_a;
   PackB pack_b;
+  SmallNT small_nt;  // may be null
+  long small_nt_max_m;
 };
 
 // Defined in gemm_avx2.cc / gemm_avx512.cc, compiled with their own -m flags; only called when

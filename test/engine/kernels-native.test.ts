@@ -313,7 +313,7 @@ describe("native kernels", { skip }, () => {
 
     const run = (): Float32Array[] => {
       const out: Float32Array[] = [];
-      for (const [tA, tB] of [[false, false], [true, true]]) {
+      for (const [tA, tB] of [[false, false], [true, true], [false, true]]) {
         const c = new Float32Array(M * Nn);
         N.gemm(tA, tB, M, Nn, K, 1, A, Bm, 0, c);
         out.push(c);
