@@ -74,10 +74,10 @@ export const TrainConfigSchema = z
 
     // ---- optimisation ----
     /**
-     * AdamW learning rate. Default 1e-3, chosen once for the toy from a random init (docs/trainer.md says how);
-     * the paper's 1e-6 is for pretrained 1B models.
+     * AdamW learning rate. Default 3e-4: the toy's `small` model from a random init (chosen once, docs/trainer.md
+     * says how). Pretrained models want far less (the paper: 1e-6 for 1B models).
      */
-    learning_rate: z.number().positive().default(1e-3),
+    learning_rate: z.number().positive().default(3e-4),
     /** `constant` (default) or `linear` decay to 0 over `steps`. */
     lr_scheduler_type: z.enum(["constant", "linear"]).default("constant"),
     /** Global gradient-norm clip; 0 = off. Default 1 (TRL). */
@@ -97,6 +97,8 @@ export const TrainConfigSchema = z
     // ---- output ----
     /** Run directory: config.json, metrics.jsonl, rollouts.jsonl, checkpoints/ (docs/CONTRACTS.md). */
     output_dir: z.string().min(1).default("runs/run"),
+    /** `steps` (default): checkpoint as below; `no`: never (TRL's `save_strategy`; the toy sweep's runs). */
+    save_strategy: z.enum(["steps", "no"]).default("steps"),
     /** Checkpoint every this many steps (and at the end); 0 = only at the end. Default 50. */
     checkpoint_every: z.number().int().min(0).default(50),
     /** Keep the newest this many checkpoints; 0 = keep all. Default 2 (TRL's `save_total_limit`). */

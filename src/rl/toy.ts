@@ -40,8 +40,9 @@ export type ToyPreset = "small" | "gpt2-small";
 export const TOY_PRESETS: Record<ToyPreset, { model: string; hyperparameters: TrainConfigInput; note: string }> = {
   small: {
     model: "small",
-    hyperparameters: { learning_rate: 1e-3 },
-    note: "2-layer width-64 GPT-2, random init; lr chosen on target RRLR, seeds 100-104 (docs/trainer.md)",
+    // chosen by src/rl/toy-tune.ts from {1e-4, 3e-4, 1e-3, 3e-3} on target RRLR, seeds 100-104 (docs/trainer.md)
+    hyperparameters: { learning_rate: 3e-4 },
+    note: "2-layer width-64 GPT-2, random init; learning rate chosen once on target RRLR, seeds 100-104",
   },
   "gpt2-small": {
     model: "gpt2-small",
@@ -142,8 +143,8 @@ export function toyRuns(opts: ToyOptions): ToyRun[] {
             seed,
             env: { name: "tree", depth: 4, target: opts.target ?? TOY_TARGET, shared_prefix: n, r_neg },
             output_dir: join(opts.outDir, "runs", name),
-            checkpoint_every: 0,
-            save_total_limit: 1,
+            // a sweep is rerun, not resumed; gpt2-small checkpoints are 1.5 GB each
+            save_strategy: "no",
           },
           validateEnv,
           `toy run ${name}`,

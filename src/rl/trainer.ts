@@ -154,7 +154,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     metrics.push(m);
     options.onStep?.(m, config);
     const due = config.checkpoint_every > 0 && step % config.checkpoint_every === 0;
-    if (due || step === config.steps) {
+    if (config.save_strategy === "steps" && (due || step === config.steps)) {
       await syncFile(files.metrics);
       await syncFile(files.rollouts);
       const state = policy.exportState();
