@@ -71,6 +71,28 @@ function makeWorkload(seed: number, k: number, L: number): Workload {
   return w;
 }
 
+/**
+ * An adversarial shape for the tree build: two identical completions of L tokens, and k - 2 short ones that
+ * leave their path one level deeper each (one token of their own, then stop). A scan that compared the long
+ * pair once per level would cost k * L for 2L + k^2/2 tokens.
+ */
+function makeComb(k: number, L: number): Workload {
+  const spine = Int32Array.from({ length: L }, (_, t) => (t * 7919) % VOCAB);
+  const g = [spine.slice(), spine.slice()];
+  for (let j = 2; j < k; j++) {
+    const y = spine.slice(0, j);
+    y[j - 1] = VOCAB + j;
+    g.push(y);
+  }
+  const w: Workload = { groups: [], rewards: [], tokens: 0 };
+  while (w.tokens < TOKENS_PER_CONFIG || w.groups.length % GROUPS_PER_BATCH !== 0) {
+    w.groups.push(g);
+    w.rewards.push(g.map((_, i) => i % 2));
+    for (const y of g) w.tokens += y.length;
+  }
+  return w;
+}
+
 let sink = 0;
 
 function anchor(w: Workload): void {
@@ -140,35 +162,46 @@ function timeAgainstAnchor(a: () => void, b: () => void): { bestA: number; bestB
 
 const fmt = (tokPerMs: number) => `${(tokPerMs / 1000).toFixed(1)}M`.padStart(7);
 
+/** Time one configuration and print its row; returns tokens/ms of the pipeline. */
+function row(label: string, w: Workload): number {
+  // Warm up both so the JIT has seen them, then time alternately.
+  anchor(w);
+  pipeline(w, { tree: 0, advantages: 0, weights: 0, metrics: 0 });
+  const times: StageTimes = { tree: 0, advantages: 0, weights: 0, metrics: 0 };
+  const { bestA: tPipe, bestB: tAnchor, ratio } = timeAgainstAnchor(
+    () => pipeline(w, times),
+    () => anchor(w),
+  );
+  const total = times.tree + times.advantages + times.weights + times.metrics;
+  const share = (x: number) => `${Math.round((100 * x) / total)}%`.padStart(5);
+  console.log(
+    `${label}  ${fmt(w.tokens / tPipe)}      ${fmt(w.tokens / tAnchor)}     ${ratio.toFixed(1).padStart(5)} |` +
+      ` ${share(times.tree)} ${share(times.advantages)}    ${share(times.weights)}    ${share(times.metrics)}`,
+  );
+  return w.tokens / tPipe;
+}
+
 function main(): void {
   console.log(`prm pipeline (tree + advantages + lambda weights + overlap metrics), one core, best of ${REPS}`);
   console.log(`node ${process.version}; ~${(TOKENS_PER_CONFIG / 1e6).toFixed(1)}M tokens per configuration\n`);
-  console.log("group  length   tokens/s  anchor tok/s  x anchor |  tree   adv  weights  metrics (share of time)");
-  const overall: number[] = [];
+  const head = "tokens/s  anchor tok/s  x anchor |  tree   adv  weights  metrics (share of time)";
+  console.log(`group  length   ${head}`);
+  const rates: number[] = [];
   for (const k of GROUP_SIZES) {
     for (const L of LENGTHS) {
-      const w = makeWorkload(1000 * k + L, k, L);
-      // Warm up both so the JIT has seen them, then time alternately.
-      anchor(w);
-      const warm: StageTimes = { tree: 0, advantages: 0, weights: 0, metrics: 0 };
-      pipeline(w, warm);
-      const times: StageTimes = { tree: 0, advantages: 0, weights: 0, metrics: 0 };
-      const { bestA: tPipe, bestB: tAnchor, ratio } = timeAgainstAnchor(
-        () => pipeline(w, times),
-        () => anchor(w),
-      );
-      const total = times.tree + times.advantages + times.weights + times.metrics;
-      const share = (x: number) => `${Math.round((100 * x) / total)}%`.padStart(5);
-      overall.push(w.tokens / tPipe);
-      console.log(
-        `${String(k).padStart(5)}  ${String(L).padStart(6)}  ${fmt(w.tokens / tPipe)}      ${fmt(w.tokens / tAnchor)}` +
-          `     ${ratio.toFixed(1).padStart(5)} | ${share(times.tree)} ${share(times.advantages)}` +
-          `    ${share(times.weights)}    ${share(times.metrics)}`,
-      );
+      rates.push(row(`${String(k).padStart(5)}  ${String(L).padStart(6)}`, makeWorkload(1000 * k + L, k, L)));
     }
   }
-  overall.sort((a, b) => a - b);
-  console.log(`\nslowest configuration: ${fmt(overall[0])} tokens/s (target >= 20M)`);
+  rates.sort((a, b) => a - b);
+  console.log(`\nslowest configuration: ${fmt(rates[0])} tokens/s (target >= 20M)`);
+  console.log(`\nadversarial shape (makeComb: a long identical pair under k - 2 one-token branches)`);
+  console.log(`group  length   ${head}`);
+  for (const [k, L] of [
+    [36, 4096],
+    [1000, 100_000],
+  ]) {
+    row(`${String(k).padStart(5)}  ${String(L).padStart(6)}`, makeComb(k, L));
+  }
   if (sink === 42) console.log("");
 }
 

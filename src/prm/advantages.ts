@@ -157,7 +157,13 @@ export function perToken(tree: PrefixTree, perStep: ArrayLike<number>): Float64A
     if (s.length === 0) continue;
     const v = perStep[s.id];
     const end = s.start + s.length;
-    for (const m of s.members) out[m].fill(v, s.start, end);
+    if (s.length < 16) {
+      // A call to fill costs tens of ns: for a short span a plain loop is cheaper.
+      for (const m of s.members) {
+        const o = out[m];
+        for (let t = s.start; t < end; t++) o[t] = v;
+      }
+    } else for (const m of s.members) out[m].fill(v, s.start, end);
   }
   return out;
 }

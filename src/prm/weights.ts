@@ -139,7 +139,14 @@ export function lossWeights(groups: readonly WeightGroup[], opts: LossWeightOpti
       for (const s of group.steps) {
         if (s.length === 0) continue;
         const size = s.members.length;
-        for (const m of s.members) ws[m].fill(base[first + m] / size, s.start, s.start + s.length);
+        const end = s.start + s.length;
+        for (const m of s.members) {
+          const v = base[first + m] / size;
+          const w = ws[m];
+          // A call to fill costs tens of ns: for a short span a plain loop is cheaper.
+          if (s.length < 16) for (let t = s.start; t < end; t++) w[t] = v;
+          else w.fill(v, s.start, end);
+        }
       }
       continue;
     }
@@ -157,7 +164,9 @@ export function lossWeights(groups: readonly WeightGroup[], opts: LossWeightOpti
           if (!(v >= 1)) throw new UserError(`groups[${g}].lambdaSize[${i}][${t}]: expected >= 1, got ${v}`);
           let e = t + 1;
           while (e < n && lam[e] === v) e++;
-          w.fill(b / v, t, e);
+          const x = b / v;
+          if (e - t < 16) for (let u = t; u < e; u++) w[u] = x;
+          else w.fill(x, t, e);
           t = e;
         }
       }
