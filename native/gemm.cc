@@ -28,6 +28,9 @@ namespace {
 const double kParallelFlops = 4.0e6;
 // Each thread gets at least this many flops, so a medium product uses fewer threads than the pool has.
 const double kFlopsPerThread = 2.0e6;
+// Rectangles of C per thread (handed out dynamically), each of at least kFlopsPerTask.
+const double kTasksPerThread = 4;
+const double kFlopsPerTask = 1.0e6;
 
 // ----- portable microkernel: 4 x 16, written so the compiler can vectorise the inner row update.
 const int kScalarMR = 4;
@@ -284,20 +287,25 @@ void sgemm(bool ta, bool tb, long M, long N, long K, float alpha, const float* A
     });
     return;
   }
-  // Split C into tm x tn rectangles (tm * tn = nt) with the least packing traffic (each rectangle packs
-  // its rows of A and its columns of B), keeping rectangles at least one tile wide.
+  // Split C into tm x tn rectangles, a few per thread: the pool hands them out dynamically, so a thread
+  // that the OS descheduled (a busy machine) delays only its current rectangle, not the whole product.
+  // Among the splits into `ntasks`, take the least packing per rectangle (its rows of A plus its columns
+  // of B), keeping every rectangle at least one tile wide.
   long mtiles = (M + gk.mr - 1) / gk.mr, ntiles = (N + gk.nr - 1) / gk.nr;
+  int ntasks = nt == 1 ? 1 : (int)std::max<double>(nt, std::min<double>(kTasksPerThread * nt, flops / kFlopsPerTask));
   int tm = 1, tn = 1;
-  double best = -1;
-  for (int a = 1; a <= nt; a++) {
-    if (nt % a != 0) continue;
-    int b = nt / a;
-    if (a > mtiles || b > ntiles) continue;
-    double cost = (double)M / a + (double)N / b;  // rows of A plus columns of B one rectangle packs
-    if (best < 0 || cost < best) {
-      best = cost;
-      tm = a;
-      tn = b;
+  for (; ntasks > 1 && tm * tn == 1; ntasks--) {
+    double best = -1;
+    for (int a = 1; a <= ntasks; a++) {
+      if (ntasks % a != 0) continue;
+      int b = ntasks / a;
+      if (a > mtiles || b > ntiles) continue;
+      double cost = (double)M / a + (double)N / b;
+      if (best < 0 || cost < best) {
+        best = cost;
+        tm = a;
+        tn = b;
+      }
     }
   }
   if (tm * tn == 1) {

@@ -158,7 +158,11 @@ void parallel_for(int ntasks, const std::function<void(int)>& fn) {
   t_inside = true;
   Pool::run_tasks(job);
   t_inside = false;
-  while (job.done.load(std::memory_order_acquire) != ntasks) cpu_relax();
+  // Tasks still running on workers: spin briefly, then yield (a descheduled worker needs this core).
+  for (int s = 0; job.done.load(std::memory_order_acquire) != ntasks; s++) {
+    if (s < kSpinIterations) cpu_relax();
+    else std::this_thread::yield();
+  }
   p.current.store(nullptr);
   while (p.users.load() != 0) cpu_relax();
 }
