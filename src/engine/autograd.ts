@@ -9,11 +9,86 @@
 import { Tensor, numel, type FloatArray } from "./tensor.js";
 
 export class Tape {
-  readonly closures: (() => void)[] = [];
+  /** each op's backward closure and the output whose gradient it consumes */
+  readonly entries: { output: Tensor; closure: () => void }[] = [];
 
-  /** Runs the recorded backward closures, newest first. Gradients accumulate into `.grad`. */
-  backward(): void {
-    for (let i = this.closures.length - 1; i >= 0; i--) this.closures[i]();
+  /**
+   * Runs the recorded backward closures, newest first. Gradients accumulate into `.grad`.
+   * With a pool, activation gradients come from it and go back to it as soon as the op that
+   * produced the activation has consumed them (its closure is their last reader), so a backward
+   * holds the gradients of about one layer at a time, not of the whole network.
+   */
+  backward(gradPool: GradPool | null = null): void {
+    const prev = pool;
+    pool = gradPool;
+    try {
+      for (let i = this.entries.length - 1; i >= 0; i--) {
+        const { output, closure } = this.entries[i];
+        closure();
+        if (gradPool !== null && output.grad !== null && gradPool.give(output.grad)) output.grad = null;
+      }
+    } finally {
+      pool = prev;
+      gradPool?.trim();
+    }
+  }
+}
+
+/**
+ * Free gradient buffers, reused within a backward pass and across passes: a request takes the smallest
+ * free buffer of its float type that is large enough (a view of its first n elements), so steps of the
+ * same or smaller shapes allocate nothing. Buffers not taken during a whole pass are dropped at its end.
+ */
+export class GradPool {
+  private free: FloatArray[] = [];
+  /** view handed out -> the buffer it is a view of */
+  private readonly owner = new WeakMap<FloatArray, FloatArray>();
+  private readonly taken = new Set<FloatArray>();
+  /** buffers created so far (allocate-once check) */
+  allocations = 0;
+
+  take(float64: boolean, n: number): FloatArray {
+    let best = -1;
+    for (let i = 0; i < this.free.length; i++) {
+      const b = this.free[i];
+      if (b instanceof Float64Array !== float64 || b.length < n) continue;
+      if (best < 0 || b.length < this.free[best].length) best = i;
+    }
+    let buf: FloatArray;
+    if (best >= 0) {
+      buf = this.free[best];
+      this.free[best] = this.free[this.free.length - 1];
+      this.free.pop();
+    } else {
+      buf = float64 ? new Float64Array(n) : new Float32Array(n);
+      this.allocations++;
+    }
+    this.taken.add(buf);
+    const view = buf.length === n ? buf : buf.subarray(0, n);
+    view.fill(0);
+    this.owner.set(view, buf);
+    return view;
+  }
+
+  /** Takes back a buffer this pool handed out; false (and nothing done) for any other. */
+  give(view: FloatArray): boolean {
+    const buf = this.owner.get(view);
+    if (buf === undefined) return false;
+    this.owner.delete(view);
+    this.free.push(buf);
+    return true;
+  }
+
+  /** End of a pass: drop the free buffers nobody asked for. */
+  trim(): void {
+    this.free = this.free.filter((b) => this.taken.has(b));
+    this.taken.clear();
+  }
+
+  get bytes(): number {
+    let b = 0;
+    for (const x of this.free) b += x.byteLength;
+    return b;
   }
 }
 
@@ -64,6 +139,7 @@ export class Arena {
 
 let tape: Tape | null = null;
 let arena: Arena | null = null;
+let pool: GradPool | null = null;
 
 /** Runs fn while `t` records (ops called inside push their backward closures onto it). */
 export function recording<R>(t: Tape, fn: () => R): R {
@@ -115,9 +191,9 @@ export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
   return false;
 }
 
-/** Pushes an op's backward closure on the recording tape. */
-export function record(closure: () => void): void {
-  tape!.closures.push(closure);
+/** Pushes an op's backward closure, which consumes output's gradient, on the recording tape. */
+export function record(output: Tensor, closure: () => void): void {
+  tape!.entries.push({ output, closure });
 }
 
 /** A buffer of n elements of the same float type as `like`; contents undefined unless zero. */
@@ -136,7 +212,7 @@ export function output(like: FloatArray, shape: readonly number[], requiresGrad:
 export function gradOf(t: Tensor): FloatArray {
   let g = t.grad;
   if (g === null) {
-    g = alloc(t.data, t.size, true);
+    g = pool !== null ? pool.take(t.data instanceof Float64Array, t.size) : alloc(t.data, t.size, true);
     t.grad = g;
   }
   return g;

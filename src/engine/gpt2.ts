@@ -7,7 +7,7 @@
  * their activations and activation gradients from an arena, so a step of the same shape as the last
  * allocates nothing.
  */
-import { Arena, Tape, alloc, currentArena, gradOf, isRecording, noGrad, recording, withArena } from "./autograd.js";
+import { Arena, GradPool, Tape, alloc, currentArena, gradOf, isRecording, noGrad, recording, withArena } from "./autograd.js";
 import { kernels } from "./backend.js";
 import { lmHeadLogprobs } from "./lmHead.js";
 import { add, causalSelfAttention, embedding, gelu, layerNorm, linear } from "./ops/index.js";
@@ -124,6 +124,8 @@ export class GPT2<F extends FloatArray = Float32Array> {
   private readonly trainArena = new Arena();
   /** inference activations */
   private readonly scoreArena = new Arena();
+  /** activation gradients, handed back as soon as they are consumed */
+  private readonly gradPool = new GradPool();
   private pending: { tape: Tape; logprobs: Tensor; B: number; T: number } | null = null;
 
   /**
@@ -290,7 +292,7 @@ export class GPT2<F extends FloatArray = Float32Array> {
     withArena(this.trainArena, () => {
       const g = gradOf(p.logprobs);
       for (let i = 0; i < g.length; i++) g[i] = dLogprobs[i];
-      p.tape.backward();
+      p.tape.backward(this.gradPool);
     });
   }
 
@@ -308,11 +310,15 @@ export class GPT2<F extends FloatArray = Float32Array> {
     });
   }
 
-  /** Bytes held by the activation arenas and the buffers they have created so far (allocate-once check). */
-  arenaStats(): { bytes: number; allocations: number } {
+  /**
+   * Bytes held for activations (arenas) and activation gradients (gradBytes, the pool), and the buffers
+   * created so far (the allocate-once check).
+   */
+  arenaStats(): { bytes: number; allocations: number; gradBytes: number } {
     return {
-      bytes: this.trainArena.bytes + this.scoreArena.bytes,
-      allocations: this.trainArena.allocations + this.scoreArena.allocations,
+      gradBytes: this.gradPool.bytes,
+      bytes: this.trainArena.bytes + this.scoreArena.bytes + this.gradPool.bytes,
+      allocations: this.trainArena.allocations + this.scoreArena.allocations + this.gradPool.allocations,
     };
   }
 }

@@ -59,7 +59,7 @@ export function lmHeadLogprobs(
   }
 
   if (grad) {
-    record(() => {
+    record(logprobs, () => {
       const dOut = logprobs.grad;
       if (dOut === null) return;
       const dlp = alloc(x.data, M);

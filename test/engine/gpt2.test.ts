@@ -164,3 +164,14 @@ test("inference holds one layer's activations whatever the depth", () => {
   };
   assert.equal(bytes(6), bytes(2));
 });
+
+test("backward holds the activation gradients of about one layer whatever the depth", () => {
+  const gradBytes = (nLayer: number): number => {
+    const m = new GPT2({ ...TINY, nLayer });
+    m.initialize(new Rng(1));
+    const lp = m.logprobsForTraining(randomBatch(new Rng(2), TINY.vocabSize, 4, 8, [8, 8, 5, 1])).logprobs;
+    m.backward(new Float32Array(lp.length).fill(1));
+    return m.arenaStats().gradBytes;
+  };
+  assert.equal(gradBytes(6), gradBytes(2));
+});

@@ -11,7 +11,7 @@ export function gelu(x: Tensor): Tensor {
   const out = new Tensor(x.shape, alloc(x.data, x.size), grad);
   kernels.geluForward(x.data, out.data, x.size);
   if (grad) {
-    record(() => {
+    record(out, () => {
       if (out.grad !== null) kernels.geluBackward(x.data, out.grad, gradOf(x), x.size);
     });
   }
@@ -23,7 +23,7 @@ export function silu(x: Tensor): Tensor {
   const out = new Tensor(x.shape, alloc(x.data, x.size), grad);
   kernels.siluForward(x.data, out.data, x.size);
   if (grad) {
-    record(() => {
+    record(out, () => {
       if (out.grad !== null) kernels.siluBackward(x.data, out.grad, gradOf(x), x.size);
     });
   }

@@ -9,7 +9,7 @@ export function add(a: Tensor, b: Tensor): Tensor {
   const out = new Tensor(a.shape, alloc(a.data, a.size), grad);
   kernels.add(a.data, b.data, out.data, a.size);
   if (grad) {
-    record(() => {
+    record(out, () => {
       const dy = out.grad;
       if (dy === null) return;
       if (a.requiresGrad) kernels.addInPlace(gradOf(a), dy, a.size);

@@ -20,7 +20,7 @@ export function causalSelfAttention(qkv: Tensor, nHead: number, lengths: Int32Ar
   const att = alloc(qkv.data, B * nHead * T * T);
   kernels.attentionForward(qkv.data, B, T, C, nHead, lengths, out.data, att);
   if (grad) {
-    record(() => {
+    record(out, () => {
       if (out.grad === null) return;
       kernels.attentionBackward(out.grad, qkv.data, att, B, T, C, nHead, lengths, gradOf(qkv));
     });

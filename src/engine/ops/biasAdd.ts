@@ -12,7 +12,7 @@ export function biasAdd(x: Tensor, b: Tensor): Tensor {
   out.data.set(x.data);
   kernels.biasAdd(out.data, b.data, N, C);
   if (grad) {
-    record(() => {
+    record(out, () => {
       const dy = out.grad;
       if (dy === null) return;
       if (x.requiresGrad) kernels.addInPlace(gradOf(x), dy, x.size);

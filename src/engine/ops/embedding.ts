@@ -19,7 +19,7 @@ export function embedding(tokens: Int32Array, B: number, T: number, wte: Tensor,
   const out = new Tensor([B, T, C], alloc(wte.data, B * T * C), grad);
   kernels.embeddingForward(tokens, wte.data, wpe.data, B, T, C, out.data);
   if (grad) {
-    record(() => {
+    record(out, () => {
       if (out.grad === null) return;
       kernels.embeddingBackward(tokens, out.grad, B, T, C, gradOf(wte), gradOf(wpe));
     });

@@ -18,7 +18,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   kernels.gemm(false, false, N, outF, inF, 1, x.data, w.data, 0, out.data);
   if (b !== null) kernels.biasAdd(out.data, b.data, N, outF);
   if (grad) {
-    record(() => {
+    record(out, () => {
       const dy = out.grad;
       if (dy === null) return;
       if (x.requiresGrad) kernels.gemm(false, true, N, inF, outF, 1, dy, w.data, 1, gradOf(x));

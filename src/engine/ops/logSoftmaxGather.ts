@@ -30,7 +30,7 @@ export function logSoftmaxGather(
   const probs = grad ? alloc(logits.data, N * V) : null;
   kernels.logSoftmaxGather(logits.data, N, V, targets, invT, allowed, logprobs.data, entropy.data, probs);
   if (grad) {
-    record(() => {
+    record(logprobs, () => {
       if (logprobs.grad === null) return;
       kernels.logSoftmaxGatherBackward(probs!, targets, logprobs.grad, N, V, invT, gradOf(logits));
     });

@@ -54,7 +54,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   if (P === 1) kernels.gemm(tA, tB, M, N, K, 1, a.data, b.data, 0, out.data);
   else kernels.gemmBatched(tA, tB, P, M, N, K, 1, a.data, sA, b.data, sB, 0, out.data, sC);
   if (grad) {
-    record(() => {
+    record(out, () => {
       const dC = out.grad;
       if (dC === null) return;
       if (a.requiresGrad) {

@@ -16,7 +16,7 @@ export function layerNorm(x: Tensor, w: Tensor, b: Tensor, eps: number): Tensor 
   const rstd = alloc(x.data, N);
   kernels.layerNormForward(x.data, w.data, b.data, eps, N, C, out.data, mean, rstd);
   if (grad) {
-    record(() => {
+    record(out, () => {
       if (out.grad === null) return;
       kernels.layerNormBackward(out.grad, x.data, w.data, mean, rstd, N, C, gradOf(x), gradOf(w), gradOf(b));
     });
@@ -33,7 +33,7 @@ export function rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
   const rstd = alloc(x.data, N);
   kernels.rmsNormForward(x.data, w.data, eps, N, C, out.data, rstd);
   if (grad) {
-    record(() => {
+    record(out, () => {
       if (out.grad === null) return;
       kernels.rmsNormBackward(out.grad, x.data, w.data, rstd, N, C, gradOf(x), gradOf(w));
     });

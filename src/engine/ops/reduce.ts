@@ -17,7 +17,7 @@ function reduce(x: Tensor, factor: number): Tensor {
   for (let i = 0; i < x.size; i++) s += x.data[i];
   out.data[0] = s * factor;
   if (grad) {
-    record(() => {
+    record(out, () => {
       if (out.grad === null) return;
       const g = out.grad[0] * factor;
       const dx = gradOf(x);

@@ -33,7 +33,7 @@ export function rope(x: Tensor, opts: RopeOptions = {}): Tensor {
   const out = new Tensor(x.shape, alloc(x.data, x.size), grad);
   rotate(x.data, out.data, B, T, H, D, cos, sin, 1, false);
   if (grad) {
-    record(() => {
+    record(out, () => {
       if (out.grad !== null) rotate(out.grad, gradOf(x), B, T, H, D, cos, sin, -1, true);
     });
   }

@@ -9,7 +9,7 @@ export function scale(x: Tensor, s: number): Tensor {
   out.data.set(x.data);
   kernels.scale(out.data, s, x.size);
   if (grad) {
-    record(() => {
+    record(out, () => {
       const dy = out.grad;
       if (dy === null) return;
       const dx = gradOf(x);

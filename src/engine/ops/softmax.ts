@@ -18,7 +18,7 @@ export function softmax(x: Tensor): Tensor {
     for (let v = 0; v < V; v++) y[r + v] = Math.exp(x.data[r + v] - lse);
   }
   if (grad) {
-    record(() => {
+    record(out, () => {
       const dy = out.grad;
       if (dy === null) return;
       const dx = gradOf(x);
@@ -46,7 +46,7 @@ export function logSoftmax(x: Tensor): Tensor {
     for (let v = 0; v < V; v++) y[r + v] = x.data[r + v] - lse;
   }
   if (grad) {
-    record(() => {
+    record(out, () => {
       const dy = out.grad;
       if (dy === null) return;
       const dx = gradOf(x);
