@@ -8,6 +8,7 @@
  * scaling (there is no signal; computing it would leave float dust like 1e-13 instead of 0).
  */
 import { UserError } from "../util/errors.js";
+import { FILL_MIN } from "./span.js";
 import type { PrefixTree } from "./tree.js";
 
 /** How a group's centred rewards are scaled (TRL's `scale_rewards`). */
@@ -157,8 +158,7 @@ export function perToken(tree: PrefixTree, perStep: ArrayLike<number>): Float64A
     if (s.length === 0) continue;
     const v = perStep[s.id];
     const end = s.start + s.length;
-    if (s.length < 16) {
-      // A call to fill costs tens of ns: for a short span a plain loop is cheaper.
+    if (s.length < FILL_MIN) {
       for (const m of s.members) {
         const o = out[m];
         for (let t = s.start; t < end; t++) o[t] = v;

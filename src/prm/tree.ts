@@ -17,6 +17,7 @@
  * Cost: linear in the group's tokens (each token is compared about once against its step's first member).
  */
 import { UserError } from "../util/errors.js";
+import { FILL_MIN } from "./span.js";
 
 /** A completion's token ids: number[] or Int32Array (other array-likes are copied to Int32Array). */
 export type Tokens = ArrayLike<number>;
@@ -192,8 +193,7 @@ export function buildPrefixTree(completions: readonly Tokens[]): PrefixTree {
       for (let j = 1; j < members.length; j++) if (lengths[members[j]] < stop) stop = lengths[members[j]];
       stop = agreeUntil(seqs, members, start + 1, stop);
       const size = members.length;
-      if (stop - start < 16) {
-        // A call to fill costs tens of ns: for a short span a plain loop is cheaper.
+      if (stop - start < FILL_MIN) {
         for (const m of members) {
           const so = stepOf[m];
           const ls = lambdaSize[m];

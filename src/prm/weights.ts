@@ -18,6 +18,7 @@
  * 1/|y_i| differs between members of different lengths (test/prm/equivalence.test.ts shows both).
  */
 import { UserError } from "../util/errors.js";
+import { FILL_MIN } from "./span.js";
 import type { PrefixTree } from "./tree.js";
 
 export type LossType = "grpo" | "dapo" | "bnpo" | "dr_grpo";
@@ -143,8 +144,7 @@ export function lossWeights(groups: readonly WeightGroup[], opts: LossWeightOpti
         for (const m of s.members) {
           const v = base[first + m] / size;
           const w = ws[m];
-          // A call to fill costs tens of ns: for a short span a plain loop is cheaper.
-          if (s.length < 16) for (let t = s.start; t < end; t++) w[t] = v;
+            if (s.length < FILL_MIN) for (let t = s.start; t < end; t++) w[t] = v;
           else w.fill(v, s.start, end);
         }
       }
@@ -165,7 +165,7 @@ export function lossWeights(groups: readonly WeightGroup[], opts: LossWeightOpti
           let e = t + 1;
           while (e < n && lam[e] === v) e++;
           const x = b / v;
-          if (e - t < 16) for (let u = t; u < e; u++) w[u] = x;
+          if (e - t < FILL_MIN) for (let u = t; u < e; u++) w[u] = x;
           else w.fill(x, t, e);
           t = e;
         }
