@@ -65,6 +65,11 @@ export function lossWeights(groups: readonly WeightGroup[], opts: LossWeightOpti
     if (lambda && lambdaSize === undefined) {
       throw new UserError(`groups[${g}].lambdaSize: required with lambda (build it with buildPrefixTree)`);
     }
+    if (lambda && lambdaSize!.length !== lengths.length) {
+      throw new UserError(
+        `groups[${g}].lambdaSize: has ${lambdaSize!.length} completions, lengths has ${lengths.length}`,
+      );
+    }
     for (let i = 0; i < lengths.length; i++) {
       const len = lengths[i];
       if (!Number.isInteger(len) || len < 0) {

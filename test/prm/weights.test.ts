@@ -92,6 +92,12 @@ test("lossWeights rejects bad options with the field named", () => {
   assert.throws(() => lossWeights(groups, { lossType: "bnpo", microBatchOf: [0] }), /microBatchOf: expected 2/);
   assert.throws(() => lossWeights([{ lengths: [1.5] }], { lossType: "dapo" }), /groups\[0\]\.lengths\[0\]/);
   assert.deepEqual(lossWeights([], { lossType: "dapo" }), []);
+  const bad = [{ lengths: [2, 1], lambdaSize: [[1, 1]] }];
+  assert.throws(() => lossWeights(bad, { lossType: "dapo", lambda: true }), /lambdaSize: has 1 completions, lengths has 2/);
+  const short = [{ lengths: [2], lambdaSize: [[1]] }];
+  assert.throws(() => lossWeights(short, { lossType: "dapo", lambda: true }), /lambdaSize\[0\]: has 1 entries/);
+  const zero = [{ lengths: [1], lambdaSize: [[0]] }];
+  assert.throws(() => lossWeights(zero, { lossType: "dapo", lambda: true }), /lambdaSize\[0\]\[0\]: expected >= 1/);
 });
 
 test("lambda weights from a bare { lengths, lambdaSize } equal those from the PrefixTree", () => {
