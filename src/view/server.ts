@@ -85,6 +85,19 @@ export async function runSettings(configPath: string | null, lossType?: LossType
   };
 }
 
+/**
+ * The toy tree environment (src/rl/env/tree.ts) emits two tokens, its moves L and R: name them, from
+ * config.json's env.left_token / env.right_token, else the environment's defaults (GPT-2's ids of "L" and
+ * "R", 43 and 49). Any other id is shown as a number.
+ */
+export function treeEnvDecoder(config: Record<string, unknown> | null): TokenDecoder | undefined {
+  const env = config?.env as Record<string, unknown> | undefined;
+  if (env?.name !== "tree") return undefined;
+  const L = typeof env.left_token === "number" ? env.left_token : 43;
+  const R = typeof env.right_token === "number" ? env.right_token : 49;
+  return { decode: (ids) => ids.map((i) => (i === L ? "L" : i === R ? "R" : `\u27e8${i}\u27e9`)).join("") };
+}
+
 /** Summary of a run for the page header and the step picker. */
 export interface RunInfo {
   name: string;
@@ -93,7 +106,8 @@ export interface RunInfo {
   steps: { step: number | null; groups: number }[];
   groups: number;
   hasMetrics: boolean;
-  tokenizer: boolean;
+  /** How token ids are shown as text: "tokenizer" (--tokenizer), "tree env" (the toy's L/R), or null (ids). */
+  tokenText: "tokenizer" | "tree env" | null;
   lossType: LossType;
   scaleRewards: RewardScaling;
   lambda: boolean | null;
@@ -120,15 +134,17 @@ export class RunData {
     readonly metrics: MetricsCache | null,
     private readonly encoder: TextEncoder | undefined,
     private readonly decoder: TokenDecoder | undefined,
+    private readonly tokenText: RunInfo["tokenText"],
   ) {}
 
   static async open(path: string, opts: { tokenizer?: string; lossType?: LossType } = {}): Promise<RunData> {
     const index = await RunIndex.open(path);
     const settings = await runSettings(index.files.config, opts.lossType);
     const encoder = opts.tokenizer ? await loadTokenizer(opts.tokenizer) : undefined;
-    const decoder = opts.tokenizer ? await loadDecoder(opts.tokenizer) : undefined;
+    const decoder = opts.tokenizer ? await loadDecoder(opts.tokenizer) : treeEnvDecoder(settings.config);
     const metrics = index.files.metrics ? new MetricsCache(index.files.metrics) : null;
-    return new RunData(index, settings, metrics, encoder, decoder);
+    const tokenText = opts.tokenizer ? "tokenizer" : decoder ? "tree env" : null;
+    return new RunData(index, settings, metrics, encoder, decoder, tokenText);
   }
 
   info(): RunInfo {
@@ -139,7 +155,7 @@ export class RunData {
       steps: this.index.steps.map((step) => ({ step, groups: this.index.groupsOf(step).length })),
       groups: this.index.groupCount,
       hasMetrics: f.metrics !== null,
-      tokenizer: this.decoder !== undefined,
+      tokenText: this.tokenText,
       lossType: this.settings.lossType,
       scaleRewards: this.settings.scaleRewards,
       lambda: this.settings.lambda,

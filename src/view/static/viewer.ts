@@ -227,7 +227,14 @@ class Curves {
           height: 150,
           legend: { show: false },
           cursor: { sync: { key: "run" }, drag: { x: false, y: false }, points: { size: 5 } },
-          scales: { x: { time: false } },
+          scales: {
+            x: { time: false },
+            // A constant series (all 0, say) gets a small band around it, not uPlot's default 0..100.
+            y: {
+              range: (_u: uPlotT, min: number, max: number): uPlotT.Range.MinMax =>
+                min === max ? [min - (Math.abs(min) || 1) * 0.5, max + (Math.abs(max) || 1) * 0.5] : uPlot.rangeNum(min, max, 0.1, true),
+            },
+          },
           axes: [
             { stroke: "#5f6b76", grid: { stroke: "#eef0f3" }, ticks: { stroke: "#d9dee3" }, size: 28, font: "11px system-ui" },
             { stroke: "#5f6b76", grid: { stroke: "#eef0f3" }, ticks: { stroke: "#d9dee3" }, size: 48, font: "11px system-ui" },
@@ -374,7 +381,7 @@ class TreeView {
       maxDepth = Math.max(maxDepth, n.depth);
     });
     const promptW = 74;
-    const tagW = 96;
+    const tagW = 110;
     // Screen: depth to the right, the layout's x downwards.
     const sx = (n: D3.HierarchyNode<TreeDatum>): number => (n.depth === 0 ? PAD : PAD + promptW + 40 + (n.depth - 1) * COL);
     const sy = (n: D3.HierarchyNode<TreeDatum>): number => PAD + (n.x! - minX);
@@ -458,7 +465,8 @@ class TreeView {
       stats.textContent = `|\u03bb|=${s.lambda}  \u00b7  R=${num(s.R, 3)}  \u00b7  A=${signed(s.A)}`;
       g.append(stats);
       if (s.leafOf.length > 0) {
-        const who = s.leafOf.map((i) => `#${i}`).join(" ");
+        // Identical trajectories end in one leaf; name a few, count the rest.
+        const who = s.leafOf.slice(0, 3).map((i) => `#${i}`).join(" ") + (s.leafOf.length > 3 ? ` +${s.leafOf.length - 3}` : "");
         const rewards = [...new Set(s.leafOf.map((i) => view.completions[i].reward))].map((r) => num(r, 3)).join(", ");
         const tag = svgEl("g", { class: "leaftag", transform: `translate(${BOX_W + 8},${BOX_H / 2 - 18})` });
         const label = `${who}`;
@@ -732,7 +740,7 @@ class App {
     const header = el(
       "header",
       { class: "top" },
-      el("h1", {}, "\u03bb-GRPO viewer"),
+      el("h1", {}, this.mode === "report" ? "\u03bb-GRPO report" : "\u03bb-GRPO viewer"),
       el("span", { class: "run" }, run.name),
       el(
         "span",
@@ -743,7 +751,7 @@ class App {
           `loss_type ${run.lossType}`,
           `scale_rewards ${run.scaleRewards}`,
           ...(objective ? [objective] : []),
-          ...(run.tokenizer ? ["tokenizer"] : []),
+          ...(run.tokenText === "tokenizer" ? ["token text: tokenizer"] : run.tokenText === "tree env" ? ["tokens: the tree env's L / R"] : []),
         ].map((t) => el("span", { class: "badge" }, t)),
       ),
     );
