@@ -254,6 +254,8 @@ export class GPT2<F extends FloatArray = Float32Array> {
   private scores(batch: TokenBatch, opts: LogprobOptions): { logprobs: Tensor; entropy: Tensor } {
     const { tokens, batch: B, seqLen: T, lengths } = batch;
     checkBatch(batch, this.config.vocabSize);
+    const temperature = opts.temperature ?? 1;
+    if (!(temperature > 0 && Number.isFinite(temperature))) throw new Error(`GPT2: temperature must be a positive number, got ${temperature}`);
     const targets = new Int32Array(B * T);
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) targets[b * T + t] = t + 1 < lengths[b] ? tokens[b * T + t + 1] : -1;
