@@ -7,7 +7,7 @@
   "target_defaults": {
     "cflags!": ["-fno-exceptions", "-O2", "-O0"],
     "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=gnu++17"],
-    "cflags": ["-O3", "-fPIC", "-fno-math-errno"],
+    "cflags": ["-O3", "-fPIC", "-fno-math-errno", "-fno-trapping-math"],
     "cflags_cc": ["-std=c++17", "-fexceptions", "-fopenmp-simd"],
     "xcode_settings": {
       "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
@@ -20,7 +20,7 @@
   "targets": [
     {
       "target_name": "lgrpo_native",
-      "sources": ["native/addon.cc", "native/pool.cc", "native/gemm.cc", "native/kernels.cc"],
+      "sources": ["native/addon.cc", "native/pool.cc", "native/gemm.cc", "native/kernels.cc", "native/kernels_base.cc"],
       "conditions": [
         ["target_arch=='x64'", {
           "dependencies": ["lgrpo_avx2", "lgrpo_avx512"],
@@ -36,7 +36,7 @@
         {
           "target_name": "lgrpo_avx2",
           "type": "static_library",
-          "sources": ["native/gemm_avx2.cc"],
+          "sources": ["native/gemm_avx2.cc", "native/kernels_avx2.cc"],
           "cflags": ["-mavx2", "-mfma"],
           "xcode_settings": { "OTHER_CFLAGS": ["-O3", "-mavx2", "-mfma"] }
         },

@@ -65,7 +65,10 @@ extern const GemmKernel gemm_kernel_avx2;
 extern const GemmKernel gemm_kernel_avx512;
 
 // ---------------------------------------------------------------------------------------------------
-// The other kernels (kernels.cc); shapes as in docs/KERNELS.md.
+// The other kernels (kernels_impl.h, built twice; kernels.cc dispatches); shapes as in docs/KERNELS.md.
+
+// Whether the AVX2 build of the kernels below is in use.
+bool kernels_use_avx2();
 
 void layernorm_forward(const float* x, const float* w, const float* b, float eps, long N, long C, float* out,
                        float* mean, float* rstd);
