@@ -35,14 +35,19 @@ function randomGroup(rng: Rng): number[][] {
 }
 
 /** Common-prefix lengths c[i][j]; c[i][i] = |y_i|. */
-function commonPrefix(ys: number[][]): number[][] {
-  return ys.map((a) =>
-    ys.map((b) => {
+function commonPrefix(ys: number[][]): Int32Array[] {
+  const c = ys.map(() => new Int32Array(ys.length));
+  for (let i = 0; i < ys.length; i++) {
+    const a = ys[i];
+    c[i][i] = a.length;
+    for (let j = i + 1; j < ys.length; j++) {
+      const b = ys[j];
       let t = 0;
       while (t < a.length && t < b.length && a[t] === b[t]) t++;
-      return t;
-    }),
-  );
+      c[i][j] = c[j][i] = t;
+    }
+  }
+  return c;
 }
 
 function checkTree(ys: number[][], rewards: number[], tree: PrefixTree): void {
@@ -120,8 +125,13 @@ function checkTree(ys: number[][], rewards: number[], tree: PrefixTree): void {
     if (s.children.length > 0) {
       const kids = s.children.map((id) => steps[id]);
       for (const ch of kids) assert.equal(ch.parent, s.id);
-      const union = kids.flatMap((ch) => ch.members).sort((a, b) => a - b);
-      if (union.length !== s.members.length || union.some((m, j) => m !== s.members[j])) {
+      const seen = new Int32Array(k);
+      let count = 0;
+      for (const ch of kids) {
+        for (const m of ch.members) seen[m]++;
+        count += ch.members.length;
+      }
+      if (count !== s.members.length || s.members.some((m) => seen[m] !== 1)) {
         assert.fail(`children of step ${id} do not partition its members`);
       }
       for (let j = 1; j < kids.length; j++) assert.ok(kids[j - 1].members[0] < kids[j].members[0]);
