@@ -11,7 +11,11 @@
  */
 import { parseArgs } from "node:util";
 import { kernelInfo, nativeKernels } from "../engine/kernels/index.js";
-import { GPT2_PRESETS } from "../engine/gpt2.js";
+import { Tape, backward, gradOf, record, recording } from "../engine/autograd.js";
+import { GPT2_PRESETS, type GPT2Config } from "../engine/gpt2.js";
+import { lmHeadLogprobs } from "../engine/lmHead.js";
+import { biasAdd, linear, logSoftmax, matmul, sum } from "../engine/ops/index.js";
+import { Tensor } from "../engine/tensor.js";
 import { createPolicy } from "../engine/policy.js";
 import type { Policy } from "../rl/policy.js";
 import { UserError } from "../util/errors.js";
@@ -19,8 +23,10 @@ import { Rng } from "../util/rng.js";
 
 const USAGE = `usage: lambda-grpo bench step   --preset toy|gpt2-small [--batch B] [--seq T] [--steps N] [--json]
        lambda-grpo bench sample --preset toy|gpt2-small [--batch B] [--prompt P] [--new-tokens N] [--steps N] [--json]
+       lambda-grpo bench fusion --preset toy|gpt2-small [--batch B] [--seq T] [--steps N] [--json]
 
-Times the engine on random tokens: a training step (forward, backward, AdamW), or sampling with the KV cache.
+Times the engine on random tokens: a training step (forward, backward, AdamW), sampling with the KV cache,
+or the fused ops (LM head + log-prob gather, linear) against the same maths from unfused ops.
 
 options:
   --preset <name>      toy (vocab 8, context 16, 4 layers, width 128, 4 heads) or gpt2-small (GPT-2 124M)
@@ -88,6 +94,53 @@ export function benchStep(policy: Policy, batch: number, seq: number, steps: num
   return times;
 }
 
+/**
+ * Fused ops against the same maths from the unfused ops, forward + backward, median ms over `reps`:
+ * the LM head with the log-prob gather (lmHeadLogprobs) against matmul + logSoftmax + gather, and
+ * linear against matmul + biasAdd (at the MLP's c_fc shape).
+ */
+export function benchFusion(cfg: GPT2Config, batch: number, seq: number, reps: number, seed: number): Record<string, number> {
+  const rng = new Rng(seed + 3);
+  const N = batch * seq;
+  const C = cfg.nEmbd;
+  const V = cfg.vocabSize;
+  const rand = (shape: number[], std: number, grad: boolean): Tensor =>
+    new Tensor(shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * std), grad);
+  const x = rand([N, C], 1, true);
+  const wte = rand([V, C], 0.02, true);
+  const targets = Int32Array.from({ length: N }, (_, i) => ((i + 1) % seq === 0 ? -1 : rng.int(V)));
+  const w = rand([C, 4 * C], 0.02, true);
+  const b = rand([4 * C], 0.02, true);
+  const time = (f: () => Tensor): number => {
+    const times: number[] = [];
+    for (let i = 0; i < reps + 1; i++) {
+      for (const t of [x, wte, w, b]) t.grad = null;
+      const t0 = performance.now();
+      const tape = new Tape();
+      const out = recording(tape, f);
+      backward(tape, out, new Float32Array(out.size).fill(1));
+      if (i > 0) times.push(performance.now() - t0);
+    }
+    return round(median(times), 3);
+  };
+  // the unfused gather: sum over rows of the chosen token's log-softmax entry
+  const pick = (lp: Tensor): Tensor => {
+    const out = new Tensor([1], new Float32Array(1), true);
+    for (let n = 0; n < N; n++) if (targets[n] >= 0) out.data[0] += lp.data[n * V + targets[n]];
+    record(out, () => {
+      const g = gradOf(lp);
+      for (let n = 0; n < N; n++) if (targets[n] >= 0) g[n * V + targets[n]] += out.grad![0];
+    });
+    return out;
+  };
+  return {
+    lm_head_fused_ms: time(() => sum(lmHeadLogprobs(x, wte, targets).logprobs)),
+    lm_head_unfused_ms: time(() => pick(logSoftmax(matmul(x, wte, { transB: true })))),
+    linear_fused_ms: time(() => linear(x, w, b)),
+    linear_unfused_ms: time(() => biasAdd(matmul(x, w), b)),
+  };
+}
+
 /** Times sampling: `batch` random prompts of `prompt` tokens, `newTokens` each, temperature 1. */
 export function benchSample(policy: Policy, batch: number, prompt: number, newTokens: number, steps: number, warmup: number, seed: number): number[] {
   const rng = new Rng(seed + 2);
@@ -126,7 +179,9 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const what = positionals[0];
-  if (what !== "step" && what !== "sample") throw new UserError(`expected 'bench step' or 'bench sample', got '${what ?? ""}'\n\n${USAGE}`);
+  if (what !== "step" && what !== "sample" && what !== "fusion") {
+    throw new UserError(`expected 'bench step', 'bench sample' or 'bench fusion', got '${what ?? ""}'\n\n${USAGE}`);
+  }
   if (positionals.length > 1) throw new UserError(`unexpected argument '${positionals[1]}'`);
   const preset = values.preset;
   if (preset === undefined || !(preset in GPT2_PRESETS)) {
@@ -140,6 +195,17 @@ export async function main(argv: string[]): Promise<void> {
     const n = int("threads", values.threads, 0, 1);
     if (nativeKernels === null) throw new UserError("--threads: the native kernels are not in use (see 'lambda-grpo info')");
     nativeKernels.setThreads(n);
+  }
+  if (what === "fusion") {
+    const seq = int("seq", values.seq, 16, 2);
+    const r = benchFusion(cfg, batch, seq, int("steps", values.steps, 5, 1), seed);
+    if (values.json) console.log(JSON.stringify({ what, preset, batch, seq, ...r }));
+    else {
+      console.log(`bench fusion ${preset} (B${batch} T${seq}, forward + backward, median ms):`);
+      console.log(`  LM head + log-prob gather: fused ${r.lm_head_fused_ms}, unfused (matmul, logSoftmax, gather) ${r.lm_head_unfused_ms}`);
+      console.log(`  linear at c_fc's shape:    fused ${r.linear_fused_ms}, unfused (matmul, biasAdd) ${r.linear_unfused_ms}`);
+    }
+    return;
   }
   const policy = await createPolicy(preset, { seed });
   let times: number[];
