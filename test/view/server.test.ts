@@ -3,7 +3,7 @@
  * index, and the security promises (only the run's files, loopback only, bounded requests).
  */
 import assert from "node:assert/strict";
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +13,7 @@ import type { GroupView } from "../../src/view/groupView.js";
 import { RunIndex, classifyLine, leadingScalars } from "../../src/view/runIndex.js";
 import { checkTarget, loopbackAddress, startViewer, type Viewer } from "../../src/view/server.js";
 import { buildReportData, pickSteps } from "../../src/view/report.js";
+import { main as reportMain } from "../../src/cli/report.js";
 import { FIXTURE, ids, writeRun } from "./fixture.js";
 
 interface Reply {
@@ -195,8 +196,7 @@ describe("security", () => {
 
   test("absolute-form targets, oversized URLs and headers, bodies and other methods are refused", async () => {
     assert.equal((await get(viewer, "http://example.com/run/config.json")).status, 400);
-    const long = await get(viewer, "/api/search?q=" + "a".repeat(5000));
-    assert.ok(long.status === 414 || long.status === 431, `long URL: ${long.status}`);
+    assert.equal((await get(viewer, "/api/search?q=" + "a".repeat(5000))).status, 414);
     assert.equal((await get(viewer, "/", { headers: { "X-Big": "b".repeat(20000) } })).status, 431);
     const post = await get(viewer, "/api/run", { method: "POST", body: "{}" });
     assert.equal(post.status, 405);
@@ -240,5 +240,17 @@ describe("report", () => {
     // A tiny budget keeps one step (at least one group).
     const small = await buildReportData(join(root, "run"), { maxBytes: 10 });
     assert.equal(small.data.views.length, 1);
+  });
+
+  test("lambda-grpo report writes one file that loads nothing from outside", async () => {
+    const out = join(root, "cli-report.html");
+    await reportMain([join(root, "run"), "--out", out, "--steps", "3"]);
+    const html = readFileSync(out, "utf8");
+    assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'sha256-/);
+    assert.doesNotMatch(html, /<script[^>]*\ssrc=|<link[^>]*\shref="(?!data:)/);
+    assert.ok(html.includes('id="lgrpo-data"'));
+    await assert.rejects(reportMain([join(root, "run")]), /--out: required/);
+    await assert.rejects(reportMain([join(root, "run"), "--out", join(root, "x.html"), "--steps", "0"]), /--steps: expected an integer >= 1/);
+    assert.equal(existsSync(join(root, "x.html")), false);
   });
 });

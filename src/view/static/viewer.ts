@@ -187,7 +187,15 @@ const METRIC_LABELS: Record<string, string> = {
   grad_norm: "gradient norm",
   learning_rate: "learning rate",
   seconds: "seconds per step",
+  completion_length_mean: "completion length (mean)",
 };
+
+/** An axis tick: short, and still distinct for tiny values such as a learning rate of 3e-4. */
+function tick(v: number): string {
+  if (v === 0) return "0";
+  if (Math.abs(v) < 1e-2 || Math.abs(v) >= 1e5) return v.toExponential(1).replace("-", "\u2212");
+  return Number(v.toPrecision(3)).toString().replace("-", "\u2212");
+}
 
 const metricLabel = (k: string): string => METRIC_LABELS[k] ?? (k.startsWith("env/") ? `env: ${k.slice(4)}` : k);
 
@@ -237,7 +245,15 @@ class Curves {
           },
           axes: [
             { stroke: "#5f6b76", grid: { stroke: "#eef0f3" }, ticks: { stroke: "#d9dee3" }, size: 28, font: "11px system-ui" },
-            { stroke: "#5f6b76", grid: { stroke: "#eef0f3" }, ticks: { stroke: "#d9dee3" }, size: 48, font: "11px system-ui" },
+            {
+              stroke: "#5f6b76",
+              grid: { stroke: "#eef0f3" },
+              ticks: { stroke: "#d9dee3" },
+              // Wide enough for the longest tick label (~7 px per character at 11 px, plus tick and gap).
+              size: (_u: uPlotT, values: string[] | null) => (values ? Math.max(3, ...values.map((v) => v.length)) * 7 + 24 : 44),
+              font: "11px system-ui",
+              values: (_u: uPlotT, splits: number[]) => splits.map(tick),
+            },
           ],
           series: [{ label: "step" }, { label: metricLabel(key), stroke: "#2166ac", width: 1.5, points: { show: step.length < 40 } }],
           hooks: {
@@ -865,6 +881,7 @@ class App {
 
   /** A live run grows: pick up new steps and metrics every few seconds while the page is visible. */
   private poll(): void {
+    let metricRows = -1;
     window.setInterval(async () => {
       if (document.hidden) return;
       try {
@@ -872,13 +889,14 @@ class App {
         if (run.groups !== this.run.groups) {
           this.run = run;
           this.setSteps(run);
-          if (this.curves && run.hasMetrics) {
-            const m = await this.source.metrics();
-            if (m) {
-              this.curves.setMetrics(m);
-              this.curves.mark(this.steps[this.stepIndex] ?? null);
-            }
+        }
+        if (this.curves && run.hasMetrics) {
+          const m = await this.source.metrics();
+          if (m && metricRows >= 0 && m.step.length !== metricRows) {
+            this.curves.setMetrics(m);
+            this.curves.mark(this.steps[this.stepIndex] ?? null);
           }
+          if (m) metricRows = m.step.length;
         }
       } catch {
         // the server went away (the command was stopped); keep what is shown
