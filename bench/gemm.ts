@@ -29,6 +29,11 @@ export interface GemmBenchRow extends GemmShape {
   torchOnednn: number | null;
   /** native / the faster PyTorch path */
   ratio: number | null;
+  /** one thread each, GFLOP per CPU-second (median): kernel efficiency, robust to a busy machine */
+  native1: number | null;
+  torchMm1: number | null;
+  torchOnednn1: number | null;
+  ratio1: number | null;
 }
 
 export interface GemmBenchResult {
@@ -56,17 +61,24 @@ function randomMatrix(n: number, seed: number): Float32Array {
   return a;
 }
 
-/** Seconds of each of `reps` calls after `warmup` unmeasured ones. */
-function time(k: Kernels, s: GemmShape, warmup: number, reps: number): number[] {
+/** Seconds of each of `reps` calls after `warmup` unmeasured ones (CPU seconds of this process with `cpu`). */
+function time(k: Kernels, s: GemmShape, warmup: number, reps: number, cpu = false): number[] {
   const A = randomMatrix(s.M * s.K, 1);
   const B = randomMatrix(s.K * s.N, 2);
   const C = new Float32Array(s.M * s.N);
   for (let i = 0; i < warmup; i++) k.gemm(false, false, s.M, s.N, s.K, 1, A, B, 0, C);
   const out: number[] = [];
   for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    k.gemm(false, false, s.M, s.N, s.K, 1, A, B, 0, C);
-    out.push((performance.now() - t0) / 1e3);
+    if (cpu) {
+      const c0 = process.cpuUsage();
+      k.gemm(false, false, s.M, s.N, s.K, 1, A, B, 0, C);
+      const c = process.cpuUsage(c0);
+      out.push((c.user + c.system) / 1e6);
+    } else {
+      const t0 = performance.now();
+      k.gemm(false, false, s.M, s.N, s.K, 1, A, B, 0, C);
+      out.push((performance.now() - t0) / 1e3);
+    }
   }
   return out;
 }
@@ -88,35 +100,43 @@ except Exception as e:
 import torch.utils.mkldnn
 torch.set_num_threads(os.cpu_count() or 1)
 shapes = json.loads(sys.argv[1]); reps = int(sys.argv[2])
-def med(f):
+def med(f, clock=time.perf_counter, n=reps):
     for _ in range(3): f()
     ts = []
-    for _ in range(reps):
-        t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
+    for _ in range(n):
+        t = clock(); f(); ts.append(clock() - t)
     ts.sort(); n = len(ts)
     return ts[n // 2] if n % 2 else (ts[n // 2 - 1] + ts[n // 2]) / 2
-out = []
-for s in shapes:
-    M, N, K = s["M"], s["N"], s["K"]
-    a = torch.rand(M, K) * 2 - 1; b = torch.rand(K, N) * 2 - 1
-    row = {"mm": med(lambda: torch.mm(a, b)), "onednn": None}
-    try:
-        lin = torch.nn.Linear(K, N, bias=False)
-        with torch.no_grad():
-            lin.weight.copy_(b.t())
-        ml = torch.utils.mkldnn.to_mkldnn(lin); am = a.to_mkldnn()
-        with torch.no_grad():
-            row["onednn"] = med(lambda: ml(am))
-    except Exception:
-        pass
-    out.append(row)
-print(json.dumps({"threads": torch.get_num_threads(), "version": torch.__version__, "rows": out}))
+def measure(clock, n):
+    out = []
+    for s in shapes:
+        M, N, K = s["M"], s["N"], s["K"]
+        a = torch.rand(M, K) * 2 - 1; b = torch.rand(K, N) * 2 - 1
+        row = {"mm": med(lambda: torch.mm(a, b), clock, n), "onednn": None}
+        try:
+            lin = torch.nn.Linear(K, N, bias=False)
+            with torch.no_grad():
+                lin.weight.copy_(b.t())
+            ml = torch.utils.mkldnn.to_mkldnn(lin); am = a.to_mkldnn()
+            with torch.no_grad():
+                row["onednn"] = med(lambda: ml(am), clock, n)
+        except Exception:
+            pass
+        out.append(row)
+    return out
+threads = torch.get_num_threads()
+rows = measure(time.perf_counter, reps)
+# one thread, CPU seconds per call: a kernel's efficiency, unaffected by other processes taking turns
+torch.set_num_threads(1)
+rows1 = measure(time.process_time, max(5, reps // 2))
+print(json.dumps({"threads": threads, "version": torch.__version__, "rows": rows, "rows1": rows1}))
 `;
 
 interface TorchResult {
   threads: number;
   version: string;
   rows: { mm: number; onednn: number | null }[];
+  rows1: { mm: number; onednn: number | null }[];
 }
 
 function runTorch(shapes: GemmShape[], reps: number): TorchResult | string {
@@ -151,6 +171,13 @@ export async function benchGemm(opts: { reps?: number; withTs?: boolean; shapes?
   measureOurs();
   const torch = runTorch(shapes, reps);
   measureOurs();
+  const ours1: (number | null)[] = shapes.map(() => null);
+  if (native !== null) {
+    const threads = native.getThreads();
+    native.setThreads(1);
+    shapes.forEach((s, i) => (ours1[i] = median(time(native, s, 3, Math.max(5, reps >> 1), true))));
+    native.setThreads(threads);
+  }
   const rows = shapes.map((s, i): GemmBenchRow => {
     const nat = native === null ? null : gflops(s, median(ours[i]));
     const ts = opts.withTs === false ? null : gflops(s, median(time(tsKernels, s, 1, 2)));
@@ -158,7 +185,15 @@ export async function benchGemm(opts: { reps?: number; withTs?: boolean; shapes?
     const torchMm = t === null ? null : gflops(s, t.mm);
     const torchOnednn = t === null || t.onednn === null ? null : gflops(s, t.onednn);
     const best = Math.max(torchMm ?? 0, torchOnednn ?? 0);
-    return { ...s, native: nat, ts, torchMm, torchOnednn, ratio: nat !== null && best > 0 ? nat / best : null };
+    const t1 = typeof torch === "string" ? null : torch.rows1[i];
+    const native1 = ours1[i] === null ? null : gflops(s, ours1[i]!);
+    const torchMm1 = t1 === null ? null : gflops(s, t1.mm);
+    const torchOnednn1 = t1 === null || t1.onednn === null ? null : gflops(s, t1.onednn);
+    const best1 = Math.max(torchMm1 ?? 0, torchOnednn1 ?? 0);
+    return {
+      ...s, native: nat, ts, torchMm, torchOnednn, ratio: nat !== null && best > 0 ? nat / best : null,
+      native1, torchMm1, torchOnednn1, ratio1: native1 !== null && best1 > 0 ? native1 / best1 : null,
+    };
   });
   return {
     rows,
@@ -177,8 +212,15 @@ export function formatGemmBench(r: GemmBenchResult): string {
   ];
   if (r.torchNote !== null) lines.push(r.torchNote);
   lines.push(["shape (M x K x N)", "ours", "ts", "torch.mm", "torch oneDNN", "ours / best torch"].join(" | "));
+  const x = (v: number | null): string => (v === null ? "-" : `${v.toFixed(2)}x`);
   for (const row of r.rows) {
-    lines.push([row.label, f(row.native), f(row.ts, 2), f(row.torchMm), f(row.torchOnednn), row.ratio === null ? "-" : `${row.ratio.toFixed(2)}x`].join(" | "));
+    lines.push([row.label, f(row.native), f(row.ts, 2), f(row.torchMm), f(row.torchOnednn), x(row.ratio)].join(" | "));
+  }
+  lines.push("");
+  lines.push("One thread each, GFLOP per CPU-second (kernel efficiency; unaffected by other processes taking turns on the cores)");
+  lines.push(["shape (M x K x N)", "ours", "torch.mm", "torch oneDNN", "ours / best torch"].join(" | "));
+  for (const row of r.rows) {
+    lines.push([row.label, f(row.native1), f(row.torchMm1), f(row.torchOnednn1), x(row.ratio1)].join(" | "));
   }
   return lines.join("\n");
 }
