@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../io/atomic.js";
 import { createProgress } from "../io/progress.js";
 import { toyReportHtml } from "../report/toy.js";
-import { formatTable, lastRate, runToy, summarise, TOY_PRESETS, ToyRunError, type ToyOptions, type ToyPreset } from "../rl/toy.js";
+import { formatSpeedTable, formatTable, lastRate, runToy, summarise, TOY_PRESETS, ToyRunError, type ToyOptions, type ToyPreset } from "../rl/toy.js";
 import { UserError } from "../util/errors.js";
 
 const USAGE = `usage: lambda-grpo toy [options]
@@ -106,6 +106,8 @@ export async function main(argv: string[]): Promise<void> {
   } else {
     console.log(`Target rate over the last ${results.last_steps} steps, mean +- std over ${results.seeds.length} seeds (preset ${preset}, ${results.steps} steps):\n`);
     console.log(formatTable(results));
+    console.log(`\nStep at which the target rate (10-step average) first reaches 0.5, per seed ("-": never):\n`);
+    console.log(formatSpeedTable(results));
     console.log(`\n${out.runs.length} runs on ${out.workers} worker threads in ${out.wallSeconds.toFixed(1)} s; ${join(outDir, "results.json")}, ${join(outDir, "report.html")}`);
   }
 }

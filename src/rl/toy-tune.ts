@@ -4,20 +4,30 @@
  * mean target rate over all cells and BOTH algorithms, so the choice favours neither.
  *
  *   node --import tsx src/rl/toy-tune.ts [--preset small] [--rates 1e-4,3e-4,1e-3] [--steps 250] [--out DIR]
+ *
+ * `--target LLRL --seed-list 0,1,2,3,4` repeats it on the reported target and seeds: a sensitivity study of
+ * the finished table (docs/trainer.md), never a way to pick the rate.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { formatTable, runToy, summarise, TUNING_SEEDS, TUNING_TARGET, type ToyOptions, type ToyPreset } from "./toy.js";
 
-export async function tune(preset: ToyPreset, rates: number[], steps: number, outDir: string): Promise<{ rate: number; score: number }[]> {
+export async function tune(
+  preset: ToyPreset,
+  rates: number[],
+  steps: number,
+  outDir: string,
+  target = TUNING_TARGET,
+  seeds = TUNING_SEEDS,
+): Promise<{ rate: number; score: number }[]> {
   const scores: { rate: number; score: number }[] = [];
   for (const rate of rates) {
     const opts: ToyOptions = {
       preset,
-      seeds: TUNING_SEEDS.length,
-      seedList: TUNING_SEEDS,
+      seeds: seeds.length,
+      seedList: seeds,
       steps,
-      target: TUNING_TARGET,
+      target,
       outDir: join(outDir, `lr-${rate}`),
       hyperparameters: { learning_rate: rate, log_rollouts: false },
     };
@@ -36,9 +46,18 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       rates: { type: "string", default: "1e-4,3e-4,1e-3,3e-3" },
       steps: { type: "string", default: "250" },
       out: { type: "string", default: "runs/toy-tune" },
+      target: { type: "string", default: TUNING_TARGET },
+      "seed-list": { type: "string", default: TUNING_SEEDS.join(",") },
     },
   });
-  const scores = await tune(values.preset as ToyPreset, values.rates!.split(",").map(Number), Number(values.steps), values.out!);
+  const scores = await tune(
+    values.preset as ToyPreset,
+    values.rates!.split(",").map(Number),
+    Number(values.steps),
+    values.out!,
+    values.target!,
+    values["seed-list"]!.split(",").map(Number),
+  );
   const best = scores.reduce((a, b) => (b.score > a.score ? b : a));
   console.log(`chosen learning_rate: ${best.rate} (${scores.map((s) => `${s.rate}: ${s.score.toFixed(4)}`).join(", ")})`);
 }

@@ -105,6 +105,11 @@ export interface AlgorithmResult {
   seeds: number[];
   /** target rate per step, mean over seeds */
   curve: number[];
+  /**
+   * per seed: the first step at which the target rate, averaged over the last 10 steps, reaches 0.5 (null:
+   * never). How fast the target is exploited, which the last-50 mean hides when both runs get there.
+   */
+  steps_to_half: (number | null)[];
 }
 
 export interface ToyResults {
@@ -253,6 +258,18 @@ export function lastRate(rates: number[], last = LAST_STEPS): number {
   return tail.reduce((a, b) => a + b, 0) / tail.length;
 }
 
+/** Window of the moving average in `steps_to_half`. */
+const HALF_WINDOW = 10;
+
+export function stepsToHalf(rates: number[]): number | null {
+  let sum = 0;
+  for (let s = 0; s < rates.length; s++) {
+    sum += rates[s] - (s >= HALF_WINDOW ? rates[s - HALF_WINDOW] : 0);
+    if (s >= HALF_WINDOW - 1 && sum / HALF_WINDOW >= 0.5) return s + 1;
+  }
+  return null;
+}
+
 export function summarise(
   opts: ToyOptions,
   out: { runs: ToyRun[]; results: RunResult[]; workers: number; wallSeconds: number },
@@ -266,7 +283,8 @@ export function summarise(
       const rates = idx.map(([, i]) => lastRate(out.results[i].targetRate));
       const steps = out.results[idx[0][1]].targetRate.length;
       const curve = Array.from({ length: steps }, (_, s) => idx.reduce((acc, [, i]) => acc + out.results[i].targetRate[s], 0) / idx.length);
-      return { ...meanStd(rates), runs: rates, seeds: idx.map(([r]) => r.seed), curve };
+      const toHalf = idx.map(([, i]) => stepsToHalf(out.results[i].targetRate));
+      return { ...meanStd(rates), runs: rates, seeds: idx.map(([r]) => r.seed), curve, steps_to_half: toHalf };
     };
     const paper = PAPER_TABLE.find((p) => p.n === n && p.r_neg === r_neg);
     cells.push({ n, r_neg, grpo: algo("grpo"), lambda: algo("lambda"), paper: paper ? { grpo: paper.grpo, lambda: paper.lambda } : null });
@@ -316,4 +334,14 @@ export function formatTable(r: ToyResults): string {
     ),
   ];
   return lines.join("\n");
+}
+
+/** Per seed, the step where the target rate (10-step average) first reaches 0.5; "-" = never. */
+export function formatSpeedTable(r: ToyResults): string {
+  const f = (a: AlgorithmResult) => a.steps_to_half.map((s) => (s === null ? "-" : String(s))).join(" ");
+  return [
+    `| n | r_neg | GRPO | lambda-GRPO |`,
+    `|---|---|---|---|`,
+    ...r.cells.map((c) => `| ${c.n} | ${c.r_neg.toFixed(1)} | ${f(c.grpo)} | ${f(c.lambda)} |`),
+  ].join("\n");
 }
