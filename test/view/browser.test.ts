@@ -15,7 +15,7 @@ import { after, before, test } from "node:test";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { writeReport } from "../../src/view/report.js";
 import { startViewer, type Viewer } from "../../src/view/server.js";
-import { FIXTURE, writeRun } from "./fixture.js";
+import { FIXTURE, HOSTILE_ID, writeRun } from "./fixture.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SCREENSHOTS = resolve("test-output", "screenshots");
@@ -114,6 +114,22 @@ async function assertWorkedExample(page: Page): Promise<void> {
   assert.ok(Math.abs(grpo[3] - lam[3]) < 1e-6 && lam[3] > 0);
 }
 
+async function assertHostileIdInert(page: Page): Promise<void> {
+  let dialogs = 0;
+  page.on("dialog", (d) => {
+    dialogs++;
+    void d.dismiss();
+  });
+  await page.evaluate(`location.hash = ${JSON.stringify(`#step=${FIXTURE.steps}&group=${encodeURIComponent(HOSTILE_ID)}`)}`);
+  // Polled from here: the page's CSP forbids the string evaluation waitForFunction would use.
+  const shown = page.locator(".summary b").first();
+  for (let i = 0; i < 100 && (await shown.textContent()) !== HOSTILE_ID; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(await shown.textContent(), HOSTILE_ID);
+  assert.equal(await page.locator("img").count(), 0, "markup in a group id became an element");
+  assert.notEqual(await page.title(), "pwned");
+  assert.equal(dialogs, 0);
+}
+
 test("viewer: loads without console errors, draws the worked example, redraws on group and step changes", { skip }, async () => {
   const context = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
   const { page, errors, requests } = await openPage(context);
@@ -147,6 +163,9 @@ test("viewer: loads without console errors, draws the worked example, redraws on
   // Next step keeps the group's position: s4-g1.
   await page.click('button[title^="next step"]');
   await page.waitForSelector(`svg.tree[data-group="s${FIXTURE.exampleStep + 1}-g1"]`);
+  // A group id that is markup is shown as text and never run.
+  await assertHostileIdInert(page);
+
   // Only the viewer's own address was asked for (no CDN, no network).
   for (const url of requests) assert.ok(url.startsWith(viewer.url), url);
   assert.deepEqual(errors, []);
@@ -163,6 +182,7 @@ test("report: one offline file draws the same tree with no request", { skip }, a
   await page.waitForSelector("body[data-ready='1']");
   await assertWorkedExample(page);
   await page.screenshot({ path: join(SCREENSHOTS, "report-page.png"), fullPage: true });
+  await assertHostileIdInert(page);
   assert.equal(requests.length, 1, `the report made requests: ${requests.join(", ")}`);
   assert.ok(requests[0].startsWith(`file://${out}`), requests[0]);
   assert.deepEqual(errors, []);

@@ -24,6 +24,12 @@ export const WORKED_EXAMPLE: { word: string; reward: number }[] = [
 
 export const FIXTURE = { steps: 6, groupsPerStep: 3, exampleStep: 3, exampleId: "s3-g0", otherId: "s3-g1" };
 
+/**
+ * An extra group at the last step whose id is markup: the page must show it as text and never run it
+ * (rollout files are data from anywhere).
+ */
+export const HOSTILE_ID = '<img src=x onerror="document.title=\'pwned\'"></script><script>document.title=\'pwned\'</script>';
+
 /** Deterministic PRNG (mulberry32), so fixtures are the same on every run. */
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -98,6 +104,7 @@ export function writeRun(dir: string): { tokenizer: string } {
           : randomGroup(rand, 5 + Math.floor(rand() * 5));
       rollouts.push(JSON.stringify({ id, step, completions }));
     }
+    if (step === FIXTURE.steps) rollouts.push(JSON.stringify({ id: HOSTILE_ID, step, completions: randomGroup(rand, 4) }));
   }
   writeFileSync(join(dir, "metrics.jsonl"), metrics.join("\n") + "\n");
   writeFileSync(join(dir, "rollouts.jsonl"), rollouts.join("\n") + "\n");

@@ -97,7 +97,7 @@ describe("the worked example of PAPER.md section 2", () => {
     assert.deepEqual(hits.map((h) => h.id), ["s3-g0", "s3-g1", "s3-g2"]);
     const run = JSON.parse((await get(viewer, "/api/run")).body) as { steps: unknown[]; groups: number; lossType: string };
     assert.equal(run.steps.length, FIXTURE.steps);
-    assert.equal(run.groups, FIXTURE.steps * FIXTURE.groupsPerStep);
+    assert.equal(run.groups, FIXTURE.steps * FIXTURE.groupsPerStep + 1); // + the hostile id
     assert.equal(run.lossType, "dapo");
     const metrics = JSON.parse((await get(viewer, "/api/metrics")).body) as { step: number[]; keys: string[] };
     assert.equal(metrics.step.length, FIXTURE.steps);
@@ -235,7 +235,7 @@ describe("report", () => {
     assert.deepEqual(pickSteps([1, 2, 3], 8), [1, 3, 2]);
     const { data } = await buildReportData(join(root, "run"), { steps: 2 });
     assert.deepEqual(data.run.steps.map((s) => s.step), [1, FIXTURE.steps]);
-    assert.equal(data.views.length, 2 * FIXTURE.groupsPerStep);
+    assert.equal(data.views.length, 2 * FIXTURE.groupsPerStep + 1); // the last step has the hostile id too
     assert.match(data.run.subset!, /2 of 6 steps/);
     // A tiny budget keeps one step (at least one group).
     const small = await buildReportData(join(root, "run"), { maxBytes: 10 });
