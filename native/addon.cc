@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <cmath>
+#include <exception>
 #include <string>
 
 #include "lgrpo.h"
@@ -340,40 +341,52 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// C++ exceptions other than Napi's (std::bad_alloc from a packing buffer) become JavaScript errors.
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value Guard(const Napi::CallbackInfo& info) {
+  try {
+    return F(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string("lgrpo_native: ") + e.what());
+  }
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   struct Entry {
     const char* name;
     Napi::Value (*fn)(const Napi::CallbackInfo&);
   };
   const Entry entries[] = {
-      {"gemm", Gemm},
-      {"gemmBatched", GemmBatched},
-      {"layerNormForward", LayerNormForward},
-      {"layerNormBackward", LayerNormBackward},
-      {"rmsNormForward", RmsNormForward},
-      {"rmsNormBackward", RmsNormBackward},
-      {"geluForward", GeluForward},
-      {"geluBackward", GeluBackward},
-      {"siluForward", SiluForward},
-      {"siluBackward", SiluBackward},
-      {"attentionForward", AttentionForward},
-      {"attentionBackward", AttentionBackward},
-      {"attentionDecode", AttentionDecode},
-      {"logSoftmaxGather", LogSoftmaxGather},
-      {"logSoftmaxGatherBackward", LogSoftmaxGatherBackward},
-      {"embeddingForward", EmbeddingForward},
-      {"embeddingBackward", EmbeddingBackward},
-      {"adamw", AdamW},
-      {"add", Add},
-      {"addInPlace", AddInPlace},
-      {"scale", Scale},
-      {"sumSquares", SumSquares},
-      {"biasAdd", BiasAdd},
-      {"biasBackward", BiasBackward},
-      {"isa", Isa},
-      {"setIsa", SetIsa},
-      {"getThreads", GetThreads},
-      {"setThreads", SetThreads},
+      {"gemm", Guard<Gemm>},
+      {"gemmBatched", Guard<GemmBatched>},
+      {"layerNormForward", Guard<LayerNormForward>},
+      {"layerNormBackward", Guard<LayerNormBackward>},
+      {"rmsNormForward", Guard<RmsNormForward>},
+      {"rmsNormBackward", Guard<RmsNormBackward>},
+      {"geluForward", Guard<GeluForward>},
+      {"geluBackward", Guard<GeluBackward>},
+      {"siluForward", Guard<SiluForward>},
+      {"siluBackward", Guard<SiluBackward>},
+      {"attentionForward", Guard<AttentionForward>},
+      {"attentionBackward", Guard<AttentionBackward>},
+      {"attentionDecode", Guard<AttentionDecode>},
+      {"logSoftmaxGather", Guard<LogSoftmaxGather>},
+      {"logSoftmaxGatherBackward", Guard<LogSoftmaxGatherBackward>},
+      {"embeddingForward", Guard<EmbeddingForward>},
+      {"embeddingBackward", Guard<EmbeddingBackward>},
+      {"adamw", Guard<AdamW>},
+      {"add", Guard<Add>},
+      {"addInPlace", Guard<AddInPlace>},
+      {"scale", Guard<Scale>},
+      {"sumSquares", Guard<SumSquares>},
+      {"biasAdd", Guard<BiasAdd>},
+      {"biasBackward", Guard<BiasBackward>},
+      {"isa", Guard<Isa>},
+      {"setIsa", Guard<SetIsa>},
+      {"getThreads", Guard<GetThreads>},
+      {"setThreads", Guard<SetThreads>},
   };
   for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
   return exports;

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -29,6 +30,8 @@ struct Job {
   int ntasks;
   std::atomic<int> next{0};  // next task index to claim
   std::atomic<int> done{0};  // tasks finished
+  std::mutex error_mu;
+  std::exception_ptr error;  // the first exception a task threw, rethrown by the caller
 };
 
 struct Pool {
@@ -41,13 +44,17 @@ struct Pool {
   // A sleeping worker is not counted, so a call never waits for a thread to wake up.
   std::atomic<int> users{0};
   bool stop = false;
-  std::mutex call_mu;  // one parallel_for at a time (worker_threads may call in concurrently)
 
   static void run_tasks(Job& j) {
     for (;;) {
       int i = j.next.fetch_add(1);
       if (i >= j.ntasks) break;
-      (*j.fn)(i);
+      try {
+        (*j.fn)(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lk(j.error_mu);
+        if (!j.error) j.error = std::current_exception();
+      }
       j.done.fetch_add(1, std::memory_order_release);
     }
   }
@@ -70,8 +77,11 @@ struct Pool {
   }
 };
 
+// Held by a running parallel_for and by set_num_threads, so that a worker_threads isolate resizing the
+// pool (the addon is one shared library per process) never pulls it from under another's call.
+std::mutex g_pool_mu;
 Pool* g_pool = nullptr;
-int g_threads = 0;
+std::atomic<int> g_threads{0};
 thread_local bool t_inside = false;  // nested parallel_for runs serially
 
 void Pool::worker_main() {
@@ -106,52 +116,59 @@ int default_threads() {
   return hc == 0 ? 1 : (int)hc;
 }
 
-void ensure_pool() {
-  if (g_threads == 0) set_num_threads(default_threads());
+// With g_pool_mu held.
+void resize_locked(int n) {
+  if (n < 1) n = 1;
+  if (n > 256) n = 256;
+  if (g_pool != nullptr) {
+    g_pool->shutdown();
+    delete g_pool;
+    g_pool = nullptr;
+  }
+  if (n > 1) {
+    g_pool = new Pool();
+    g_pool->start(n - 1);
+  }
+  g_threads.store(n);
+}
+
+void init_locked() {
+  if (g_threads.load() == 0) resize_locked(default_threads());
+}
+
+void run_serially(int ntasks, const std::function<void(int)>& fn) {
+  for (int i = 0; i < ntasks; i++) fn(i);
 }
 
 }  // namespace
 
 int num_threads() {
-  ensure_pool();
-  return g_threads;
+  int n = g_threads.load();
+  if (n != 0) return n;
+  std::lock_guard<std::mutex> lk(g_pool_mu);
+  init_locked();
+  return g_threads.load();
 }
 
 void set_num_threads(int n) {
-  if (n < 1) n = 1;
-  if (n > 256) n = 256;
-  if (g_pool != nullptr) {
-    std::lock_guard<std::mutex> call(g_pool->call_mu);
-    g_pool->shutdown();
-    delete g_pool;
-    g_pool = nullptr;
-  }
-  g_threads = n;
-  if (n > 1) {
-    g_pool = new Pool();
-    g_pool->start(n - 1);
-  }
+  std::lock_guard<std::mutex> lk(g_pool_mu);
+  resize_locked(n);
 }
 
 void parallel_for(int ntasks, const std::function<void(int)>& fn) {
-  ensure_pool();
   if (ntasks <= 0) return;
-  if (ntasks == 1 || g_pool == nullptr || t_inside) {
-    for (int i = 0; i < ntasks; i++) fn(i);
-    return;
-  }
+  if (ntasks == 1 || t_inside) return run_serially(ntasks, fn);
+  std::unique_lock<std::mutex> lk(g_pool_mu, std::try_to_lock);
+  if (!lk.owns_lock()) return run_serially(ntasks, fn);  // another JS thread has the pool: run here
+  init_locked();
+  if (g_pool == nullptr) return run_serially(ntasks, fn);
   Pool& p = *g_pool;
-  std::unique_lock<std::mutex> call(p.call_mu, std::try_to_lock);
-  if (!call.owns_lock()) {  // another JS thread is using the pool: run here
-    for (int i = 0; i < ntasks; i++) fn(i);
-    return;
-  }
   Job job;
   job.fn = &fn;
   job.ntasks = ntasks;
   p.current.store(&job);
   {
-    std::lock_guard<std::mutex> lk(p.mu);
+    std::lock_guard<std::mutex> wl(p.mu);
     p.generation.fetch_add(1, std::memory_order_acq_rel);
   }
   p.wake.notify_all();
@@ -165,6 +182,7 @@ void parallel_for(int ntasks, const std::function<void(int)>& fn) {
   }
   p.current.store(nullptr);
   while (p.users.load() != 0) cpu_relax();
+  if (job.error) std::rethrow_exception(job.error);
 }
 
 }  // namespace lg

@@ -2,7 +2,10 @@
 // with offsets, every transpose, NaN in a beta = 0 output, padding lengths and the allowed mask; results
 // bit-identical for 1 thread and several; bad arguments throw a TypeError instead of crashing.
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { after, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { kernels, nativeKernels, nativeLoadError, tsKernels } from "../../src/engine/kernels/index.js";
 import type { NativeKernels } from "../../src/engine/kernels/native.js";
 import { Rng } from "../../src/util/rng.js";
@@ -356,6 +359,40 @@ describe("native kernels", { skip }, () => {
       const many = run();
       one.forEach((r, i) => identical(many[i], r, `output ${i} with ${threads} threads`));
     }
+  });
+
+  test("worker_threads: concurrent calls and pool resizing from other isolates give the same results", async () => {
+    // The addon is one shared library per process: every isolate shares its thread pool.
+    const addon = fileURLToPath(new URL("../../build/Release/lgrpo_native.node", import.meta.url));
+    assert.ok(existsSync(addon));
+    const code = `
+      const { parentPort, workerData } = require("node:worker_threads");
+      const k = require(workerData.addon);
+      const [M, N, K] = [97, 131, 203];
+      const A = new Float32Array(M * K).map((_, i) => Math.sin(i));
+      const B = new Float32Array(K * N).map((_, i) => Math.cos(i));
+      const C = new Float32Array(M * N);
+      let first = null;
+      for (let r = 0; r < 200; r++) {
+        if (r % 20 === workerData.id) k.setThreads(1 + (r % 3));
+        k.gemm(false, false, M, N, K, 1, A, B, 0, C);
+        if (first === null) first = C.slice();
+        else for (let i = 0; i < C.length; i++) if (C[i] !== first[i]) throw new Error("result changed at rep " + r);
+      }
+      parentPort.postMessage(Array.from(first.subarray(0, 5)));
+    `;
+    const workers = [1, 2, 3].map((id) => new Worker(code, { eval: true, workerData: { addon, id } }));
+    const results = workers.map((w) => new Promise<number[]>((resolve, reject) => {
+      w.once("message", resolve);
+      w.once("error", reject);
+    }));
+    const [M, Nn, K] = [97, 131, 203];
+    const A = new Float32Array(M * K).map((_, i) => Math.sin(i));
+    const B = new Float32Array(K * Nn).map((_, i) => Math.cos(i));
+    const mine = new Float32Array(M * Nn);
+    for (let r = 0; r < 100; r++) N.gemm(false, false, M, Nn, K, 1, A, B, 0, mine);
+    for (const r of await Promise.all(results)) assert.deepEqual(r, Array.from(mine.subarray(0, 5)));
+    N.setThreads(defaultThreads);
   });
 
   test("bad arguments throw a TypeError naming the kernel and the argument", () => {
