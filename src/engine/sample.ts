@@ -170,14 +170,30 @@ function nucleus(p: FloatArray, candidates: Int32Array | null, topP: number): In
     }
     if (th < 1e-30) break;
   }
-  const order = Array.from(pool).sort((a, b) => p[b] - p[a] || a - b);
+  // The nucleus is a prefix of the order (p descending, id ascending): find its smallest probability
+  // pStar and how many tokens at exactly pStar it takes, with a native numeric sort of the values.
+  const vals = new Float64Array(pool.length);
+  for (let i = 0; i < pool.length; i++) vals[i] = p[pool[i]];
+  vals.sort();
   let cum = 0;
-  let n = 0;
-  while (n < order.length) {
-    cum += p[order[n++]];
+  let i = vals.length - 1;
+  for (; i > 0; i--) {
+    cum += vals[i];
     if (cum >= need) break;
   }
-  return Int32Array.from(order.slice(0, n)).sort();
+  const pStar = vals[i];
+  let atStar = 0; // tokens at exactly pStar in the nucleus
+  for (let j = i; j < vals.length && vals[j] === pStar; j++) atStar++;
+  const kept: number[] = [];
+  for (let j = 0; j < pool.length; j++) {
+    const v = p[pool[j]];
+    if (v > pStar) kept.push(pool[j]);
+    else if (v === pStar && atStar > 0) {
+      kept.push(pool[j]);
+      atStar--;
+    }
+  }
+  return Int32Array.from(kept).sort();
 }
 
 /**

@@ -123,3 +123,29 @@ test("sampled frequencies follow the temperature-scaled softmax", () => {
   for (let i = 0; i < n; i++) counts[chooseToken(logits, probs, { temperature: T, topK: 0, topP: 1 }, rng)]++;
   for (let v = 0; v < 3; v++) assert.ok(Math.abs(counts[v] / n - probs[v]) < 0.015, `token ${v}: ${counts[v] / n} vs ${probs[v]}`);
 });
+
+test("top-p keeps exactly the reference nucleus (sorted by p, then id), ties included", () => {
+  const rng = new Rng(21);
+  for (let trial = 0; trial < 30; trial++) {
+    const V = 50 + rng.int(200);
+    // coarse values so that ties are common
+    const w = Float64Array.from({ length: V }, () => (rng.int(4) === 0 ? 0 : 1 + rng.int(6)));
+    w[rng.int(V)] = 3;
+    const total = w.reduce((a, b) => a + b, 0);
+    const probs = Float64Array.from(w, (x) => x / total);
+    const topP = 0.05 + 0.9 * rng.next();
+    const order = Array.from({ length: V }, (_, i) => i).filter((i) => probs[i] > 0).sort((a, b) => probs[b] - probs[a] || a - b);
+    const want = new Set<number>();
+    let cum = 0;
+    for (const i of order) {
+      want.add(i);
+      cum += probs[i];
+      if (cum >= topP * (1 - 1e-12)) break;
+    }
+    const seen = new Set<number>();
+    const r = new Rng(trial);
+    for (let k = 0; k < 3000; k++) seen.add(chooseToken(probs, probs, { temperature: 1, topK: 0, topP }, r));
+    for (const t of seen) assert.ok(want.has(t), `trial ${trial}: token ${t} is outside the nucleus`);
+    if (want.size <= 8) assert.equal(seen.size, want.size, `trial ${trial}: every nucleus token is drawn`);
+  }
+});
