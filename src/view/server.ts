@@ -356,7 +356,7 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
       }
       const type = path.endsWith(".json") ? "application/json; charset=utf-8" : "application/x-ndjson; charset=utf-8";
       res.writeHead(200, { ...SECURITY_HEADERS, "Content-Type": type, "Content-Length": size });
-      if (head) return void res.end();
+      if (head || size === 0) return void res.end();
       // Stream the size seen now (a live run may be appending); a huge rollouts file never sits in memory.
       createReadStream(file, { start: 0, end: Math.max(0, size - 1) }).on("error", () => res.destroy()).pipe(res);
       return;
