@@ -8,7 +8,7 @@ import { noGrad } from "../../src/engine/autograd.js";
 import { lmHeadLogprobs } from "../../src/engine/lmHead.js";
 import {
   add, biasAdd, causalSelfAttention, embedding, gelu, layerNorm, linear, logSoftmax, logSoftmaxGather, matmul,
-  mean, rmsNorm, rope, scale, silu, softmax, sum,
+  mean, mul, rmsNorm, rope, ropeQkv, scale, silu, softmax, sum,
 } from "../../src/engine/ops/index.js";
 import { Tensor } from "../../src/engine/tensor.js";
 import { Rng } from "../../src/util/rng.js";
@@ -46,6 +46,8 @@ test("linear, biasAdd, add, scale", () => {
   gradcheck("add", ([x, y]) => add(x, y), [randn(rng, [4, 3]), randn(rng, [4, 3])]);
   gradcheck("add of a tensor to itself", ([x]) => add(x, x), [randn(rng, [5])]);
   gradcheck("scale", ([x]) => scale(x, -0.7), [randn(rng, [6])]);
+  gradcheck("mul", ([x, y]) => mul(x, y), [randn(rng, [3, 4]), randn(rng, [3, 4])]);
+  gradcheck("mul of a tensor by itself", ([x]) => mul(x, x), [randn(rng, [5])]);
 });
 
 test("gelu and silu", () => {
@@ -158,4 +160,36 @@ test("rope: gradient, norm preserved per pair, and relative positions", () => {
     return Array.from(a).reduce((s, v, i) => s + v * b[i], 0);
   };
   assert.ok(Math.abs(dot(7, 3) - dot(4, 0)) < 1e-12);
+});
+
+test("ropeQkv: gradient, and q, k rotated as rope rotates them while v passes through", () => {
+  const [B, T, H, D] = [2, 3, 2, 4];
+  const C = H * D;
+  gradcheck("ropeQkv", ([x]) => ropeQkv(x, H, { base: 50, offset: 2 }), [randn(rng, [B, T, 3 * C])]);
+  const qkv = randn(rng, [B, T, 3 * C]);
+  const out = noGrad(() => ropeQkv(qkv, H)).data;
+  for (const part of [0, 1, 2]) {
+    const sub = new Float64Array(B * T * C);
+    for (let r = 0; r < B * T; r++) sub.set(qkv.data.subarray(r * 3 * C + part * C, r * 3 * C + part * C + C), r * C);
+    const want = part === 2 ? sub : noGrad(() => rope(new Tensor([B, T, H, D], sub))).data;
+    for (let r = 0; r < B * T; r++) {
+      for (let c = 0; c < C; c++) assert.ok(Math.abs(out[r * 3 * C + part * C + c] - want[r * C + c]) < 1e-12);
+    }
+  }
+});
+
+test("a Llama-style block composes from the ops: RMSNorm, RoPE attention, SwiGLU, residuals", () => {
+  const [B, T, C, H] = [2, 4, 8, 2];
+  const lengths = Int32Array.from([4, 3]);
+  const block = ([x, n1, wqkv, wo, n2, w1, w3, w2]: Tensor[]): Tensor => {
+    const qkv = ropeQkv(linear(rmsNorm(x, n1, 1e-6), wqkv, null), H);
+    const h = add(x, linear(causalSelfAttention(qkv, H, lengths), wo, null));
+    const g = rmsNorm(h, n2, 1e-6);
+    return add(h, linear(mul(silu(linear(g, w1, null)), linear(g, w3, null)), w2, null));
+  };
+  const inputs = [
+    randn(rng, [B, T, C]), randn(rng, [C]), randn(rng, [C, 3 * C], 0.5), randn(rng, [C, C], 0.5),
+    randn(rng, [C]), randn(rng, [C, 2 * C], 0.5), randn(rng, [C, 2 * C], 0.5), randn(rng, [2 * C, C], 0.5),
+  ];
+  gradcheck("llama block", block, inputs, { maxPerInput: 12 });
 });

@@ -11,4 +11,5 @@ export { causalSelfAttention } from "./attention.js";
 export { logSoftmaxGather, type GatherOptions } from "./logSoftmaxGather.js";
 export { softmax, logSoftmax } from "./softmax.js";
 export { sum, mean } from "./reduce.js";
-export { rope, type RopeOptions } from "./rope.js";
+export { rope, ropeQkv, type RopeOptions } from "./rope.js";
+export { mul } from "./mul.js";
