@@ -2,11 +2,9 @@
 // with offsets, every transpose, NaN in a beta = 0 output, padding lengths and the allowed mask; results
 // bit-identical for 1 thread and several; bad arguments throw a TypeError instead of crashing.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { after, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { kernels, nativeKernels, nativeLoadError, tsKernels } from "../../src/engine/kernels/index.js";
+import { kernels, nativeAddonPath, nativeKernels, nativeLoadError, tsKernels } from "../../src/engine/kernels/index.js";
 import type { NativeKernels } from "../../src/engine/kernels/native.js";
 import { Rng } from "../../src/util/rng.js";
 
@@ -363,8 +361,7 @@ describe("native kernels", { skip }, () => {
 
   test("worker_threads: concurrent calls and pool resizing from other isolates give the same results", async () => {
     // The addon is one shared library per process: every isolate shares its thread pool.
-    const addon = fileURLToPath(new URL("../../build/Release/lgrpo_native.node", import.meta.url));
-    assert.ok(existsSync(addon));
+    const addon = nativeAddonPath!;
     const code = `
       const { parentPort, workerData } = require("node:worker_threads");
       const k = require(workerData.addon);

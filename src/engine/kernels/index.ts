@@ -3,13 +3,13 @@
  * LAMBDA_GRPO_KERNELS=ts|native forces one. A call with any Float64Array argument always runs on the
  * fallback (the native kernels are float32 only), so gradient checks in float64 work on either.
  */
-import { nativeInfo, nativeKernels, nativeLoadError } from "./native.js";
+import { nativeAddonPath, nativeInfo, nativeKernels, nativeLoadError } from "./native.js";
 import { tsKernels } from "./ts.js";
 import type { KernelInfo, Kernels } from "./types.js";
 
 export type { F, KernelInfo, Kernels } from "./types.js";
 export type { NativeKernels } from "./native.js";
-export { nativeKernels, nativeLoadError, tsKernels };
+export { nativeAddonPath, nativeKernels, nativeLoadError, tsKernels };
 
 type KernelName = Exclude<keyof Kernels, "name">;
 

@@ -45,6 +45,8 @@ function packageRoot(): string | null {
 
 /** Why the addon did not load (for `lambda-grpo info` and the error of LAMBDA_GRPO_KERNELS=native). */
 export let nativeLoadError: string | null = null;
+/** The addon file that loaded (worker_threads load it again by this path). */
+export let nativeAddonPath: string | null = null;
 
 function load(): NativeKernels | null {
   const root = packageRoot();
@@ -64,6 +66,7 @@ function load(): NativeKernels | null {
     nativeLoadError = `${file} did not load: ${(e as Error).message}`;
     return null;
   }
+  nativeAddonPath = file;
   const isa = addon.isa() as NativeKernels["isa"];
   return { ...addon, name: "native", isa };
 }
