@@ -124,9 +124,11 @@ void small_nt_avx512(long M, long n0, long n1, long K, float alpha, const float*
 }  // namespace
 
 // 8 x 48: 24 accumulators; 8 rows make the A pack a plain 8 x 8 transpose, and GPT-2's widths (768,
-// 2304, 3072) are multiples of 48. Blocking measured on Zen 4 (32 KiB L1d, 1 MiB L2): kc = 256 (a 48 KiB B
-// micro-panel, streamed from L2 fast enough) beat kc = 128 when M is small and K large.
-const GemmKernel gemm_kernel_avx512 = {MR, NR, 96, 256, 3072, microkernel_avx512, pack::pack_a<MR>, pack::pack_b<NR>,
+// 2304, 3072) are multiples of 48. Blocking measured on Zen 4 (32 KiB L1d, 1 MiB L2), one thread, GFLOP
+// per CPU-second: kc = 256 (a 48 KiB B micro-panel, streamed from L2 fast enough) beat kc = 128 when M is
+// small and K large; nc = 768 keeps the packed B panel (768 KiB) in L2 (64x768x3072: ~83 vs ~79 at
+// nc = 3072; 768^3 unchanged at ~97-100 of a ~115 peak).
+const GemmKernel gemm_kernel_avx512 = {MR, NR, 96, 256, 768, microkernel_avx512, pack::pack_a<MR>, pack::pack_b<NR>,
                                        small_nt_avx512, 8};
 
 }  // namespace lg
