@@ -13,6 +13,11 @@ const int NR = 16;
 
 void microkernel_avx2(long kc, const float* Ap, const float* Bp, long ldb, float* C, long ldc, float alpha,
                         float beta) {
+  // The C tile is read (beta != 0) and written only after the k loop: start fetching it now.
+  for (int i = 0; i < MR; i++) {
+    _mm_prefetch((const char*)(C + i * ldc), _MM_HINT_T0);
+    _mm_prefetch((const char*)(C + i * ldc + 8), _MM_HINT_T0);
+  }
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();

@@ -21,6 +21,11 @@ const int NR = 16 * NV;
 
 void microkernel_avx512(long kc, const float* Ap, const float* Bp, long ldb, float* C, long ldc, float alpha,
                         float beta) {
+  // The C tile is read (beta != 0) and written only after the k loop: start fetching it now.
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) _mm_prefetch((const char*)(C + i * ldc + 16 * v), _MM_HINT_T0);
   __m512 acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; i++)
