@@ -1,0 +1,215 @@
+/**
+ * `npm run bench:engine [-- --quick]`: the engine's figures, each beside PyTorch's in the same run, against
+ * the issue's targets.
+ *
+ *   GEMM GFLOP/s at 768x768x768 and 64x768x3072       ours >= 0.9x PyTorch   (bench/gemm.ts: benchGemm)
+ *   toy step (vocab 8, ctx 16, 4x128, 4 heads; B16 T16)  ours <= 1/3 of its time
+ *   gpt2-small step (124M; B16 T16)                    ours <= 1/2 of its time, peak RSS no higher
+ *   sampling tokens/s with the KV cache, batch 16      ours >= 1.5x, for each preset
+ *
+ * Ours runs in child processes (`lambda-grpo bench step|sample --json`: createPolicy + the Policy's
+ * scoreForTraining/backward/optimizerStep, or Policy.sample), PyTorch in `/usr/bin/python3
+ * bench/torch_engine.py` with the same workload and options, one process per figure so that peak RSS is
+ * that figure's alone. PyTorch's float32 matmuls go through oneDNN when the build has it (Debian's torch
+ * otherwise calls the system BLAS, which may be the reference one; `--torch-matmul blas` times that). PyTorch's child gets every core (torch.set_num_threads(os.cpu_count()), unless
+ * --torch-threads) and an environment without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE. When
+ * `/usr/bin/python3 -c 'import torch'` fails, the PyTorch column is skipped with a line saying why.
+ */
+import { spawnSync } from "node:child_process";
+import { cpus, loadavg } from "node:os";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { benchGemm, GEMM_SHAPES } from "./gemm.js";
+
+const fromSources = import.meta.url.endsWith(".ts");
+const MAIN = fileURLToPath(new URL(fromSources ? "../src/cli/main.ts" : "../src/cli/main.js", import.meta.url));
+const TORCH_SCRIPT = fileURLToPath(new URL(fromSources ? "./torch_engine.py" : "../../bench/torch_engine.py", import.meta.url));
+const PYTHON = "/usr/bin/python3";
+
+const USAGE = `usage: npm run bench:engine [-- options]    (or: node dist/bench/engine.js [options])
+
+options:
+  --quick               fewer repetitions and 16 instead of 64 new tokens for gpt2-small sampling
+  --torch-threads <n>   PyTorch's thread count (default: every core)
+  --torch-matmul <m>    PyTorch's float32 matmuls: auto (oneDNN when this torch has it, else its BLAS),
+                        onednn, or blas (torch.mm/addmm: the BLAS it links; Debian's is the system libblas)
+  --json                print everything as JSON instead of the table`;
+
+/** One workload, run identically on both sides. */
+interface Workload {
+  what: "step" | "sample";
+  preset: "toy" | "gpt2-small";
+  args: Record<string, number>;
+}
+
+interface RunResult {
+  median_ms: number;
+  tokens_per_s: number;
+  peak_rss_mb: number;
+  threads: number;
+  kernels?: string;
+  isa?: string;
+  blas?: string;
+  matmul?: string;
+  torch?: string;
+}
+
+export interface Row {
+  figure: string;
+  unit: string;
+  ours: number | null;
+  torch: number | null;
+  /** ours / PyTorch */
+  ratio: number | null;
+  /** "<= 0.33x" or ">= 1.5x" */
+  target: string;
+  pass: boolean | null;
+}
+
+function torchEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  return env;
+}
+
+/** null when PyTorch can be imported, else why not. */
+function torchUnavailable(): string | null {
+  const r = spawnSync(PYTHON, ["-c", "import torch"], { env: torchEnv(), encoding: "utf8" });
+  if (r.error) return `${PYTHON} could not run (${r.error.message})`;
+  if (r.status !== 0) return `${PYTHON} -c 'import torch' failed: ${r.stderr.trim().split("\n").pop() ?? `exit ${r.status}`}`;
+  return null;
+}
+
+function flags(args: Record<string, number>): string[] {
+  return Object.entries(args).flatMap(([k, v]) => [`--${k}`, String(v)]);
+}
+
+/** Runs a child that prints one JSON object on its last stdout line. */
+function runJson(cmd: string, argv: string[], env: NodeJS.ProcessEnv, what: string): RunResult {
+  const r = spawnSync(cmd, argv, { env, encoding: "utf8", maxBuffer: 1 << 24 });
+  const last = r.stdout?.trim().split("\n").pop() ?? "";
+  if (r.status !== 0 || !last.startsWith("{")) {
+    throw new Error(`${what} failed (exit ${r.status}${r.error ? `, ${r.error.message}` : ""}):\n${r.stderr?.trim().split("\n").slice(-5).join("\n")}`);
+  }
+  return JSON.parse(last) as RunResult;
+}
+
+function ours(w: Workload): RunResult {
+  const argv = [...(fromSources ? ["--import", "tsx"] : []), MAIN, "bench", w.what, "--preset", w.preset, ...flags(w.args), "--json"];
+  return runJson(process.execPath, argv, process.env, `lambda-grpo bench ${w.what} --preset ${w.preset}`);
+}
+
+function pytorch(w: Workload, threads: number | null, matmul: string): RunResult {
+  const env = torchEnv();
+  if (threads !== null) env.LAMBDA_GRPO_TORCH_THREADS = String(threads);
+  const argv = [TORCH_SCRIPT, w.what, "--preset", w.preset, ...flags(w.args), "--matmul", matmul];
+  return runJson(PYTHON, argv, env, `bench/torch_engine.py ${w.what} --preset ${w.preset}`);
+}
+
+/** A row: ratio ours/PyTorch against `target` (at most, for times and memory; at least, for rates). */
+function row(figure: string, unit: string, o: number | null, t: number | null, bound: number, atMost: boolean): Row {
+  const ratio = o !== null && t !== null && t > 0 ? o / t : null;
+  const target = `${atMost ? "<=" : ">="} ${bound === 1 / 3 ? "1/3" : bound === 1 / 2 ? "1/2" : String(bound)}x`;
+  return { figure, unit, ours: o, torch: t, ratio, target, pass: ratio === null ? null : atMost ? ratio <= bound : ratio >= bound };
+}
+
+function fmt(x: number | null): string {
+  if (x === null) return "-";
+  return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
+}
+
+export function formatTable(rows: Row[]): string {
+  const header = ["figure", "ours", "PyTorch", "ours/PyTorch", "target", "pass"];
+  const cells = rows.map((r) => [
+    `${r.figure} (${r.unit})`,
+    fmt(r.ours),
+    fmt(r.torch),
+    r.ratio === null ? "-" : `${r.ratio.toFixed(2)}x`,
+    r.target,
+    r.pass === null ? "-" : r.pass ? "pass" : "FAIL",
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]): string => `| ${c.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join(" | ")} |`;
+  return [line(header), `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : "-".repeat(w + 1) + ":")).join("|")}|`, ...cells.map(line)].join("\n");
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: "boolean", default: false },
+      "torch-threads": { type: "string" },
+      "torch-matmul": { type: "string", default: "auto" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (!["auto", "onednn", "blas"].includes(values["torch-matmul"]!)) throw new Error(`--torch-matmul: expected auto, onednn or blas\n\n${USAGE}`);
+  const quick = values.quick;
+  const torchThreads = values["torch-threads"] === undefined ? null : Number(values["torch-threads"]);
+  const started = performance.now();
+  const log = (s: string): void => void process.stderr.write(s + "\n");
+  const noTorch = torchUnavailable();
+
+  log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), load average ${loadavg().map((x) => x.toFixed(1)).join(" ")}, node ${process.version}`);
+  if (noTorch) log(`PyTorch: skipped (${noTorch}); the PyTorch column is empty`);
+
+  // Step and sampling workloads, the same on both sides. Toy's context of 16 caps its new tokens at 12.
+  const step = (preset: Workload["preset"], steps: number, warmup: number): Workload => ({ what: "step", preset, args: { batch: 16, seq: 16, steps, warmup } });
+  const sample = (preset: Workload["preset"], prompt: number, newTokens: number, steps: number, warmup: number): Workload => ({
+    what: "sample", preset, args: { batch: 16, prompt, "new-tokens": newTokens, steps, warmup },
+  });
+  const workloads = {
+    toyStep: step("toy", quick ? 5 : 20, quick ? 1 : 3),
+    smallStep: step("gpt2-small", quick ? 1 : 3, 1),
+    toySample: sample("toy", 4, 12, quick ? 2 : 5, 1),
+    // one run, no warm-up: 64 tokens of gpt2-small take minutes on a loaded 2-core machine
+    smallSample: sample("gpt2-small", 8, quick ? 16 : 64, 1, 0),
+  };
+
+  log("GEMM ...");
+  const gemm = await benchGemm({ reps: quick ? 5 : 15, withTs: false, shapes: GEMM_SHAPES.slice(0, 2) });
+  const results: Record<string, { ours: RunResult; torch: RunResult | null }> = {};
+  for (const [key, w] of Object.entries(workloads)) {
+    log(`${w.what} ${w.preset} ${flags(w.args).join(" ")} ...`);
+    results[key] = { ours: ours(w), torch: noTorch ? null : pytorch(w, torchThreads, values["torch-matmul"]!) };
+  }
+
+  const rows: Row[] = [];
+  gemm.rows.forEach((g, i) => {
+    const best = g.torchMm === null && g.torchOnednn === null ? null : Math.max(g.torchMm ?? 0, g.torchOnednn ?? 0);
+    rows.push(row(`GEMM ${["768x768x768", "64x768x3072"][i]}`, "GFLOP/s", g.native, best, 0.9, false));
+  });
+  const r = results;
+  rows.push(row("toy step, B16 T16", "ms", r.toyStep.ours.median_ms, r.toyStep.torch?.median_ms ?? null, 1 / 3, true));
+  rows.push(row("gpt2-small step, B16 T16", "ms", r.smallStep.ours.median_ms, r.smallStep.torch?.median_ms ?? null, 1 / 2, true));
+  rows.push(row("gpt2-small step peak RSS", "MB", r.smallStep.ours.peak_rss_mb, r.smallStep.torch?.peak_rss_mb ?? null, 1, true));
+  const sampleLabel = (w: Workload): string => `${w.preset} sampling, B${w.args.batch}, ${w.args["new-tokens"]} new tokens`;
+  rows.push(row(sampleLabel(workloads.toySample), "tokens/s", r.toySample.ours.tokens_per_s, r.toySample.torch?.tokens_per_s ?? null, 1.5, false));
+  rows.push(row(sampleLabel(workloads.smallSample), "tokens/s", r.smallSample.ours.tokens_per_s, r.smallSample.torch?.tokens_per_s ?? null, 1.5, false));
+
+  const o = r.toyStep.ours;
+  const t = r.toyStep.torch;
+  const seconds = (performance.now() - started) / 1000;
+  const notes = [
+    `ours: ${o.kernels} kernels (${o.isa}), ${o.threads} threads; GEMM: ${gemm.isa ?? "native not loaded"}, ${gemm.threads ?? "-"} threads`,
+    t
+      ? `PyTorch ${t.torch}: ${t.threads} threads, matmuls on ${t.matmul} (its BLAS: ${t.blas}); GEMM column: the faster of torch.mm and oneDNN (${gemm.torchThreads} threads)`
+      : `PyTorch: skipped (${noTorch})`,
+    `${quick ? "--quick: fewer repetitions; " : ""}load average at the end ${loadavg().map((x) => x.toFixed(1)).join(" ")}; ${seconds.toFixed(0)} s in all`,
+  ];
+  if (values.json) {
+    console.log(JSON.stringify({ rows, notes, gemm, results }, null, 2));
+    return;
+  }
+  console.log(formatTable(rows));
+  console.log(notes.map((n) => `- ${n}`).join("\n"));
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  await main();
+}
