@@ -8,7 +8,8 @@
  *     topP times the kept mass (at least one token);
  *  5. draw: one uniform u = rng.next() per row and step; walk the kept tokens in ascending id order and
  *     take the first whose cumulative probability exceeds u times the kept mass.
- * Rows draw in row order, so a seed gives the same completions on every run and kernel path.
+ * Rows draw in row order, so a seed gives the same completions on every run (with the same kernels:
+ * native and TypeScript probabilities differ in the last float bits, which can move a draw at a boundary).
  * A row stops after it emits a stop token (kept), after maxNewTokens, or when it reaches the context length.
  */
 import type { GPT2 } from "./gpt2.js";
