@@ -12,15 +12,25 @@ function gemm(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: 
   gemmAt(tA, tB, M, N, K, alpha, A, 0, B, 0, beta, C, 0);
 }
 
-// One matrix product at element offsets oA, oB, oC; a row of op(A) op(B) is summed into a float64 row.
+// Below this many multiply-adds the simple loops win (no packing, no blocking).
+const GEMM_BLOCKED_MIN = 1 << 15;
+// Columns of op(B) transposed into a float64 block at a time (bounds the scratch to 64 * K).
+const GEMM_COL_BLOCK = 64;
+
+// One matrix product at element offsets oA, oB, oC. Every element is a float64 sum over k in increasing
+// order, whichever path computes it, so the paths give identical results.
 function gemmAt(
   tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number,
   A: F, oA: number, B: F, oB: number, beta: number, C: F, oC: number,
 ): void {
+  if (M * N * K >= GEMM_BLOCKED_MIN && M >= 4 && N >= 4 && K > 0) {
+    gemmBlocked(tA, tB, M, N, K, alpha, A, oA, B, oB, beta, C, oC);
+    return;
+  }
   const acc = new Float64Array(N);
   for (let i = 0; i < M; i++) {
     acc.fill(0);
-    if (K > 0 && alpha !== 0) {
+    if (K > 0) {
       if (!tB) {
         // B is [K,N]: axpy rows of B, streaming along N.
         for (let k = 0; k < K; k++) {
@@ -46,6 +56,75 @@ function gemmAt(
     if (beta === 0) for (let j = 0; j < N; j++) C[rc + j] = alpha * acc[j];
     else for (let j = 0; j < N; j++) C[rc + j] = alpha * acc[j] + beta * C[rc + j];
   }
+}
+
+// Dot products in 4 x 4 blocks (16 sums in registers, each loaded value used 4 times): rows of op(A) and
+// columns of op(B) are read contiguous along k, transposing (into float64 scratch) only where needed.
+function gemmBlocked(
+  tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number,
+  A: F, oA: number, B: F, oB: number, beta: number, C: F, oC: number,
+): void {
+  let a: F = A;
+  let aOff = oA;
+  if (tA) {
+    const t = new Float64Array(M * K);
+    for (let k = 0; k < K; k++) for (let i = 0; i < M; i++) t[i * K + k] = A[oA + k * M + i];
+    a = t;
+    aOff = 0;
+  }
+  const bt = tB ? null : new Float64Array(GEMM_COL_BLOCK * K);
+  const store = (i: number, j: number, s: number): void => {
+    const c = oC + i * N + j;
+    C[c] = beta === 0 ? alpha * s : alpha * s + beta * C[c];
+  };
+  for (let j0 = 0; j0 < N; j0 += GEMM_COL_BLOCK) {
+    const nb = Math.min(GEMM_COL_BLOCK, N - j0);
+    let b: F = B;
+    let bOff = oB + j0 * K; // column j of op(B) is b[bOff + (j - j0) * K + k]
+    if (bt !== null) {
+      for (let k = 0; k < K; k++) {
+        const rb = oB + k * N + j0;
+        for (let j = 0; j < nb; j++) bt[j * K + k] = B[rb + j];
+      }
+      b = bt;
+      bOff = 0;
+    }
+    let i = 0;
+    for (; i + 4 <= M; i += 4) {
+      const a0 = aOff + i * K, a1 = a0 + K, a2 = a1 + K, a3 = a2 + K;
+      let j = 0;
+      for (; j + 4 <= nb; j += 4) {
+        const b0 = bOff + j * K, b1 = b0 + K, b2 = b1 + K, b3 = b2 + K;
+        let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+        let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+        for (let k = 0; k < K; k++) {
+          const x0 = a[a0 + k], x1 = a[a1 + k], x2 = a[a2 + k], x3 = a[a3 + k];
+          const y0 = b[b0 + k], y1 = b[b1 + k], y2 = b[b2 + k], y3 = b[b3 + k];
+          s00 += x0 * y0; s01 += x0 * y1; s02 += x0 * y2; s03 += x0 * y3;
+          s10 += x1 * y0; s11 += x1 * y1; s12 += x1 * y2; s13 += x1 * y3;
+          s20 += x2 * y0; s21 += x2 * y1; s22 += x2 * y2; s23 += x2 * y3;
+          s30 += x3 * y0; s31 += x3 * y1; s32 += x3 * y2; s33 += x3 * y3;
+        }
+        const jj = j0 + j;
+        store(i, jj, s00); store(i, jj + 1, s01); store(i, jj + 2, s02); store(i, jj + 3, s03);
+        store(i + 1, jj, s10); store(i + 1, jj + 1, s11); store(i + 1, jj + 2, s12); store(i + 1, jj + 3, s13);
+        store(i + 2, jj, s20); store(i + 2, jj + 1, s21); store(i + 2, jj + 2, s22); store(i + 2, jj + 3, s23);
+        store(i + 3, jj, s30); store(i + 3, jj + 1, s31); store(i + 3, jj + 2, s32); store(i + 3, jj + 3, s33);
+      }
+      for (; j < nb; j++) {
+        for (let r = 0; r < 4; r++) store(i + r, j0 + j, dot(a, aOff + (i + r) * K, b, bOff + j * K, K));
+      }
+    }
+    for (; i < M; i++) {
+      for (let j = 0; j < nb; j++) store(i, j0 + j, dot(a, aOff + i * K, b, bOff + j * K, K));
+    }
+  }
+}
+
+function dot(x: F, ox: number, y: F, oy: number, n: number): number {
+  let s = 0;
+  for (let k = 0; k < n; k++) s += x[ox + k] * y[oy + k];
+  return s;
 }
 
 function gemmBatched(
