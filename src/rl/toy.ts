@@ -46,8 +46,10 @@ export const TOY_PRESETS: Record<ToyPreset, { model: string; hyperparameters: Tr
   },
   "gpt2-small": {
     model: "gpt2-small",
-    hyperparameters: { learning_rate: 1e-5 },
-    note: "GPT-2 small shape (124M), random init (no pretrained weights here)",
+    // Not tuned (a run is hours here): the largest of {1e-5, 1e-6, 1e-7} whose first steps on the tuning
+    // target did not collapse the random-init policy onto one leaf (1e-5: after 1 step, 1e-6: after 3).
+    hyperparameters: { learning_rate: 1e-7 },
+    note: "GPT-2 small shape (124M), random init (no pretrained weights here); learning rate not tuned",
   },
 };
 
