@@ -37,13 +37,18 @@ export class Tape {
 /**
  * Free gradient buffers, reused within a backward pass and across passes: a request takes the smallest
  * free buffer of its float type that is large enough (a view of its first n elements), so steps of the
- * same or smaller shapes allocate nothing. Buffers not taken during a whole pass are dropped at its end.
+ * same or smaller shapes allocate nothing. A buffer no pass has taken for POOL_IDLE_PASSES passes is
+ * dropped (micro-batches of two shapes keep both sets; a shape that is gone frees its buffers).
  */
+const POOL_IDLE_PASSES = 8;
+
 export class GradPool {
   private free: FloatArray[] = [];
   /** view handed out -> the buffer it is a view of */
   private readonly owner = new WeakMap<FloatArray, FloatArray>();
-  private readonly taken = new Set<FloatArray>();
+  /** buffer -> the pass that last took it */
+  private readonly lastTaken = new Map<FloatArray, number>();
+  private pass = 0;
   /** buffers created so far (allocate-once check) */
   allocations = 0;
 
@@ -63,7 +68,7 @@ export class GradPool {
       buf = float64 ? new Float64Array(n) : new Float32Array(n);
       this.allocations++;
     }
-    this.taken.add(buf);
+    this.lastTaken.set(buf, this.pass);
     const view = buf.length === n ? buf : buf.subarray(0, n);
     view.fill(0);
     this.owner.set(view, buf);
@@ -79,10 +84,11 @@ export class GradPool {
     return true;
   }
 
-  /** End of a pass: drop the free buffers nobody asked for. */
+  /** End of a pass: drop the free buffers idle for POOL_IDLE_PASSES passes. */
   trim(): void {
-    this.free = this.free.filter((b) => this.taken.has(b));
-    this.taken.clear();
+    this.pass++;
+    for (const [b, p] of this.lastTaken) if (this.pass - p > POOL_IDLE_PASSES) this.lastTaken.delete(b);
+    this.free = this.free.filter((b) => this.lastTaken.has(b));
   }
 
   get bytes(): number {

@@ -175,3 +175,21 @@ test("backward holds the activation gradients of about one layer whatever the de
   };
   assert.equal(gradBytes(6), gradBytes(2));
 });
+
+test("micro-batches of two shapes in turn allocate nothing after the first round", () => {
+  const m = new GPT2(TINY);
+  m.initialize(new Rng(1));
+  const rng = new Rng(2);
+  const pass = (B: number, T: number): void => {
+    const lp = m.logprobsForTraining(randomBatch(rng, TINY.vocabSize, B, T, new Array(B).fill(T))).logprobs;
+    m.backward(new Float32Array(lp.length).fill(-1));
+  };
+  pass(4, 8);
+  pass(2, 3);
+  const first = m.arenaStats().allocations;
+  for (let i = 0; i < 12; i++) {
+    pass(4, 8);
+    pass(2, 3);
+  }
+  assert.equal(m.arenaStats().allocations, first);
+});
