@@ -6,7 +6,7 @@
  * Buffers come from the current arena when one is set (allocate once, llm.c style): a training step of
  * the same shape asks for the same buffers in the same order, so the second step allocates nothing.
  */
-import { Tensor, numel, type FloatArray } from "./tensor.js";
+import type { FloatArray, Tensor } from "./tensor.js";
 
 export class Tape {
   /** each op's backward closure and the output whose gradient it consumes */
@@ -207,11 +207,6 @@ export function alloc(like: FloatArray, n: number, zero = false): FloatArray {
   const f64 = like instanceof Float64Array;
   if (arena !== null) return arena.take(f64, n, zero);
   return f64 ? new Float64Array(n) : new Float32Array(n);
-}
-
-/** A float buffer for saved statistics (mean, rstd, probabilities) of the same type as `like`. */
-export function output(like: FloatArray, shape: readonly number[], requiresGrad: boolean, zero = false): Tensor {
-  return new Tensor(shape, alloc(like, numel(shape), zero), requiresGrad);
 }
 
 /** The gradient buffer of t, allocated (zero-filled) the first time a backward closure needs it. */
