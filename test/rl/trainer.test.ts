@@ -129,3 +129,24 @@ test("NaN in the loss stops the run with a clear message and keeps the last good
   assert.deepEqual(await readdir(join(dir, "checkpoints")), ["step-00000004.safetensors"]);
   await rm(dir, { recursive: true });
 });
+
+test("every loss_type x scale_rewards x lambda trains; micro-batching leaves the dapo update unchanged", async () => {
+  const dir = await tmp();
+  for (const loss_type of ["grpo", "dapo", "bnpo", "dr_grpo"] as const) {
+    for (const scale_rewards of ["group", "batch", "none"] as const) {
+      for (const lambda of [false, true]) {
+        const r = await train(config(dir, { steps: 2, loss_type, scale_rewards, lambda, log_rollouts: false }), { policyFactory: tabular, overwrite: true });
+        assert.equal(r.metrics.length, 2);
+        assert.ok(r.metrics.every((m) => Number.isFinite(m.loss) && Number.isFinite(m.grad_norm)));
+      }
+    }
+  }
+  const whole = await train(config(dir, { steps: 3, lambda: true }), { policyFactory: tabular, overwrite: true });
+  const split = await train(config(dir, { steps: 3, lambda: true, micro_batch_size: 3 }), { policyFactory: tabular, overwrite: true });
+  for (let s = 0; s < 3; s++) {
+    assert.equal(split.metrics[s].reward_mean, whole.metrics[s].reward_mean);
+    assert.ok(Math.abs(split.metrics[s].loss - whole.metrics[s].loss) < 1e-12);
+    assert.ok(Math.abs(split.metrics[s].grad_norm - whole.metrics[s].grad_norm) < 1e-9 * whole.metrics[s].grad_norm);
+  }
+  await rm(dir, { recursive: true });
+});
