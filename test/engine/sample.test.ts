@@ -4,7 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { useKernels } from "../../src/engine/backend.js";
 import { GPT2, type GPT2Config } from "../../src/engine/gpt2.js";
+import { kernels, nativeLoadError, tsKernels } from "../../src/engine/kernels/index.js";
 import { Decoder } from "../../src/engine/kvcache.js";
 import { chooseToken, generate } from "../../src/engine/sample.js";
 import { Rng } from "../../src/util/rng.js";
@@ -147,5 +149,30 @@ test("top-p keeps exactly the reference nucleus (sorted by p, then id), ties inc
     for (let k = 0; k < 3000; k++) seen.add(chooseToken(probs, probs, { temperature: 1, topK: 0, topP }, r));
     for (const t of seen) assert.ok(want.has(t), `trial ${trial}: token ${t} is outside the nucleus`);
     if (want.size <= 8) assert.equal(seen.size, want.size, `trial ${trial}: every nucleus token is drawn`);
+  }
+});
+
+test("KV-cache decoding: native kernels give the TypeScript kernels' logits", (t) => {
+  if (kernels.name !== "native") {
+    t.skip(`native kernels not in use (${nativeLoadError ?? "LAMBDA_GRPO_KERNELS=ts"})`);
+    return;
+  }
+  const m = model(7);
+  const run = (): Float32Array[] => {
+    const dec = new Decoder(m, 2, 9);
+    const out = [dec.prefill([Int32Array.from([1, 2, 3]), Int32Array.from([4])]).slice()];
+    for (let s = 0; s < 4; s++) out.push(dec.step(Int32Array.from([s, 2 * s + 1])).slice());
+    return out;
+  };
+  const nat = run();
+  const prev = useKernels(tsKernels);
+  let ts: Float32Array[];
+  try {
+    ts = run();
+  } finally {
+    useKernels(prev);
+  }
+  for (let s = 0; s < nat.length; s++) {
+    for (let i = 0; i < nat[s].length; i++) assert.ok(Math.abs(nat[s][i] - ts[s][i]) < 1e-4, `step ${s} logit ${i}: ${nat[s][i]} vs ${ts[s][i]}`);
   }
 });
