@@ -193,3 +193,30 @@ test("micro-batches of two shapes in turn allocate nothing after the first round
   }
   assert.equal(m.arenaStats().allocations, first);
 });
+
+test("native results do not depend on the thread count (bit for bit)", (t) => {
+  if (nativeKernels === null || kernels.name !== "native") {
+    t.skip(`native kernels not in use (${nativeLoadError ?? "LAMBDA_GRPO_KERNELS=ts"})`);
+    return;
+  }
+  const cfg: GPT2Config = { vocabSize: 53, contextLength: 32, nLayer: 2, nHead: 4, nEmbd: 64, layerNormEpsilon: 1e-5 };
+  const run = (): { lp: Float32Array; grad: Float32Array } => {
+    const m = new GPT2(cfg);
+    m.initialize(new Rng(9));
+    const batch = randomBatch(new Rng(10), cfg.vocabSize, 4, 24, [24, 17, 9, 24]);
+    const lp = m.logprobsForTraining(batch).logprobs as Float32Array;
+    m.backward(Float32Array.from({ length: lp.length }, (_, i) => Math.cos(i)));
+    return { lp, grad: m.grad.slice() };
+  };
+  const before = nativeKernels.getThreads();
+  try {
+    nativeKernels.setThreads(1);
+    const one = run();
+    nativeKernels.setThreads(Math.max(2, before));
+    const many = run();
+    assert.deepEqual(many.lp, one.lp);
+    assert.deepEqual(many.grad, one.grad);
+  } finally {
+    nativeKernels.setThreads(before);
+  }
+});
