@@ -45,6 +45,12 @@ export function toyReportHtml(r: ToyResults): string {
       return `<tr><td>${c.n}</td><td>${c.r_neg.toFixed(1)}</td><td class="${better === "grpo" ? "win" : ""}">${f(c.grpo.mean, c.grpo.std)}</td><td class="${better === "lambda" ? "win" : ""}">${f(c.lambda.mean, c.lambda.std)}</td><td>${c.paper ? c.paper.grpo.toFixed(4) : "-"}</td><td>${c.paper ? c.paper.lambda.toFixed(4) : "-"}</td></tr>`;
     })
     .join("\n");
+  const speedRows = r.cells
+    .map((c) => {
+      const f = (xs: (number | null)[]) => xs.map((x) => (x === null ? "&ndash;" : String(x))).join(" ");
+      return `<tr><td>${c.n}</td><td>${c.r_neg.toFixed(1)}</td><td>${f(c.grpo.steps_to_half)}</td><td>${f(c.lambda.steps_to_half)}</td></tr>`;
+    })
+    .join("\n");
   const hp = Object.entries(r.hyperparameters)
     .map(([k, v]) => `${escapeHtml(k)} = ${escapeHtml(String(v))}`)
     .join(", ");
@@ -70,6 +76,11 @@ ${r.wall_seconds.toFixed(1)} s wall.</p>
 <table>
 <tr><th>n</th><th>r_neg</th><th>GRPO (ours)</th><th>lambda-GRPO (ours)</th><th>GRPO (paper)</th><th>lambda-GRPO (paper)</th></tr>
 ${rows}
+</table>
+<h2>Step at which the target rate (10-step average) first reaches 0.5, per seed (&ndash;: never)</h2>
+<table>
+<tr><th>n</th><th>r_neg</th><th>GRPO</th><th>lambda-GRPO</th></tr>
+${speedRows}
 </table>
 <h2>Target rate per step (mean over seeds, ${SMOOTH}-step moving average)</h2>
 <div id="plots"></div>
