@@ -72,7 +72,7 @@ export interface TrainResult {
 export class NonFiniteError extends UserError {}
 
 /** Fields that may differ between a run's config.json and the config it is resumed with. */
-const RESUMABLE_CHANGES = new Set(["steps", "checkpoint_every", "save_total_limit"]);
+const RESUMABLE_CHANGES = new Set(["steps", "checkpoint_every", "save_total_limit", "output_dir"]);
 
 export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
   const dir = config.output_dir;
@@ -201,6 +201,7 @@ export function trainStep(
   const allowed = env.allowedTokens();
   const prompts = env.prompts(config.prompts_per_step, rng);
   for (const p of prompts) {
+    if (p.tokens.length === 0) throw new UserError(`env '${env.name}' gave an empty prompt (the policy needs at least one token)`);
     if (p.tokens.length + maxNew > policy.contextLength) {
       throw new UserError(
         `a prompt of ${p.tokens.length} tokens plus max_completion_length ${maxNew} exceeds the model's context (${policy.contextLength})`,
