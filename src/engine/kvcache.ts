@@ -95,6 +95,7 @@ export class Decoder<F extends FloatArray = Float32Array> {
   /**
    * Runs the prompts (one per row, 1..Tmax tokens each) through the model, fills the caches and returns
    * the logits [B,V] of the next token after each prompt (a view, valid until the next call).
+   * Identical prompts (GRPO samples a group of completions per prompt) run once and share their k, v.
    */
   prefill(prompts: Int32Array[]): F {
     const { B, Tmax } = this;
@@ -108,22 +109,37 @@ export class Decoder<F extends FloatArray = Float32Array> {
       if (p.length < 1 || p.length > Tmax) throw new Error(`Decoder.prefill: prompt ${b} has ${p.length} tokens, expected 1..${Tmax}`);
       T = Math.max(T, p.length);
     }
-    const tokens = new Int32Array(B * T);
-    const lengths = new Int32Array(B);
+    // row b's prompt is unique prompt rep[b]
+    const index = new Map<string, number>();
+    const unique: Int32Array[] = [];
+    const rep = new Int32Array(B);
     for (let b = 0; b < B; b++) {
-      tokens.set(prompts[b], b * T);
-      lengths[b] = prompts[b].length;
+      const key = prompts[b].join(",");
+      let u = index.get(key);
+      if (u === undefined) {
+        u = unique.length;
+        index.set(key, u);
+        unique.push(prompts[b]);
+      }
+      rep[b] = u;
       this.pos[b] = prompts[b].length;
+    }
+    const U = unique.length;
+    const tokens = new Int32Array(U * T);
+    const lengths = new Int32Array(U);
+    for (let u = 0; u < U; u++) {
+      tokens.set(unique[u], u * T);
+      lengths[u] = unique[u].length;
     }
     this.arena.reset();
     const h = withArena(this.arena, () =>
       noGrad(() =>
-        this.model.hidden({ tokens, batch: B, seqLen: T, lengths }, (l, qkv) => {
+        this.model.hidden({ tokens, batch: U, seqLen: T, lengths }, (l, qkv) => {
           const kc = this.kCache[l];
           const vc = this.vCache[l];
           for (let b = 0; b < B; b++) {
-            for (let t = 0; t < lengths[b]; t++) {
-              const src = (b * T + t) * 3 * C;
+            for (let t = 0; t < lengths[rep[b]]; t++) {
+              const src = (rep[b] * T + t) * 3 * C;
               for (let hh = 0; hh < NH; hh++) {
                 const dst = ((b * NH + hh) * Tmax + t) * hs;
                 kc.set(qkv.subarray(src + C + hh * hs, src + C + hh * hs + hs), dst);
@@ -135,7 +151,7 @@ export class Decoder<F extends FloatArray = Float32Array> {
       ),
     );
     for (let b = 0; b < B; b++) {
-      const r = (b * T + lengths[b] - 1) * C;
+      const r = (rep[b] * T + lengths[rep[b]] - 1) * C;
       this.x.set(h.data.subarray(r, r + C), b * C);
     }
     kernels.gemm(false, true, B, c.vocabSize, C, 1, this.x, this.wte, 0, this.logits);

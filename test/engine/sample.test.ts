@@ -25,25 +25,27 @@ function model(seed = 1): GPT2 {
 test("KV-cache decoding gives the logits of a full recomputation", () => {
   const m = model();
   const V = CFG.vocabSize;
-  const prompts = [Int32Array.from([1, 2, 3]), Int32Array.from([4]), Int32Array.from([5, 6, 7, 8, 9])];
+  // rows 0 and 2 share a prompt (a GRPO group): the prefill runs it once
+  const prompts = [Int32Array.from([1, 2, 3]), Int32Array.from([4]), Int32Array.from([1, 2, 3]), Int32Array.from([5, 6, 7, 8, 9])];
+  const R = prompts.length;
   const Tmax = 10;
-  const dec = new Decoder(m, 3, Tmax);
+  const dec = new Decoder(m, R, Tmax);
   const seqs = prompts.map((p) => Array.from(p));
   let logits = dec.prefill(prompts).slice();
   const rng = new Rng(3);
   for (let step = 0; step < 5; step++) {
     // full recomputation of every row as it stands
     const T = Math.max(...seqs.map((s) => s.length));
-    const tokens = new Int32Array(3 * T);
+    const tokens = new Int32Array(R * T);
     seqs.forEach((s, b) => tokens.set(s, b * T));
-    const full = m.logits({ tokens, batch: 3, seqLen: T, lengths: Int32Array.from(seqs.map((s) => s.length)) });
-    for (let b = 0; b < 3; b++) {
+    const full = m.logits({ tokens, batch: R, seqLen: T, lengths: Int32Array.from(seqs.map((s) => s.length)) });
+    for (let b = 0; b < R; b++) {
       const last = (b * T + seqs[b].length - 1) * V;
       for (let v = 0; v < V; v++) {
         assert.ok(Math.abs(logits[b * V + v] - full[last + v]) < 1e-5, `step ${step} row ${b} token ${v}: ${logits[b * V + v]} vs ${full[last + v]}`);
       }
     }
-    const next = Int32Array.from({ length: 3 }, () => rng.int(V));
+    const next = Int32Array.from({ length: R }, () => rng.int(V));
     seqs.forEach((s, b) => s.push(next[b]));
     logits = dec.step(next).slice();
   }
