@@ -13,7 +13,7 @@ import { Rng } from "../../src/util/rng.js";
 const F32_TOL = 2e-5;
 
 const skip = nativeKernels === null ? `native addon not built (${nativeLoadError}); only the TypeScript kernels are tested` : false;
-if (skip) console.log(`# SKIP native kernels: ${skip}`);
+if (skip) console.log(`native kernel tests skipped: ${skip}`);
 
 function rand(rng: Rng, n: number, scale = 1): Float32Array {
   const a = new Float32Array(n);
