@@ -66,10 +66,16 @@ export interface Row {
   pass: boolean | null;
 }
 
+/**
+ * PyTorch's child environment. OMP_WAIT_POLICY=PASSIVE (unless set already): with its default, libgomp's
+ * threads spin at every barrier, and on a machine with more runnable threads than cores (any shared one)
+ * a toy step measured 459 ms instead of 41 ms; that would time the scheduler, not PyTorch.
+ */
 function torchEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
+  env.OMP_WAIT_POLICY ??= "PASSIVE";
   return env;
 }
 
@@ -198,7 +204,7 @@ async function main(): Promise<void> {
   const notes = [
     `ours: ${o.kernels} kernels (${o.isa}), ${o.threads} threads; GEMM: ${gemm.isa ?? "native not loaded"}, ${gemm.threads ?? "-"} threads`,
     t
-      ? `PyTorch ${t.torch}: ${t.threads} threads, matmuls on ${t.matmul} (its BLAS: ${t.blas}); GEMM column: the faster of torch.mm and oneDNN (${gemm.torchThreads} threads)`
+      ? `PyTorch ${t.torch}: ${t.threads} threads (OMP_WAIT_POLICY=${torchEnv().OMP_WAIT_POLICY}), matmuls on ${t.matmul} (its BLAS: ${t.blas}); GEMM column: the faster of torch.mm and oneDNN (${gemm.torchThreads} threads)`
       : `PyTorch: skipped (${noTorch})`,
     `${quick ? "--quick: fewer repetitions; " : ""}load average at the end ${loadavg().map((x) => x.toFixed(1)).join(" ")}; ${seconds.toFixed(0)} s in all`,
   ];
