@@ -16,7 +16,7 @@ import { GPT2_PRESETS, type GPT2Config } from "../engine/gpt2.js";
 import { lmHeadLogprobs } from "../engine/lmHead.js";
 import { biasAdd, linear, logSoftmax, matmul, sum } from "../engine/ops/index.js";
 import { Tensor } from "../engine/tensor.js";
-import { createPolicy } from "../engine/policy.js";
+import { createPolicy, GPT2Policy } from "../engine/policy.js";
 import type { Policy } from "../rl/policy.js";
 import { UserError } from "../util/errors.js";
 import { Rng } from "../util/rng.js";
@@ -38,6 +38,8 @@ options:
   --warmup <N>         untimed repetitions first (default 2 for step, 1 for sample)
   --threads <N>        native kernel threads (default: all cores)
   --seed <n>           weights and tokens (default 0)
+  --fresh-buffers      step: allocate activations and their gradients afresh every step instead of
+                       reusing them (shows what allocate-once saves)
   --json               one JSON object: median_ms, tokens_per_s, peak_rss_mb and the settings
   -h, --help           this text`;
 
@@ -72,6 +74,7 @@ export interface BenchResult {
   kernels: string;
   isa: string;
   threads: number;
+  reuse_buffers: boolean;
 }
 
 /** Times training steps: tokens [batch, seq] uniform over the vocabulary, every row full length. */
@@ -181,6 +184,7 @@ export async function main(argv: string[]): Promise<void> {
       threads: { type: "string" },
       seed: { type: "string" },
       json: { type: "boolean", default: false },
+      "fresh-buffers": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -218,6 +222,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const policy = await createPolicy(preset, { seed });
+  if (values["fresh-buffers"]) (policy as GPT2Policy).model.reuseBuffers = false;
   let times: number[];
   let seq: number;
   let tokens: number;
@@ -251,6 +256,7 @@ export async function main(argv: string[]): Promise<void> {
     kernels: info.name,
     isa: info.isa,
     threads: info.threads,
+    reuse_buffers: !values["fresh-buffers"],
   };
   if (values.json) {
     console.log(JSON.stringify(result));

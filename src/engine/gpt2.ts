@@ -127,6 +127,11 @@ export class GPT2<F extends FloatArray = Float32Array> {
   /** activation gradients, handed back as soon as they are consumed */
   private readonly gradPool = new GradPool();
   private pending: { tape: Tape; logprobs: Tensor; B: number; T: number } | null = null;
+  /**
+   * false: every pass allocates its activations and gradients afresh, as a framework without an arena
+   * does (`lambda-grpo bench step --fresh-buffers` measures what reuse saves).
+   */
+  reuseBuffers = true;
 
   /**
    * A model with every parameter 0; call `initialize` or fill `parameters()` (e.g. from a checkpoint).
@@ -277,7 +282,7 @@ export class GPT2<F extends FloatArray = Float32Array> {
     this.pending = null;
     this.trainArena.reset();
     const tape = new Tape();
-    const s = withArena(this.trainArena, () => recording(tape, () => this.scores(batch, opts)));
+    const s = withArena(this.reuseBuffers ? this.trainArena : null, () => recording(tape, () => this.scores(batch, opts)));
     this.pending = { tape, logprobs: s.logprobs, B: batch.batch, T: batch.seqLen };
     return { logprobs: s.logprobs.data.slice(), entropy: s.entropy.data.slice() };
   }
@@ -291,10 +296,10 @@ export class GPT2<F extends FloatArray = Float32Array> {
     if (p === null) throw new Error("GPT2.backward: no logprobsForTraining pass to go back through (one backward per forward)");
     this.pending = null;
     if (dLogprobs.length !== p.B * p.T) throw new Error(`GPT2.backward: ${dLogprobs.length} gradients for [${p.B},${p.T}]`);
-    withArena(this.trainArena, () => {
+    withArena(this.reuseBuffers ? this.trainArena : null, () => {
       const g = gradOf(p.logprobs);
       for (let i = 0; i < g.length; i++) g[i] = dLogprobs[i];
-      p.tape.backward(this.gradPool);
+      p.tape.backward(this.reuseBuffers ? this.gradPool : null);
     });
   }
 
