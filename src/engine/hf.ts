@@ -145,7 +145,8 @@ async function readWeights(dir: string): Promise<Map<string, NamedTensor & { fil
   for (const file of files) {
     let contents;
     try {
-      contents = await readSafetensors(file);
+      // views into the file's bytes: each is copied into the model below, so the file is held once
+      contents = await readSafetensors(file, { copy: false });
     } catch (err) {
       if (file === single && err instanceof UserError && err.message.endsWith("no such file")) {
         throw new UserError(`${single}: no such file (a Hugging Face GPT-2 directory holds ${HF_CONFIG_FILE} and ${HF_WEIGHTS_FILE}; pytorch_model.bin is not read)`);

@@ -12,7 +12,7 @@
 import { readFile } from "node:fs/promises";
 import { endianness } from "node:os";
 import { UserError } from "../util/errors.js";
-import { writeFileAtomic } from "./atomic.js";
+import { AtomicWriter } from "./atomic.js";
 
 /** A float32 tensor, row-major. */
 export interface NamedTensor {
@@ -39,8 +39,17 @@ function malformed(file: string, message: string, tensor?: string): UserError {
   return new UserError(tensor === undefined ? `${file}: ${message}` : `${file}: tensor '${tensor}': ${message}`);
 }
 
+export interface ReadOptions {
+  /**
+   * false: F32 tensors may be views into `bytes` rather than copies (when aligned, on a little-endian
+   * host), for a caller that copies them elsewhere at once: loading GPT-2 124M then holds the file once,
+   * not twice. Default true.
+   */
+  copy?: boolean;
+}
+
 /** Parses the bytes of a safetensors file; `file` names it in errors. Tensors are copied out of `bytes`. */
-export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsContents {
+export function parseSafetensors(bytes: Uint8Array, file: string, opts: ReadOptions = {}): SafetensorsContents {
   if (bytes.byteLength < 8) {
     throw malformed(file, `not a safetensors file: ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
   }
@@ -121,13 +130,14 @@ export function parseSafetensors(bytes: Uint8Array, file: string): SafetensorsCo
   const tensors = new Map<string, NamedTensor & { dtype: ReadableDtype }>();
   for (const e of entries) {
     const raw = bytes.subarray(dataStart + e.begin, dataStart + e.end);
-    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: decode(raw, e.dtype) });
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: decode(raw, e.dtype, opts.copy ?? true) });
   }
   return { tensors, metadata };
 }
 
-function decode(raw: Uint8Array, dtype: ReadableDtype): Float32Array {
+function decode(raw: Uint8Array, dtype: ReadableDtype, copy: boolean): Float32Array {
   const n = raw.byteLength / BYTES_PER_ELEMENT[dtype];
+  if (!copy && dtype === "F32" && LITTLE_ENDIAN_HOST && raw.byteOffset % 4 === 0) return new Float32Array(raw.buffer, raw.byteOffset, n);
   const out = new Float32Array(n);
   if (dtype === "F32" && LITTLE_ENDIAN_HOST) {
     // A byte copy: works whatever the alignment of `raw`.
@@ -160,7 +170,7 @@ export function halfToFloat(h: number): number {
 }
 
 /** Reads a safetensors file into float32 tensors. */
-export async function readSafetensors(path: string): Promise<SafetensorsContents> {
+export async function readSafetensors(path: string, opts: ReadOptions = {}): Promise<SafetensorsContents> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -168,7 +178,39 @@ export async function readSafetensors(path: string): Promise<SafetensorsContents
     const e = err as NodeJS.ErrnoException;
     throw new UserError(e.code === "ENOENT" ? `${path}: no such file` : `${path}: cannot read (${e.message})`);
   }
-  return parseSafetensors(bytes, path);
+  return parseSafetensors(bytes, path, opts);
+}
+
+/** The 8-byte length and the JSON header (padded with spaces to 8 bytes) for `tensors` stored as F32, in order. */
+function encodeHeader(tensors: [string, NamedTensor][], metadata: Record<string, string>): { head: Uint8Array; dataBytes: number } {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    if (name === "__metadata__") throw new Error("'__metadata__' cannot be a tensor name");
+    if (name in header) throw new Error(`tensor '${name}' given twice`);
+    const elements = t.shape.reduce((a, b) => a * b, 1);
+    if (elements !== t.data.length) {
+      throw new Error(`tensor '${name}': shape [${t.shape.join(", ")}] has ${elements} elements, data has ${t.data.length}`);
+    }
+    header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + 4 * elements] };
+    offset += 4 * elements;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.length / 8) * 8;
+  const head = new Uint8Array(8 + padded).fill(0x20, 8);
+  new DataView(head.buffer).setBigUint64(0, BigInt(padded), true);
+  head.set(json, 8);
+  return { head, dataBytes: offset };
+}
+
+/** A tensor's float32 data as little-endian bytes (a view on little-endian hosts). */
+function littleEndianBytes(data: Float32Array): Uint8Array {
+  if (LITTLE_ENDIAN_HOST) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const out = new Uint8Array(data.byteLength);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < data.length; i++) view.setFloat32(4 * i, data[i], true);
+  return out;
 }
 
 /**
@@ -179,39 +221,13 @@ export function serializeSafetensors(
   tensors: Iterable<[string, NamedTensor]>,
   metadata: Record<string, string> = {},
 ): Uint8Array {
-  const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
-  const list: [string, NamedTensor][] = [];
-  let offset = 0;
-  for (const [name, t] of tensors) {
-    if (name === "__metadata__") throw new Error("'__metadata__' cannot be a tensor name");
-    if (name in header) throw new Error(`tensor '${name}' given twice`);
-    const elements = t.shape.reduce((a, b) => a * b, 1);
-    if (elements !== t.data.length) {
-      throw new Error(`tensor '${name}': shape [${t.shape.join(", ")}] has ${elements} elements, data has ${t.data.length}`);
-    }
-    header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + 4 * elements] };
-    list.push([name, t]);
-    offset += 4 * elements;
-  }
-  let headerBytes = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil(headerBytes.length / 8) * 8;
-  if (padded !== headerBytes.length) {
-    const p = new Uint8Array(padded).fill(0x20);
-    p.set(headerBytes);
-    headerBytes = p;
-  }
-  const out = new Uint8Array(8 + padded + offset);
-  const view = new DataView(out.buffer);
-  view.setBigUint64(0, BigInt(padded), true);
-  out.set(headerBytes, 8);
-  let at = 8 + padded;
+  const list = [...tensors];
+  const { head, dataBytes } = encodeHeader(list, metadata);
+  const out = new Uint8Array(head.length + dataBytes);
+  out.set(head);
+  let at = head.length;
   for (const [, t] of list) {
-    if (LITTLE_ENDIAN_HOST) {
-      out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-    } else {
-      for (let i = 0; i < t.data.length; i++) view.setFloat32(at + 4 * i, t.data[i], true);
-    }
+    out.set(littleEndianBytes(t.data), at);
     at += t.data.byteLength;
   }
   return out;
@@ -219,19 +235,32 @@ export function serializeSafetensors(
 
 /**
  * Writes `tensors` to `path` atomically (io/atomic.ts: temporary file beside it, fsync, rename), so a
- * reader never sees a half-written file and a failed write leaves nothing behind.
+ * reader never sees a half-written file and a failed write leaves nothing behind. Streams tensor by
+ * tensor: the file is never assembled in memory.
  */
 export async function writeSafetensors(
   path: string,
   tensors: Iterable<[string, NamedTensor]>,
   metadata: Record<string, string> = {},
 ): Promise<void> {
-  const bytes = serializeSafetensors(tensors, metadata);
+  const list = [...tensors];
+  const { head } = encodeHeader(list, metadata);
+  let out: AtomicWriter;
   try {
-    await writeFileAtomic(path, bytes);
+    out = await AtomicWriter.open(path);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new UserError(`${path}: cannot write (${e.code ?? "error"}: ${e.message})`);
+  }
+  try {
+    await out.write(head);
+    for (const [, t] of list) await out.write(littleEndianBytes(t.data));
+    await out.commit();
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code !== undefined) throw new UserError(`${path}: cannot write (${e.code}: ${e.message})`);
     throw err;
+  } finally {
+    await out.abort();
   }
 }

@@ -84,6 +84,21 @@ test("round-trips tensors (scalar, empty and subarray views included) through a 
   }
 });
 
+test("copy: false gives views into the file's bytes for aligned F32 (and still copies what it must)", () => {
+  const bytes = serializeSafetensors([["a", { shape: [3], data: new Float32Array([1, 2, 3]) }]]);
+  const views = parseSafetensors(bytes, "v.safetensors", { copy: false }).tensors.get("a")!.data;
+  assert.equal(views.buffer, bytes.buffer);
+  assert.deepEqual([...views], [1, 2, 3]);
+  const copies = parseSafetensors(bytes, "v.safetensors").tensors.get("a")!.data;
+  assert.notEqual(copies.buffer, bytes.buffer);
+  // the same file 1 byte into a buffer: misaligned, so copied
+  const shifted = new Uint8Array(bytes.length + 1);
+  shifted.set(bytes, 1);
+  const moved = parseSafetensors(shifted.subarray(1), "v.safetensors", { copy: false }).tensors.get("a")!.data;
+  assert.notEqual(moved.buffer, shifted.buffer);
+  assert.deepEqual([...moved], [1, 2, 3]);
+});
+
 test("a failed write leaves nothing behind and names the file", async () => {
   const dir = await mkdtemp(join(tmpdir(), "st-"));
   try {
