@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Golden fixture for the engine's GPT-2: a tiny Hugging Face-format checkpoint and PyTorch's answers on it.
 
-    /usr/bin/python3 scripts/golden_gpt2.py            # writes test/fixtures/gpt2-tiny/
+    /usr/bin/python3 scripts/golden_gpt2.py                 # writes test/fixtures/gpt2-tiny/
+    /usr/bin/python3 scripts/golden_gpt2.py --out DIR       # elsewhere (the test that the fixture is current)
 
 Needs only PyTorch (Debian's python3-torch; 1.13 here). Neither `transformers` nor `safetensors` is used:
 GPT-2 is written out below in plain torch so that it is an independent reference (the same equations as
@@ -20,6 +21,7 @@ Writes, under test/fixtures/gpt2-tiny/:
                          grad.<name>: d loss / d parameter, for every parameter (HF names, no prefix)
 The computation runs in float64 so the reference's own rounding is far below the test's tolerance.
 """
+import argparse
 import json
 import math
 import os
@@ -137,6 +139,9 @@ def write_safetensors(path, tensors, metadata=None):
 
 
 def main():
+    ap = argparse.ArgumentParser(description="Writes the golden GPT-2 fixture.")
+    ap.add_argument("--out", default=OUT, help="output directory (default: test/fixtures/gpt2-tiny)")
+    out = ap.parse_args().out
     torch.manual_seed(SEED)
     gen = torch.Generator().manual_seed(SEED)
     params = init_parameters(gen)
@@ -156,7 +161,7 @@ def main():
     loss = -logprobs.sum() / valid.sum()
     loss.backward()
 
-    os.makedirs(OUT, exist_ok=True)
+    os.makedirs(out, exist_ok=True)
     config = {
         "activation_function": "gelu_new",
         "architectures": ["GPT2LMHeadModel"],
@@ -177,15 +182,15 @@ def main():
         "torch_dtype": "float32",
         "vocab_size": VOCAB,
     }
-    with open(os.path.join(OUT, "config.json"), "w") as f:
+    with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
         f.write("\n")
     write_safetensors(
-        os.path.join(OUT, "model.safetensors"),
+        os.path.join(out, "model.safetensors"),
         [("transformer." + name, params[name]) for name, _ in parameter_shapes()],
         {"format": "pt"},
     )
-    with open(os.path.join(OUT, "inputs.jsonl"), "w") as f:
+    with open(os.path.join(out, "inputs.jsonl"), "w") as f:
         for row in rows:
             f.write(json.dumps({"tokens": row.tolist()}) + "\n")
     mask = torch.tensor([[t < n for t in range(T)] for n in LENGTHS]).unsqueeze(-1)
@@ -196,9 +201,9 @@ def main():
         ("logprobs", logprobs),
         ("loss", loss.reshape(())),
     ] + [("grad." + name, params[name].grad) for name, _ in parameter_shapes()]
-    write_safetensors(os.path.join(OUT, "golden.safetensors"), golden,
+    write_safetensors(os.path.join(out, "golden.safetensors"), golden,
                       {"generator": "scripts/golden_gpt2.py", "torch": torch.__version__, "compute_dtype": "float64"})
-    print(f"wrote {OUT}: loss {loss.item():.6f}, {sum(t.numel() for t in params.values())} parameters")
+    print(f"wrote {out}: loss {loss.item():.6f}, {sum(t.numel() for t in params.values())} parameters")
 
 
 if __name__ == "__main__":

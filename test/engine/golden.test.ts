@@ -6,8 +6,14 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { useKernels } from "../../src/engine/backend.js";
 import { loadHFModel } from "../../src/engine/hf.js";
+import { readSafetensors } from "../../src/io/safetensors.js";
 import { createPolicy } from "../../src/engine/policy.js";
 import { nativeKernels, nativeLoadError, tsKernels, type Kernels } from "../../src/engine/kernels/index.js";
 import { GPT2_TINY_DIR, readGolden, type Golden } from "../fixtures/gpt2-tiny/fixture.js";
@@ -105,4 +111,32 @@ test("createPolicy on the HF directory scores the golden batch as PyTorch does",
   assert.equal(policy.contextLength, g.seqLen);
   const s = policy.score({ tokens: g.tokens, batch: g.batch, seqLen: g.seqLen, lengths: g.lengths });
   expectClose("logprobs via Policy.score", s.logprobs, g.logprobs);
+});
+
+const SCRIPT = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "../../scripts/golden_gpt2.py" : "../../../scripts/golden_gpt2.py", import.meta.url));
+
+/** The torch version of /usr/bin/python3, or why there is none (CI need not have PyTorch). */
+function torchVersion(): { version: string } | { missing: string } {
+  const r = spawnSync("/usr/bin/python3", ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
+  if (r.status !== 0 || r.error) return { missing: "/usr/bin/python3 -c 'import torch' failed" };
+  return { version: r.stdout.trim() };
+}
+
+test("the committed fixture is what scripts/golden_gpt2.py writes (same torch version)", async (t) => {
+  const torch = torchVersion();
+  if ("missing" in torch) return t.skip(`${torch.missing}: PyTorch is not needed to run the golden test, only to regenerate it`);
+  const { metadata } = await readSafetensors(join(GPT2_TINY_DIR, "golden.safetensors"));
+  if (metadata.torch !== torch.version) {
+    return t.skip(`fixture made with torch ${metadata.torch}, this machine has ${torch.version} (its random numbers may differ)`);
+  }
+  const dir = await mkdtemp(join(tmpdir(), "golden-"));
+  try {
+    const r = spawnSync("/usr/bin/python3", [SCRIPT, "--out", dir], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    for (const f of ["config.json", "model.safetensors", "inputs.jsonl", "golden.safetensors"]) {
+      assert.ok((await readFile(join(dir, f))).equals(await readFile(join(GPT2_TINY_DIR, f))), `${f} differs: rerun /usr/bin/python3 scripts/golden_gpt2.py and commit`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
