@@ -194,7 +194,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   const what = positionals[0];
   if (what !== "step" && what !== "sample" && what !== "fusion") {
-    throw new UserError(`expected 'bench step', 'bench sample' or 'bench fusion', got '${what ?? ""}'\n\n${USAGE}`);
+    throw new UserError(`expected 'bench step', 'bench sample' or 'bench fusion', got '${what ?? ""}' (see 'lambda-grpo bench --help')`);
   }
   if (positionals.length > 1) throw new UserError(`unexpected argument '${positionals[1]}'`);
   const preset = values.preset;
