@@ -1,4 +1,26 @@
-// Public entry: the paper's core (no engine needed) and the model interface.
+// Public entry. `lambda-grpo/prm` is the paper's core alone (no engine, no native code); this entry adds
+// the engine (GPT-2 policies), the trainer and the rollout I/O.
 export * from "./prm/index.js";
 export type * from "./rl/policy.js";
 export { Rng } from "./util/rng.js";
+export type { RngState } from "./util/rng.js";
+export { UserError } from "./util/errors.js";
+
+// Engine: GPT-2 policies on our autograd, Hugging Face-format weights.
+export { createPolicy, GPT2Policy } from "./engine/policy.js";
+export type { CreatePolicyOptions } from "./engine/policy.js";
+export { GPT2, GPT2_PRESETS } from "./engine/gpt2.js";
+export type { GPT2Config } from "./engine/gpt2.js";
+export { loadHFModel, saveHFModel } from "./engine/hf.js";
+
+// Trainer: config, training loop, environments.
+export { train } from "./rl/trainer.js";
+export type { TrainOptions, TrainResult, StepMetrics } from "./rl/trainer.js";
+export { resolveConfig, loadConfigFile, TrainConfigSchema } from "./rl/config.js";
+export type { TrainConfig, TrainConfigInput } from "./rl/config.js";
+export { createEnvironment, environmentNames, validateEnv } from "./rl/env/index.js";
+
+// Rollout logs (the input of `prm` / `analyze`, the `rollouts.jsonl` of a run).
+export { readRolloutGroups } from "./io/rollouts.js";
+export type { RolloutGroup, RolloutCompletion } from "./io/rollouts.js";
+export { readSafetensors, writeSafetensors } from "./io/safetensors.js";
