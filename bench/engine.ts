@@ -116,7 +116,7 @@ function pytorch(w: Workload, threads: number | null, matmul: string): RunResult
 /** A row: ratio ours/PyTorch against `target` (at most, for times and memory; at least, for rates). */
 function row(figure: string, unit: string, o: number | null, t: number | null, bound: number, atMost: boolean): Row {
   const ratio = o !== null && t !== null && t > 0 ? o / t : null;
-  const target = `${atMost ? "<=" : ">="} ${bound === 1 / 3 ? "1/3" : bound === 1 / 2 ? "1/2" : String(bound)}x`;
+  const target = `${atMost ? "<=" : ">="} ${bound === 1 / 3 ? "1/3" : bound === 1 / 2 ? "1/2" : `${bound}x`}`;
   return { figure, unit, ours: o, torch: t, ratio, target, pass: ratio === null ? null : atMost ? ratio <= bound : ratio >= bound };
 }
 
@@ -157,6 +157,9 @@ async function main(): Promise<void> {
   if (!["auto", "onednn", "blas"].includes(values["torch-matmul"]!)) throw new Error(`--torch-matmul: expected auto, onednn or blas\n\n${USAGE}`);
   const quick = values.quick;
   const torchThreads = values["torch-threads"] === undefined ? null : Number(values["torch-threads"]);
+  if (torchThreads !== null && !(Number.isInteger(torchThreads) && torchThreads >= 1)) {
+    throw new Error(`--torch-threads: expected a positive integer, got '${values["torch-threads"]}'\n\n${USAGE}`);
+  }
   const started = performance.now();
   const log = (s: string): void => void process.stderr.write(s + "\n");
   const noTorch = torchUnavailable();
