@@ -542,18 +542,29 @@ void scale(float* a, float s, long n) {
 }
 
 double sum_squares(const float* a, long n) {
-  // Fixed chunks (independent of the thread count), each summed in float64, then added in chunk order.
+  // Fixed chunks (independent of the thread count), each summed in float64 over kLanes interleaved
+  // partial sums (element i goes to lane i % kLanes; the lanes are independent dependency chains, so the
+  // loop runs at load bandwidth, not at one add latency per vector), lanes combined pairwise in a fixed
+  // tree, chunks added in order. One accumulator measured 0.47 ms for the toy's 0.8M gradients.
   const long chunk = 1L << 16;
+  constexpr int kLanes = 32;
   long nchunks = (n + chunk - 1) / chunk;
   if (nchunks <= 0) return 0.0;
   std::vector<double> part(nchunks, 0.0);
   parallel_range(nchunks, 4, [&](long c0, long c1) {
     for (long c = c0; c < c1; c++) {
       long i0 = c * chunk, i1 = std::min(n, i0 + chunk);
-      double s = 0;
-#pragma omp simd reduction(+ : s)
-      for (long i = i0; i < i1; i++) s += (double)a[i] * (double)a[i];
-      part[c] = s;
+      double lane[kLanes];
+      for (int j = 0; j < kLanes; j++) lane[j] = 0.0;
+      long i = i0;
+      for (; i + kLanes <= i1; i += kLanes) {
+#pragma omp simd
+        for (int j = 0; j < kLanes; j++) lane[j] += (double)a[i + j] * (double)a[i + j];
+      }
+      for (int j = 0; i < i1; i++, j++) lane[j] += (double)a[i] * (double)a[i];
+      for (int w = kLanes / 2; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) lane[j] += lane[j + w];
+      part[c] = lane[0];
     }
   });
   double s = 0;
