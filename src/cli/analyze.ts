@@ -14,6 +14,7 @@ import { loadTokenizer } from "../io/tokenizer.js";
 import { buildPrefixTree, OverlapStats, type OverlapSummary } from "../prm/index.js";
 import { analyzeReportHtml, SUMMARY_HEADERS, summaryCells, type AnalyzeSummary } from "../report/analyze.js";
 import { UserError } from "../util/errors.js";
+import { usageError } from "./args.js";
 
 const USAGE = `usage: lambda-grpo analyze <in.jsonl | -> [--json summary.json] [--report report.html] [options]
 
@@ -24,7 +25,7 @@ options:
   --json <file>        write the summary as JSON ({input, overall, steps: [...]})
   --report <file>      write a self-contained HTML report (tables and plots against step; works offline)
   --tokenizer <file>   Hugging Face tokenizer.json, for completions given as "text"
-  --quiet              no progress bar (it is shown only on a terminal anyway)
+  -q, --quiet          no progress bar (it is shown only on a terminal anyway)
   -h, --help           this text`;
 
 /** Steps printed in the terminal table at most; --json and --report always have every step. */
@@ -104,7 +105,7 @@ export async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  if (positionals.length !== 1) throw new UserError(`expected one input file, got ${positionals.length}\n\n${USAGE}`);
+  if (positionals.length !== 1) throw usageError("analyze", `expected one input file, got ${positionals.length}`);
   const path = positionals[0];
   const input = await inputInfo(path);
   const tokenizer = values.tokenizer ? await loadTokenizer(values.tokenizer) : undefined;

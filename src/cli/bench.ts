@@ -20,6 +20,7 @@ import { createPolicy, GPT2Policy } from "../engine/policy.js";
 import type { Policy } from "../rl/policy.js";
 import { UserError } from "../util/errors.js";
 import { Rng } from "../util/rng.js";
+import { choiceOption, intOption, requiredOption, usageError } from "./args.js";
 
 const USAGE = `usage: lambda-grpo bench step   --preset toy|gpt2-small [--batch B] [--seq T] [--steps N] [--json]
        lambda-grpo bench sample --preset toy|gpt2-small [--batch B] [--prompt P] [--new-tokens N] [--steps N] [--json]
@@ -42,13 +43,6 @@ options:
                        reusing them (shows what allocate-once saves)
   --json               one JSON object: median_ms, tokens_per_s, peak_rss_mb and the settings
   -h, --help           this text`;
-
-function int(name: string, v: string | undefined, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UserError(`--${name}: expected an integer >= ${min}, got '${v}'`);
-  return n;
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -183,9 +177,9 @@ export async function main(argv: string[]): Promise<void> {
       warmup: { type: "string" },
       threads: { type: "string" },
       seed: { type: "string" },
-      json: { type: "boolean", default: false },
-      "fresh-buffers": { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
+      json: { type: "boolean" },
+      "fresh-buffers": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
@@ -194,25 +188,22 @@ export async function main(argv: string[]): Promise<void> {
   }
   const what = positionals[0];
   if (what !== "step" && what !== "sample" && what !== "fusion") {
-    throw new UserError(`expected 'bench step', 'bench sample' or 'bench fusion', got '${what ?? ""}' (see 'lambda-grpo bench --help')`);
+    throw usageError("bench", `expected 'bench step', 'bench sample' or 'bench fusion', got '${what ?? ""}'`);
   }
-  if (positionals.length > 1) throw new UserError(`unexpected argument '${positionals[1]}'`);
-  const preset = values.preset;
-  if (preset === undefined || !(preset in GPT2_PRESETS)) {
-    throw new UserError(`--preset: expected one of ${Object.keys(GPT2_PRESETS).join(", ")}, got '${preset ?? ""}'`);
-  }
+  if (positionals.length > 1) throw usageError("bench", `unexpected argument '${positionals[1]}'`);
+  const preset = choiceOption("preset", requiredOption("bench", "preset", values.preset), Object.keys(GPT2_PRESETS))!;
   const cfg = GPT2_PRESETS[preset];
   const toy = preset === "toy";
-  const batch = int("batch", values.batch, 16, 1);
-  const seed = int("seed", values.seed, 0, 0);
+  const batch = intOption("batch", values.batch, 16, 1);
+  const seed = intOption("seed", values.seed, 0, 0);
   if (values.threads !== undefined) {
-    const n = int("threads", values.threads, 0, 1);
+    const n = intOption("threads", values.threads, 0, 1);
     if (nativeKernels === null) throw new UserError("--threads: the native kernels are not in use (see 'lambda-grpo info')");
     nativeKernels.setThreads(n);
   }
   if (what === "fusion") {
-    const seq = int("seq", values.seq, 16, 2);
-    const r = benchFusion(cfg, batch, seq, int("steps", values.steps, 5, 1), seed);
+    const seq = intOption("seq", values.seq, 16, 2);
+    const r = benchFusion(cfg, batch, seq, intOption("steps", values.steps, 5, 1), seed);
     if (values.json) console.log(JSON.stringify({ what, preset, batch, seq, ...r }));
     else {
       console.log(`bench fusion ${preset} (B${batch} T${seq}, forward + backward, median ms):`);
@@ -227,18 +218,18 @@ export async function main(argv: string[]): Promise<void> {
   let seq: number;
   let tokens: number;
   if (what === "step") {
-    seq = int("seq", values.seq, 16, 2);
+    seq = intOption("seq", values.seq, 16, 2);
     if (seq > cfg.contextLength) throw new UserError(`--seq: ${seq} exceeds the context length ${cfg.contextLength} of ${preset}`);
-    const steps = int("steps", values.steps, toy ? 20 : 10, 1);
-    times = benchStep(policy, batch, seq, steps, int("warmup", values.warmup, 2, 0), seed);
+    const steps = intOption("steps", values.steps, toy ? 20 : 10, 1);
+    times = benchStep(policy, batch, seq, steps, intOption("warmup", values.warmup, 2, 0), seed);
     tokens = batch * seq;
   } else {
-    const prompt = int("prompt", values.prompt, 1, 1);
-    const newTokens = int("new-tokens", values["new-tokens"], Math.min(64, cfg.contextLength - prompt), 1);
+    const prompt = intOption("prompt", values.prompt, 1, 1);
+    const newTokens = intOption("new-tokens", values["new-tokens"], Math.min(64, cfg.contextLength - prompt), 1);
     seq = prompt + newTokens;
     if (seq > cfg.contextLength) throw new UserError(`--prompt + --new-tokens: ${seq} exceeds the context length ${cfg.contextLength} of ${preset}`);
-    const steps = int("steps", values.steps, toy ? 5 : 3, 1);
-    times = benchSample(policy, batch, prompt, newTokens, steps, int("warmup", values.warmup, 1, 0), seed);
+    const steps = intOption("steps", values.steps, toy ? 5 : 3, 1);
+    times = benchSample(policy, batch, prompt, newTokens, steps, intOption("warmup", values.warmup, 1, 0), seed);
     tokens = batch * newTokens;
   }
   const med = median(times);

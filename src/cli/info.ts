@@ -9,12 +9,19 @@ const USAGE = `usage: lambda-grpo info [--json]
 
 Which kernels the engine uses here: native (C++, built by npm install) or ts (the TypeScript fallback,
 same results, slower); the GEMM instruction set (avx512, avx2, scalar) and the number of threads.
-LAMBDA_GRPO_KERNELS=ts|native forces one.`;
+LAMBDA_GRPO_KERNELS=ts|native forces one.
+
+options:
+  --json               one JSON object: kernels, isa, threads, node and why native is not in use
+  -h, --help           this text`;
 
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { json: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } },
+    options: {
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
   });
   if (values.help) {
     console.log(USAGE);

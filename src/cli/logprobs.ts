@@ -13,7 +13,8 @@ import type { GPT2 } from "../engine/gpt2.js";
 import { inputInfo, openSink } from "../io/files.js";
 import { readJsonl } from "../io/jsonl.js";
 import { createProgress } from "../io/progress.js";
-import { inputError, UserError } from "../util/errors.js";
+import { inputError } from "../util/errors.js";
+import { intOption, requiredOption } from "./args.js";
 
 /** Sequences per forward pass: enough to keep the GEMMs efficient, small enough for long contexts. */
 const DEFAULT_BATCH_SIZE = 16;
@@ -27,9 +28,9 @@ given the ones before it (tokens.length - 1 numbers).
 options:
   --model <dir>        Hugging Face GPT-2 directory
   --input <file>       JSONL of {"tokens": [int, ...]}; "-" reads stdin
-  --out <file>         JSONL output, written atomically; "-" writes stdout
+  -o, --out <file>     JSONL output, written atomically; "-" writes stdout
   --batch-size <n>     sequences per forward pass (default ${DEFAULT_BATCH_SIZE})
-  --quiet              no progress bar (it is shown only on a terminal anyway)
+  -q, --quiet          no progress bar (it is shown only on a terminal anyway)
   -h, --help           this text`;
 
 interface Pending {
@@ -43,28 +44,24 @@ export async function main(argv: string[]): Promise<void> {
     options: {
       model: { type: "string" },
       input: { type: "string" },
-      out: { type: "string" },
+      out: { type: "string", short: "o" },
       "batch-size": { type: "string" },
-      quiet: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
+      quiet: { type: "boolean", short: "q" },
+      help: { type: "boolean", short: "h" },
     },
-    allowPositionals: false,
   });
   if (values.help) {
     console.log(USAGE);
     return;
   }
-  for (const name of ["model", "input", "out"] as const) {
-    if (values[name] === undefined) throw new UserError(`--${name} is required\n\n${USAGE}`);
-  }
-  const batchSize = values["batch-size"] === undefined ? DEFAULT_BATCH_SIZE : Number(values["batch-size"]);
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new UserError(`--batch-size: expected a positive integer, got ${JSON.stringify(values["batch-size"])}`);
-  }
+  const modelDir = requiredOption("logprobs", "model", values.model);
+  const inputPath = requiredOption("logprobs", "input", values.input);
+  const outPath = requiredOption("logprobs", "out", values.out);
+  const batchSize = intOption("batch-size", values["batch-size"], DEFAULT_BATCH_SIZE);
 
-  const input = await inputInfo(values.input!);
-  const model = await loadHFModel(values.model!, { trainable: false });
-  const sink = await openSink(values.out!, "--out");
+  const input = await inputInfo(inputPath);
+  const model = await loadHFModel(modelDir, { trainable: false });
+  const sink = await openSink(outPath, "--out");
   const bar = createProgress({ label: "logprobs", total: input.size, unit: "bytes", quiet: values.quiet });
   let sequences = 0;
   try {
@@ -74,14 +71,14 @@ export async function main(argv: string[]): Promise<void> {
       for (let i = 0; i < batch.length; i++) {
         const bad = scored[i].findIndex((x) => !Number.isFinite(x));
         if (bad >= 0) {
-          throw inputError(input.name, batch[i].line, `tokens[${bad + 1}]`, `the model gave the log-prob ${scored[i][bad]} (are the weights in ${values.model} finite?)`);
+          throw inputError(input.name, batch[i].line, `tokens[${bad + 1}]`, `the model gave the log-prob ${scored[i][bad]} (are the weights in ${modelDir} finite?)`);
         }
         await sink.write(`{"logprobs":[${scored[i].map(shortestFloat32).join(",")}]}\n`);
       }
       sequences += batch.length;
       batch = [];
     };
-    for await (const { value, line, bytesRead } of readJsonl(values.input!, input.name)) {
+    for await (const { value, line, bytesRead } of readJsonl(inputPath, input.name)) {
       batch.push({ tokens: tokensOf(value, input.name, line, model), line });
       if (batch.length === batchSize) {
         await flush();
@@ -95,7 +92,7 @@ export async function main(argv: string[]): Promise<void> {
     bar.stop();
     await sink.abort();
   }
-  if (values.out !== "-") console.error(`lambda-grpo logprobs: ${sequences} sequence${sequences === 1 ? "" : "s"} -> ${values.out}`);
+  if (outPath !== "-") console.error(`lambda-grpo logprobs: ${sequences} sequence${sequences === 1 ? "" : "s"} -> ${outPath}`);
 }
 
 /** The record's token ids, checked against the model (vocabulary, context length). */

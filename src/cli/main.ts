@@ -42,8 +42,11 @@ async function run(argv: string[]): Promise<number> {
       console.error(`lambda-grpo ${name}: ${err.message}`);
       return 1;
     }
-    if (err instanceof TypeError && (err as NodeJS.ErrnoException).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
-      console.error(`lambda-grpo ${name}: ${err.message}`);
+    // node:util parseArgs: an unknown option, a missing value, a value given to a flag, a stray argument
+    if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS_")) {
+      // (its hint on passing a positional that starts with '-' is left out: no command takes one)
+      const message = err.message.replace(/\. To specify a positional argument.*$/s, "");
+      console.error(`lambda-grpo ${name}: ${message} (see 'lambda-grpo ${name} --help')`);
       return 2;
     }
     throw err;

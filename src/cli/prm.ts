@@ -26,34 +26,24 @@ import {
   type RewardScaling,
 } from "../prm/index.js";
 import { inputError, UserError } from "../util/errors.js";
+import { choiceOption, numberOption, requiredOption, usageError } from "./args.js";
 
 const USAGE = `usage: lambda-grpo prm <in.jsonl | -> --out <per-token.jsonl | -> [options]
 
 Per-token process rewards, process advantages and lambda sizes of rollout groups (PAPER.md section 2).
 
 options:
-  --out <file>         output JSONL, one line per completion in input order; '-' for stdout.
+  -o, --out <file>     output JSONL, one line per completion in input order; '-' for stdout.
                        Written to a temporary file and renamed at the end: no output on error.
   --scale <how>        group (default): divide by the group's reward std + eps;
                        batch: by the std of all rewards of the step + eps (reads the input twice);
                        none: no division (Dr. GRPO)
   --eps <x>            added to the std (default ${DEFAULT_EPS})
   --tokenizer <file>   Hugging Face tokenizer.json, for completions given as "text"
-  --quiet              no progress bar (it is shown only on a terminal anyway)
+  -q, --quiet          no progress bar (it is shown only on a terminal anyway)
   -h, --help           this text`;
 
-function parseScale(v: string | undefined): RewardScaling {
-  if (v === undefined) return "group";
-  if (v === "group" || v === "batch" || v === "none") return v;
-  throw new UserError(`--scale: expected group, batch or none, got '${v}'`);
-}
-
-function parseEps(v: string | undefined): number {
-  if (v === undefined) return DEFAULT_EPS;
-  const eps = Number(v);
-  if (v.trim() === "" || !Number.isFinite(eps) || eps < 0) throw new UserError(`--eps: expected a number >= 0, got '${v}'`);
-  return eps;
-}
+const SCALINGS: readonly RewardScaling[] = ["group", "batch", "none"];
 
 /** The numbers of a typed array as a JSON array (Number#toString is JSON's number syntax for finite values). */
 function jsonArray(a: ArrayLike<number> & { join(sep: string): string }): string {
@@ -100,10 +90,10 @@ export async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  if (positionals.length !== 1) throw new UserError(`expected one input file, got ${positionals.length}\n\n${USAGE}`);
-  if (values.out === undefined) throw new UserError(`--out <per-token.jsonl> is required\n\n${USAGE}`);
-  const scale = parseScale(values.scale);
-  const eps = parseEps(values.eps);
+  if (positionals.length !== 1) throw usageError("prm", `expected one input file, got ${positionals.length}`);
+  const outPath = requiredOption("prm", "out", values.out);
+  const scale = choiceOption("scale", values.scale, SCALINGS) ?? "group";
+  const eps = numberOption("eps", values.eps, DEFAULT_EPS, 0);
   const quiet = values.quiet ?? false;
   const path = positionals[0];
   if (scale === "batch" && path === "-") {
@@ -113,7 +103,7 @@ export async function main(argv: string[]): Promise<void> {
   const tokenizer: TextEncoder | undefined = values.tokenizer ? await loadTokenizer(values.tokenizer) : undefined;
   const readOpts = { file: input.name, tokenizer };
 
-  const sink = await openSink(values.out, "--out");
+  const sink = await openSink(outPath, "--out");
   const bars: Progress[] = [];
   try {
     let batchStd = new Map<number | null, number>();

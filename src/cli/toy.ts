@@ -11,6 +11,7 @@ import { createProgress } from "../io/progress.js";
 import { toyReportHtml } from "../report/toy.js";
 import { formatSpeedTable, formatTable, lastRate, runToy, summarise, TOY_PRESETS, ToyRunError, type ToyOptions, type ToyPreset } from "../rl/toy.js";
 import { UserError } from "../util/errors.js";
+import { choiceOption, intOption, usageError } from "./args.js";
 
 const USAGE = `usage: lambda-grpo toy [options]
 
@@ -24,47 +25,37 @@ options:
   --out DIR       output folder (default runs/toy-<preset>)
   --jobs N        worker threads (default: all cores)
   --json          print results.json to stdout instead of the table
-  --quiet         no progress output
+  -q, --quiet     no progress output
   -h, --help      this text`;
-
-function positiveInt(name: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`--${name}: expected an integer >= 1, got '${v}'`);
-  return n;
-}
 
 export async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
-      preset: { type: "string", default: "small" },
+      preset: { type: "string" },
       seeds: { type: "string" },
       steps: { type: "string" },
       out: { type: "string" },
       jobs: { type: "string" },
-      json: { type: "boolean", default: false },
-      quiet: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
+      json: { type: "boolean" },
+      quiet: { type: "boolean", short: "q" },
+      help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
     console.log(USAGE);
     return;
   }
-  if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'\n\n${USAGE}`);
-  if (!(values.preset! in TOY_PRESETS)) {
-    throw new UserError(`--preset: expected one of ${Object.keys(TOY_PRESETS).join(", ")}, got '${values.preset}'`);
-  }
-  const preset = values.preset as ToyPreset;
+  if (positionals.length) throw usageError("toy", `unexpected argument '${positionals[0]}'`);
+  const preset = choiceOption("preset", values.preset, Object.keys(TOY_PRESETS) as ToyPreset[]) ?? "small";
   const outDir = values.out ?? join("runs", `toy-${preset}`);
   const opts: ToyOptions = {
     preset,
-    seeds: positiveInt("seeds", values.seeds, 5),
-    steps: positiveInt("steps", values.steps, 250),
+    seeds: intOption("seeds", values.seeds, 5),
+    steps: intOption("steps", values.steps, 250),
     outDir,
-    jobs: values.jobs === undefined ? undefined : positiveInt("jobs", values.jobs, 1),
+    jobs: values.jobs === undefined ? undefined : intOption("jobs", values.jobs, 1),
   };
   await mkdir(outDir, { recursive: true });
 

@@ -7,10 +7,11 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createProgress } from "../io/progress.js";
-import { loadConfigFile, resolveConfig, type TrainConfig } from "../rl/config.js";
+import { loadConfigFile, resolveConfig } from "../rl/config.js";
 import { validateEnv } from "../rl/env/index.js";
 import { train, type StepMetrics } from "../rl/trainer.js";
 import { UserError } from "../util/errors.js";
+import { intOption, usageError } from "./args.js";
 
 const USAGE = `usage: lambda-grpo train [CONFIG] [options]
 
@@ -22,7 +23,7 @@ options:
   --overwrite        replace a run already in output_dir
   --output-dir DIR   override output_dir
   --steps N          override steps (allowed on --resume: train further)
-  --quiet            no progress output
+  -q, --quiet        no progress output
   -h, --help         this text`;
 
 export async function main(argv: string[]): Promise<void> {
@@ -30,46 +31,43 @@ export async function main(argv: string[]): Promise<void> {
     args: argv,
     allowPositionals: true,
     options: {
-      resume: { type: "boolean", default: false },
-      overwrite: { type: "boolean", default: false },
+      resume: { type: "boolean" },
+      overwrite: { type: "boolean" },
       "output-dir": { type: "string" },
       steps: { type: "string" },
-      quiet: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
+      quiet: { type: "boolean", short: "q" },
+      help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {
     console.log(USAGE);
     return;
   }
-  if (positionals.length > 1) throw new UserError(`expected one config file, got ${positionals.length}\n\n${USAGE}`);
+  if (positionals.length > 1) throw usageError("train", `expected one config file, got ${positionals.length}`);
+  const quiet = values.quiet ?? false;
   const overrides: Record<string, unknown> = {};
   if (values["output-dir"] !== undefined) overrides.output_dir = values["output-dir"];
-  if (values.steps !== undefined) {
-    const n = Number(values.steps);
-    if (!Number.isInteger(n) || n < 1) throw new UserError(`--steps: expected an integer >= 1, got '${values.steps}'`);
-    overrides.steps = n;
-  }
+  if (values.steps !== undefined) overrides.steps = intOption("steps", values.steps, 0);
 
-  let config: TrainConfig;
+  let source: string;
   if (positionals.length === 1) {
-    config = await loadConfigFile(positionals[0], validateEnv);
-    if (Object.keys(overrides).length) config = resolveConfig({ ...stripResolved(config), ...overrides }, validateEnv, positionals[0]);
+    source = positionals[0];
   } else if (values.resume && values["output-dir"] !== undefined) {
-    const saved = join(values["output-dir"], "config.json");
+    source = join(values["output-dir"], "config.json");
     try {
-      await stat(saved);
+      await stat(source);
     } catch {
-      throw new UserError(`${saved}: not found; --resume without CONFIG continues a run started in that directory`);
+      throw new UserError(`${source}: not found; --resume without CONFIG continues a run started in that directory`);
     }
-    config = await loadConfigFile(saved, validateEnv);
-    if (Object.keys(overrides).length) config = resolveConfig({ ...stripResolved(config), ...overrides }, validateEnv, saved);
   } else {
-    throw new UserError(`expected a config file (or --resume --output-dir DIR)\n\n${USAGE}`);
+    throw usageError("train", "expected a config file (or --resume --output-dir DIR)");
   }
+  let config = await loadConfigFile(source, validateEnv);
+  // A resolved config is valid input (the env keeps its resolved parameters), so overrides resolve it again.
+  if (Object.keys(overrides).length) config = resolveConfig({ ...config, ...overrides }, validateEnv, source);
 
-  const tty = Boolean(process.stderr.isTTY) && !values.quiet;
-  const progress = createProgress({ label: "train", total: config.steps, unit: "items", quiet: values.quiet });
+  const tty = Boolean(process.stderr.isTTY) && !quiet;
+  const progress = createProgress({ label: "train", total: config.steps, unit: "items", quiet });
   const started = performance.now();
   let first = 0;
   const every = Math.max(1, Math.round(config.steps / 25));
@@ -78,13 +76,13 @@ export async function main(argv: string[]): Promise<void> {
     overwrite: values.overwrite,
     onStart(startStep) {
       first = startStep;
-      if (!values.quiet) {
+      if (!quiet) {
         const what = `${config.lambda ? "lambda-GRPO" : "GRPO"} (${config.loss_type}), model ${typeof config.model === "string" ? config.model : "custom"}, env ${config.env.name}`;
         console.error(startStep > 0 ? `resuming ${config.output_dir} at step ${startStep}: ${what}` : `training ${what} -> ${config.output_dir}`);
       }
     },
     onStep(m) {
-      if (values.quiet) return;
+      if (quiet) return;
       const envFigures = Object.fromEntries(Object.entries(m).filter(([k]) => k.startsWith("env/")).map(([k, v]) => [k.slice(4), round(v as number)]));
       if (tty) progress.update(m.step, { reward: round(m.reward_mean), ...envFigures });
       else if (m.step % every === 0 || m.step === config.steps || m.step === first + 1) {
@@ -93,7 +91,7 @@ export async function main(argv: string[]): Promise<void> {
     },
   });
   progress.stop();
-  if (!values.quiet) console.error(`done: ${config.output_dir} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  if (!quiet) console.error(`done: ${config.output_dir} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
 }
 
 function round(v: number): number {
@@ -110,9 +108,4 @@ function plainLine(m: StepMetrics, steps: number, elapsed: number, done: number)
     `step ${m.step}/${steps} reward ${m.reward_mean.toFixed(3)}${env} loss ${m.loss.toExponential(2)} kl ${m.kl.toExponential(2)} ` +
     `grad_norm ${m.grad_norm.toFixed(3)} | ${elapsed.toFixed(1)} s, ETA ${eta.toFixed(0)} s`
   );
-}
-
-/** A resolved config back to input form (the env keeps its resolved parameters, which are valid input). */
-function stripResolved(c: TrainConfig): Record<string, unknown> {
-  return { ...c };
 }

@@ -4,9 +4,9 @@
  * run's curves. Bound to loopback only; runs until Ctrl-C. docs/viewer.md has the details.
  */
 import { parseArgs } from "node:util";
-import { LOSS_TYPES, type LossType } from "../prm/index.js";
-import { UserError } from "../util/errors.js";
+import { LOSS_TYPES } from "../prm/index.js";
 import { startViewer } from "../view/server.js";
+import { lossTypeOption, portOption, usageError } from "./args.js";
 
 /** Default port: fixed so a bookmarked address keeps working between runs; --port 0 takes any free one. */
 export const DEFAULT_PORT = 8765;
@@ -18,24 +18,12 @@ prefix tree B(G) (one box per process step with |lambda|, R and A), and per-toke
 lambda-GRPO. Only the run's files are served, on a loopback address only.
 
 options:
-  --port <n>           port (default ${DEFAULT_PORT}; 0 = any free port)
+  -p, --port <n>       port (default ${DEFAULT_PORT}; 0 = any free port)
   --host <addr>        loopback address to bind: 127.0.0.1 (default), ::1 or localhost; others are refused
   --tokenizer <file>   Hugging Face tokenizer.json: show token text instead of ids (and read "text" completions)
   --loss-type <t>      aggregation for the per-token weights: ${LOSS_TYPES.join(", ")}
                        (default: the run's config.json loss_type, else dapo)
   -h, --help           this text`;
-
-export function parsePort(v: string | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) throw new UserError(`--port: expected a port number 0..65535, got '${v}'`);
-  return Number(v);
-}
-
-export function parseLossType(v: string | undefined): LossType | undefined {
-  if (v === undefined) return undefined;
-  if ((LOSS_TYPES as readonly string[]).includes(v)) return v as LossType;
-  throw new UserError(`--loss-type: expected one of ${LOSS_TYPES.join(", ")}, got '${v}'`);
-}
 
 export async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -53,13 +41,13 @@ export async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  if (positionals.length !== 1) throw new UserError(`expected one run directory or rollouts file\n\n${USAGE}`);
+  if (positionals.length !== 1) throw usageError("view", `expected one run directory or rollouts file, got ${positionals.length}`);
   const viewer = await startViewer({
     path: positionals[0],
     host: values.host,
-    port: parsePort(values.port, DEFAULT_PORT),
+    port: portOption(values.port, DEFAULT_PORT),
     tokenizer: values.tokenizer,
-    lossType: parseLossType(values["loss-type"]),
+    lossType: lossTypeOption(values["loss-type"]),
   });
   const info = viewer.data.info();
   console.log(`lambda-grpo view: ${info.name}: ${info.steps.length} step(s), ${info.groups} group(s)`);

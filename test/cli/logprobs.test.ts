@@ -100,7 +100,7 @@ test("bad arguments and model directories are reported before any output", async
   await assert.rejects(main(["--input", INPUTS, "--out", out]), /--model is required/);
   await assert.rejects(main(["--model", GPT2_TINY_DIR, "--out", out]), /--input is required/);
   await assert.rejects(main(["--model", GPT2_TINY_DIR, "--input", INPUTS]), /--out is required/);
-  await assert.rejects(main(["--model", GPT2_TINY_DIR, "--input", INPUTS, "--out", out, "--batch-size", "0"]), /--batch-size: expected a positive integer, got "0"/);
+  await assert.rejects(main(["--model", GPT2_TINY_DIR, "--input", INPUTS, "--out", out, "--batch-size", "0"]), /--batch-size: expected an integer >= 1, got '0'/);
   await assert.rejects(main(["--model", dir, "--input", INPUTS, "--out", out]), /config\.json: no such file/);
   await assert.rejects(main(["--model", GPT2_TINY_DIR, "--input", join(dir, "nope.jsonl"), "--out", out]), /nope\.jsonl: cannot read input/);
   await assert.rejects(main(["--model", GPT2_TINY_DIR, "--input", INPUTS, "--out", join(dir, "no", "out.jsonl")]), /--out: cannot write/);

@@ -172,7 +172,7 @@ test("--scale none centres without dividing; --scale batch divides by the step's
   assert.deepEqual(rb.map((r) => r.step), [0, 0, 0, 0, 0, 0, 1, 1]);
 
   await assert.rejects(main(["-", "--out", join(dir, "never.jsonl"), "--scale", "batch"]), /needs a file, not stdin/);
-  await assert.rejects(main([input, "--out", join(dir, "never.jsonl"), "--scale", "mean"]), /--scale: expected group, batch or none/);
+  await assert.rejects(main([input, "--out", join(dir, "never.jsonl"), "--scale", "mean"]), /--scale: expected one of group, batch, none/);
   assert.ok(!readdirSync(dir).some((f) => f.startsWith("never") || f.startsWith(".never")));
 });
 

@@ -249,7 +249,7 @@ describe("report", () => {
     assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'sha256-/);
     assert.doesNotMatch(html, /<script[^>]*\ssrc=|<link[^>]*\shref="(?!data:)/);
     assert.ok(html.includes('id="lgrpo-data"'));
-    await assert.rejects(reportMain([join(root, "run")]), /--out: required/);
+    await assert.rejects(reportMain([join(root, "run")]), /--out is required/);
     await assert.rejects(reportMain([join(root, "run"), "--out", join(root, "x.html"), "--steps", "0"]), /--steps: expected an integer >= 1/);
     assert.equal(existsSync(join(root, "x.html")), false);
   });

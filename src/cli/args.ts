@@ -1,0 +1,56 @@
+/**
+ * Checks of option values shared by the commands. Each command parses its argv with node:util parseArgs
+ * (string options as strings, `-h, --help` printing its USAGE); a bad value is a one-line UserError that
+ * names the option, what was expected and what was given. parseArgs's own errors (unknown option, missing
+ * value) are turned into one line by src/cli/main.ts.
+ */
+import { LOSS_TYPES, type LossType } from "../prm/index.js";
+import { UserError } from "../util/errors.js";
+
+/** Misuse of a command (a missing argument or option): one line that points at its --help. */
+export function usageError(command: string, message: string): UserError {
+  return new UserError(`${message} (see 'lambda-grpo ${command} --help')`);
+}
+
+/** A whole-number option >= `min` (>= 0), written in decimal digits; `fallback` when it is not given. */
+export function intOption(name: string, v: string | undefined, fallback: number, min = 1): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) throw new UserError(`--${name}: expected an integer >= ${min}, got '${v}'`);
+  return n;
+}
+
+/** A finite number option, >= `min` (or > `min` with `exclusive`); `fallback` when it is not given. */
+export function numberOption(name: string, v: string | undefined, fallback: number, min: number, exclusive = false): number {
+  if (v === undefined) return fallback;
+  const x = Number(v);
+  if (v.trim() === "" || !Number.isFinite(x) || x < min || (exclusive && x === min)) {
+    throw new UserError(`--${name}: expected a number ${exclusive ? ">" : ">="} ${min}, got '${v}'`);
+  }
+  return x;
+}
+
+/** One of `choices`; undefined when it is not given. */
+export function choiceOption<T extends string>(name: string, v: string | undefined, choices: readonly T[]): T | undefined {
+  if (v === undefined) return undefined;
+  if ((choices as readonly string[]).includes(v)) return v as T;
+  throw new UserError(`--${name}: expected one of ${choices.join(", ")}, got '${v}'`);
+}
+
+/** --loss-type of `view` and `report`: undefined leaves the choice to the run's config.json. */
+export function lossTypeOption(v: string | undefined): LossType | undefined {
+  return choiceOption("loss-type", v, LOSS_TYPES);
+}
+
+/** --port: 0..65535 (0 = any free port). */
+export function portOption(v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) throw new UserError(`--port: expected a port number 0..65535, got '${v}'`);
+  return Number(v);
+}
+
+/** A required option's value. */
+export function requiredOption(command: string, name: string, v: string | undefined): string {
+  if (v === undefined) throw usageError(command, `--${name} is required`);
+  return v;
+}
