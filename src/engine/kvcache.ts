@@ -3,10 +3,15 @@
  * and keeps every layer's k and v; each decode step then feeds one new token per row and attends to the
  * cached positions, giving the logits a full recomputation of the whole sequence would (to float
  * rounding). All buffers are allocated once per Decoder.
+ *
+ * With `columns` (ascending token ids: the allowed-token head, see allowedColumns in lmHead.ts) the
+ * logits are those tokens' only, [B,A]: the rows of wte they need are gathered once, so a step's head
+ * costs 2*B*A*C FLOPs instead of 2*B*V*C (GPT-2 small: 1.2 GFLOP a step at B = 16).
  */
 import { Arena, noGrad, withArena } from "./autograd.js";
 import type { GPT2 } from "./gpt2.js";
 import { kernels } from "./backend.js";
+import { gatherRows } from "./lmHead.js";
 import type { FloatArray } from "./tensor.js";
 
 interface LayerWeights {
@@ -34,7 +39,12 @@ export class Decoder<F extends FloatArray = Float32Array> {
   private readonly lnfW: F;
   private readonly lnfB: F;
   private readonly arena = new Arena();
-  // one-token scratch: x, ln [B,C]; qkv [B,3C]; q, att, proj [B,C]; fc, act [B,4C]; mean, rstd [B]; logits [B,V]
+  /** the token ids the logits are about (null: the whole vocabulary) */
+  readonly columns: Int32Array | null;
+  /** the LM head: wte [V,C], or its rows at `columns` [A,C] */
+  private readonly head: F;
+  // one-token scratch: x, ln [B,C]; qkv [B,3C]; q, att, proj [B,C]; fc, act [B,4C]; mean, rstd [B];
+  // logits [B,V] (or [B,A] with columns)
   private readonly x: F;
   private readonly ln: F;
   private readonly qkv: F;
@@ -46,7 +56,7 @@ export class Decoder<F extends FloatArray = Float32Array> {
   private readonly rstd: F;
   readonly logits: F;
 
-  constructor(model: GPT2<F>, B: number, Tmax: number) {
+  constructor(model: GPT2<F>, B: number, Tmax: number, columns: Int32Array | null = null) {
     const c = model.config;
     if (!(Tmax >= 1 && Tmax <= c.contextLength)) throw new Error(`Decoder: Tmax ${Tmax} outside 1..${c.contextLength}`);
     this.model = model;
@@ -89,12 +99,20 @@ export class Decoder<F extends FloatArray = Float32Array> {
     this.act = make(B * 4 * C);
     this.mean = make(B);
     this.rstd = make(B);
-    this.logits = make(B * c.vocabSize);
+    this.columns = columns;
+    if (columns !== null) {
+      for (const id of columns) if (!(id >= 0 && id < c.vocabSize)) throw new Error(`Decoder: column ${id} outside the vocabulary`);
+      this.head = gatherRows(this.wte, C, columns, make(columns.length * C));
+    } else {
+      this.head = this.wte;
+    }
+    this.logits = make(B * (columns?.length ?? c.vocabSize));
   }
 
   /**
    * Runs the prompts (one per row, 1..Tmax tokens each) through the model, fills the caches and returns
-   * the logits [B,V] of the next token after each prompt (a view, valid until the next call).
+   * the logits [B,V] ([B,A] with columns) of the next token after each prompt (a view, valid until the
+   * next call).
    * Identical prompts (GRPO samples a group of completions per prompt) run once and share their k, v.
    */
   prefill(prompts: Int32Array[]): F {
@@ -154,13 +172,13 @@ export class Decoder<F extends FloatArray = Float32Array> {
       const r = (rep[b] * T + lengths[rep[b]] - 1) * C;
       this.x.set(h.data.subarray(r, r + C), b * C);
     }
-    kernels.gemm(false, true, B, c.vocabSize, C, 1, this.x, this.wte, 0, this.logits);
+    kernels.gemm(false, true, B, this.logits.length / B, C, 1, this.x, this.head, 0, this.logits);
     return this.logits;
   }
 
   /**
    * Feeds one token per row at position pos[b], advances pos, and returns the next-token logits [B,V]
-   * (a view, valid until the next call). Rows whose cache is full must not be fed.
+   * ([B,A] with columns; a view, valid until the next call). Rows whose cache is full must not be fed.
    */
   step(tokens: Int32Array): F {
     const { B, Tmax, pos, x, ln, qkv, q, att, fc, act, mean, rstd } = this;
@@ -206,7 +224,7 @@ export class Decoder<F extends FloatArray = Float32Array> {
       kernels.addInPlace(x, ln, B * C);
     }
     kernels.layerNormForward(x, this.lnfW, this.lnfB, eps, B, C, ln, mean, rstd);
-    kernels.gemm(false, true, B, c.vocabSize, C, 1, ln, this.wte, 0, this.logits);
+    kernels.gemm(false, true, B, this.logits.length / B, C, 1, ln, this.head, 0, this.logits);
     for (let b = 0; b < B; b++) pos[b]++;
     return this.logits;
   }

@@ -15,6 +15,7 @@
 import type { GPT2 } from "./gpt2.js";
 import { kernels } from "./backend.js";
 import { Decoder } from "./kvcache.js";
+import { allowedColumns } from "./lmHead.js";
 import type { FloatArray } from "./tensor.js";
 import type { Rng } from "../util/rng.js";
 
@@ -200,6 +201,9 @@ function nucleus(p: FloatArray, candidates: Int32Array | null, topP: number): In
 /**
  * One completion per prompt (prompt tokens not included; a stop token, when hit, is). Decodes all rows
  * together with a KV cache sized to the longest prompt plus maxNewTokens (capped at the context).
+ * A small allowed mask (allowedColumns) decodes with the allowed-token head: the rule then runs on the
+ * allowed tokens' logits in id order, which chooses what it chooses on the full row (the tokens outside
+ * the mask have probability 0, and every tie-break is by id).
  */
 export function generate<F extends FloatArray>(model: GPT2<F>, prompts: Int32Array[], opts: GenerateOptions): Int32Array[] {
   const cfg = model.config;
@@ -213,12 +217,16 @@ export function generate<F extends FloatArray>(model: GPT2<F>, prompts: Int32Arr
   for (const p of prompts) longest = Math.max(longest, p.length);
   if (longest > cfg.contextLength) throw new Error(`sample: a prompt of ${longest} tokens exceeds the context length ${cfg.contextLength}`);
   const Tmax = Math.min(cfg.contextLength, longest + opts.maxNewTokens);
-  const dec = new Decoder(model, B, Tmax);
+  const cols = allowedColumns(opts.allowed, V);
+  const dec = new Decoder(model, B, Tmax, cols);
+  // H logits per row: the vocabulary, or the allowed tokens (then the mask is already applied)
+  const H = cols?.length ?? V;
+  const rule: SamplingRule = cols === null ? opts : { ...opts, allowed: null };
   const stop = new Set(opts.stopTokens ?? []);
   const done = new Uint8Array(B);
   const invT = opts.temperature > 0 ? 1 / opts.temperature : 1;
   const make = (n: number): FloatArray => (model.data instanceof Float64Array ? new Float64Array(n) : new Float32Array(n));
-  const probs = make(B * V);
+  const probs = make(B * H);
   const noTargets = new Int32Array(B).fill(-1);
   const lp = make(B);
   const ent = make(B);
@@ -227,7 +235,7 @@ export function generate<F extends FloatArray>(model: GPT2<F>, prompts: Int32Arr
   for (let step = 0; step < opts.maxNewTokens; step++) {
     if (opts.temperature > 0) {
       // p = softmax(logits / T) over the allowed tokens, every row at once
-      kernels.logSoftmaxGather(logits, B, V, noTargets, invT, opts.allowed ?? null, lp, ent, probs);
+      kernels.logSoftmaxGather(logits, B, H, noTargets, invT, rule.allowed ?? null, lp, ent, probs);
     }
     let active = 0;
     for (let b = 0; b < B; b++) {
@@ -236,7 +244,8 @@ export function generate<F extends FloatArray>(model: GPT2<F>, prompts: Int32Arr
         done[b] = 1; // the row has reached the context length
         continue;
       }
-      const tok = chooseToken(logits.subarray(b * V, (b + 1) * V), probs.subarray(b * V, (b + 1) * V), opts, opts.rng);
+      const h = chooseToken(logits.subarray(b * H, (b + 1) * H), probs.subarray(b * H, (b + 1) * H), rule, opts.rng);
+      const tok = cols === null ? h : cols[h];
       out[b].push(tok);
       next[b] = tok;
       if (stop.has(tok)) done[b] = 1;
