@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { main } from "../../src/cli/analyze.js";
 import type { AnalyzeSummary } from "../../src/report/analyze.js";
-import { captureStdout, tempDir } from "./prm-fixtures.js";
+import { captureStdout, tempDir } from "./helpers.js";
 
 const dir = tempDir();
 

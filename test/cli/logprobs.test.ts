@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { main, shortestFloat32 } from "../../src/cli/logprobs.js";
 import { UserError } from "../../src/util/errors.js";
 import { GPT2_TINY_DIR, readGolden } from "../fixtures/gpt2-tiny/fixture.js";
-import { runCli, tempDir } from "./prm-fixtures.js";
+import { runCli, tempDir } from "./helpers.js";
 
 const INPUTS = join(GPT2_TINY_DIR, "inputs.jsonl");
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { main } from "../../src/cli/prm.js";
 import { UserError } from "../../src/util/errors.js";
-import { runCli, tempDir } from "./prm-fixtures.js";
+import { runCli, tempDir } from "./helpers.js";
 
 const dir = tempDir();
 const good = (id: string) => JSON.stringify({ id, completions: [{ tokens: [1, 2], reward: 1 }, { tokens: [1, 3], reward: 0 }] });

@@ -7,7 +7,8 @@ import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { main } from "../../src/cli/prm.js";
-import { letters, PAPER_GROUP, runCli, tempDir } from "./prm-fixtures.js";
+import { characterTokenizer, charIds, PAPER_EXAMPLE } from "../fixtures/paper-example.js";
+import { runCli, tempDir } from "./helpers.js";
 
 interface OutLine {
   group: string | number;
@@ -35,9 +36,9 @@ function readOut(path: string): OutLine[] {
 
 const paperGroupLine = {
   id: "paper",
-  completions: PAPER_GROUP.map((c) => ({ tokens: letters(c.text), reward: c.reward })),
+  completions: PAPER_EXAMPLE.map((c) => ({ tokens: charIds(c.word), reward: c.reward })),
 };
-const paperCompletionLines = PAPER_GROUP.map((c) => ({ group: "paper", tokens: letters(c.text), reward: c.reward }));
+const paperCompletionLines = PAPER_EXAMPLE.map((c) => ({ group: "paper", tokens: charIds(c.word), reward: c.reward }));
 
 const close = (actual: number, expected: number, tol: number, what: string): void =>
   assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} is not within ${tol} of ${expected}`);
@@ -48,7 +49,7 @@ test("prm on the paper's group of six writes its advantages, process rewards and
   await main([input, "--out", out, "--quiet"]);
   const rows = readOut(out);
   assert.equal(rows.length, 6);
-  assert.deepEqual(rows.map((r) => [r.group, r.index, r.reward]), PAPER_GROUP.map((c, i) => ["paper", i, c.reward]));
+  assert.deepEqual(rows.map((r) => [r.group, r.index, r.reward]), PAPER_EXAMPLE.map((c, i) => ["paper", i, c.reward]));
   assert.ok(rows.every((r) => !("step" in r)), "no step in the input, none in the output");
 
   // Group mean 0.4167, sample std 0.3764: a = +1.55 (reward 1), -1.11 (reward 0), +0.22 (reward 0.5).
@@ -58,7 +59,7 @@ test("prm on the paper's group of six writes its advantages, process rewards and
   close(std, 0.3764, 5e-5, "sample std");
   const expectedA = [0.22, 0.22, 1.55, -1.11, -1.11, 0.22];
   rows.forEach((r, i) => close(r.advantage, expectedA[i], 0.005, `a_${i}`));
-  rows.forEach((r, i) => close(r.advantage, (PAPER_GROUP[i].reward - mean) / (std + 1e-4), 1e-12, `a_${i} exact`));
+  rows.forEach((r, i) => close(r.advantage, (PAPER_EXAMPLE[i].reward - mean) / (std + 1e-4), 1e-12, `a_${i} exact`));
 
   // Tree AB -> {CD, EFHI}; JKL -> {M, NQ -> {ST, U}}; VWYZ: |lambda| per token.
   assert.deepEqual(rows.map((r) => r.lambda), [
@@ -109,28 +110,15 @@ test("prm on the paper's group of six writes its advantages, process rewards and
 });
 
 test("one group per line, one completion per line, and text with a tokenizer give identical bytes", async () => {
-  // A WordLevel tokenizer in Hugging Face's tokenizer.json format: each letter a token, id = char code.
+  // Each letter a token, id = char code: the same ids as charIds.
   const vocab: Record<string, number> = { "[UNK]": 0 };
   for (let c = 65; c <= 90; c++) vocab[String.fromCharCode(c)] = c;
   const tokenizerPath = join(dir, "tokenizer.json");
-  writeFileSync(
-    tokenizerPath,
-    JSON.stringify({
-      version: "1.0",
-      truncation: null,
-      padding: null,
-      added_tokens: [],
-      normalizer: null,
-      pre_tokenizer: { type: "Split", pattern: { Regex: "." }, behavior: "Isolated", invert: false },
-      post_processor: null,
-      decoder: null,
-      model: { type: "WordLevel", vocab, unk_token: "[UNK]" },
-    }),
-  );
+  writeFileSync(tokenizerPath, JSON.stringify(characterTokenizer(vocab)));
   const inputs = {
     group: write("fmt-group.jsonl", [{ ...paperGroupLine, step: 3 }]),
     completion: write("fmt-completion.jsonl", paperCompletionLines.map((c) => ({ ...c, step: 3 }))),
-    text: write("fmt-text.jsonl", PAPER_GROUP.map((c) => ({ group: "paper", step: 3, text: c.text, reward: c.reward }))),
+    text: write("fmt-text.jsonl", PAPER_EXAMPLE.map((c) => ({ group: "paper", step: 3, text: c.word, reward: c.reward }))),
   };
   const outputs: string[] = [];
   for (const [name, input] of Object.entries(inputs)) {

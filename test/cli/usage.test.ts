@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { runCli } from "./prm-fixtures.js";
+import { runCli } from "./helpers.js";
 
 const COMMANDS = ["toy", "train", "prm", "analyze", "view", "report", "logprobs", "bench", "info"];
 

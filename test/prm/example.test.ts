@@ -11,9 +11,11 @@ import {
   stepTokens,
 } from "../../src/prm/index.js";
 
-const words = ["ABCD", "ABEFHI", "JKLM", "JKLNQST", "JKLNQU", "VWYZ"];
-const rewards = [0.5, 0.5, 1.0, 0, 0, 0.5];
-const completions = words.map((w) => Int32Array.from(w, (c) => c.charCodeAt(0)));
+import { charIds, PAPER_REWARDS, PAPER_WORDS } from "../fixtures/paper-example.js";
+
+const words = PAPER_WORDS;
+const rewards = PAPER_REWARDS;
+const completions = words.map((w) => Int32Array.from(charIds(w)));
 const text = (ids: number[]) => String.fromCharCode(...ids);
 
 test("example: the tree is AB -> {CD, EFHI}; JKL -> {M, NQ -> {ST, U}}; VWYZ", () => {

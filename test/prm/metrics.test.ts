@@ -11,8 +11,9 @@ import {
   pathOf,
 } from "../../src/prm/index.js";
 
-const ids = (w: string) => Array.from(w, (c) => c.charCodeAt(0));
-const example = buildPrefixTree(["ABCD", "ABEFHI", "JKLM", "JKLNQST", "JKLNQU", "VWYZ"].map(ids));
+import { charIds as ids, PAPER_WORDS } from "../fixtures/paper-example.js";
+
+const example = buildPrefixTree(PAPER_WORDS.map(ids));
 const flat = buildPrefixTree(["ABC", "DE", "FGHI"].map(ids));
 
 test("a flat tree: every step a whole trajectory, depth 1, nothing shared", () => {

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { withoutSeconds } from "./helpers.js";
 
 const fromSource = import.meta.url.endsWith(".ts");
 const MAIN = fileURLToPath(new URL(fromSource ? "../../src/cli/main.ts" : "../../src/cli/main.js", import.meta.url));
@@ -26,17 +27,6 @@ function start(args: string[]): { child: ChildProcess; done: Promise<{ code: num
     child.on("exit", (code, signal) => resolve({ code, signal, stderr, stdout })),
   );
   return { child, done };
-}
-
-function withoutSeconds(text: string): string[] {
-  return text
-    .trim()
-    .split("\n")
-    .map((l) => {
-      const o = JSON.parse(l);
-      delete o.seconds;
-      return JSON.stringify(o);
-    });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -9,10 +9,10 @@ import { buildPrefixTree, lossWeights, outcomeAdvantages } from "../../src/prm/i
 import { objective, type SequenceTerms } from "../../src/rl/loss.js";
 import { Rng } from "../../src/util/rng.js";
 
+import { charIds, PAPER_REWARDS as REWARDS, PAPER_WORDS } from "../fixtures/paper-example.js";
+
 // The paper's worked example: ABCD, ABEFHI, JKLM, JKLNQST, JKLNQU, VWYZ with rewards .5 .5 1 0 0 .5
-const WORDS = ["ABCD", "ABEFHI", "JKLM", "JKLNQST", "JKLNQU", "VWYZ"];
-const COMPLETIONS = WORDS.map((w) => Array.from(w, (c) => c.charCodeAt(0)));
-const REWARDS = [0.5, 0.5, 1, 0, 0, 0.5];
+const COMPLETIONS = PAPER_WORDS.map(charIds);
 const OPTS = { epsilonLow: 0.2, epsilonHigh: 0.28, beta: 0.04 };
 
 function randomTerms(lambda: boolean, rng: Rng, withOld: boolean): { terms: SequenceTerms[]; lambdaSize: Int32Array[] } {

@@ -13,6 +13,7 @@ import { validateEnv } from "../../src/rl/env/index.js";
 import { NonFiniteError, train } from "../../src/rl/trainer.js";
 import type { Policy } from "../../src/rl/policy.js";
 import { TabularPolicy } from "./tabular-policy.js";
+import { withoutSeconds } from "./helpers.js";
 
 const ENV = { name: "tree", left_token: 1, right_token: 2, prompt: [0], shared_prefix: 1, r_neg: -1 };
 
@@ -23,17 +24,6 @@ function config(dir: string, extra: Partial<TrainConfigInput> = {}) {
   );
 }
 const tabular = async () => new TabularPolicy(4);
-
-function withoutSeconds(text: string): string[] {
-  return text
-    .trim()
-    .split("\n")
-    .map((l) => {
-      const o = JSON.parse(l);
-      delete o.seconds;
-      return JSON.stringify(o);
-    });
-}
 
 async function tmp(): Promise<string> {
   return mkdtemp(join(tmpdir(), "lgrpo-trainer-"));

@@ -3,24 +3,16 @@
  * metrics.jsonl (one line per step, with an env figure), rollouts.jsonl (ids s<step>-g<index>), plus a
  * letter tokenizer (A..Z = ids 0..25) so the page can show the paper's letters.
  *
- * Group s3-g0 is the worked example of PAPER.md section 2:
+ * Group s3-g0 is the worked example of PAPER.md section 2 (test/fixtures/paper-example.ts):
  *   ABCD (0.5), ABEFHI (0.5), JKLM (1.0), JKLNQST (0), JKLNQU (0), VWYZ (0.5)
  * The other groups are random walks over a small alphabet, so they share prefixes and branch.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { characterTokenizer, PAPER_EXAMPLE } from "../fixtures/paper-example.js";
 
-export const LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 export const ids = (word: string): number[] => [...word].map((c) => LETTERS.indexOf(c));
-
-export const WORKED_EXAMPLE: { word: string; reward: number }[] = [
-  { word: "ABCD", reward: 0.5 },
-  { word: "ABEFHI", reward: 0.5 },
-  { word: "JKLM", reward: 1.0 },
-  { word: "JKLNQST", reward: 0 },
-  { word: "JKLNQU", reward: 0 },
-  { word: "VWYZ", reward: 0.5 },
-];
 
 export const FIXTURE = { steps: 6, groupsPerStep: 3, exampleStep: 3, exampleId: "s3-g0", otherId: "s3-g1" };
 
@@ -54,21 +46,12 @@ function randomGroup(rand: () => number, k: number): { tokens: number[]; reward:
   return out;
 }
 
-export function letterTokenizer(): object {
+/** The tokenizer of `ids`: A..Z = 0..25. */
+function letterTokenizer(): object {
   const vocab: Record<string, number> = {};
   [...LETTERS].forEach((c, i) => (vocab[c] = i));
   vocab["[UNK]"] = LETTERS.length;
-  return {
-    version: "1.0",
-    truncation: null,
-    padding: null,
-    added_tokens: [],
-    normalizer: null,
-    pre_tokenizer: { type: "Split", pattern: { Regex: "." }, behavior: "Isolated", invert: false },
-    post_processor: null,
-    decoder: null,
-    model: { type: "WordLevel", vocab, unk_token: "[UNK]" },
-  };
+  return characterTokenizer(vocab);
 }
 
 /** Writes the run into `dir` (created) and returns the tokenizer's path. */
@@ -100,7 +83,7 @@ export function writeRun(dir: string): { tokenizer: string } {
       const id = `s${step}-g${g}`;
       const completions =
         step === FIXTURE.exampleStep && g === 0
-          ? WORKED_EXAMPLE.map((c) => ({ tokens: ids(c.word), reward: c.reward }))
+          ? PAPER_EXAMPLE.map((c) => ({ tokens: ids(c.word), reward: c.reward }))
           : randomGroup(rand, 5 + Math.floor(rand() * 5));
       rollouts.push(JSON.stringify({ id, step, completions }));
     }

@@ -1,6 +1,6 @@
 /**
- * Shared by test/cli/prm*.test.ts and analyze*.test.ts: the paper's worked example, temp directories, and
- * running the real CLI in a child process (under tsx from sources, or compiled from dist/).
+ * Shared by the CLI tests: temp directories, running the real CLI in a child process (under tsx from
+ * sources, or compiled from dist/), and capturing what a command prints in-process.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -8,21 +8,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after } from "node:test";
-
-/** Letters as token ids (A = 65, ...), so the paper's trajectories read as written. */
-export function letters(s: string): number[] {
-  return [...s].map((c) => c.charCodeAt(0));
-}
-
-/** PAPER.md section 2: group of six, in the paper's order. */
-export const PAPER_GROUP: { text: string; reward: number }[] = [
-  { text: "ABCD", reward: 0.5 },
-  { text: "ABEFHI", reward: 0.5 },
-  { text: "JKLM", reward: 1.0 },
-  { text: "JKLNQST", reward: 0 },
-  { text: "JKLNQU", reward: 0 },
-  { text: "VWYZ", reward: 0.5 },
-];
 
 /** A fresh directory, removed when the test file ends. */
 export function tempDir(): string {
