@@ -18,10 +18,8 @@ import { loadTokenizer, type TextEncoder } from "../io/tokenizer.js";
 import {
   buildPrefixTree,
   DEFAULT_EPS,
-  outcomeAdvantages,
+  groupAdvantages,
   perToken,
-  stepProcessAdvantages,
-  stepProcessRewards,
   type AdvantageOptions,
   type RewardScaling,
 } from "../prm/index.js";
@@ -55,9 +53,9 @@ export function perTokenLines(group: RolloutGroup, opts: AdvantageOptions): stri
   const tokens = group.completions.map((c) => c.tokens);
   const rewards = group.completions.map((c) => c.reward);
   const tree = buildPrefixTree(tokens);
-  const advantages = outcomeAdvantages(rewards, opts);
-  const processReward = perToken(tree, stepProcessRewards(tree, rewards));
-  const processAdvantage = perToken(tree, stepProcessAdvantages(tree, rewards, opts));
+  const { advantages, stepRewards, stepAdvantages } = groupAdvantages(tree, rewards, opts);
+  const processReward = perToken(tree, stepRewards);
+  const processAdvantage = perToken(tree, stepAdvantages);
   const head = `{"group":${JSON.stringify(group.id)}${group.step === null ? "" : `,"step":${group.step}`}`;
   let out = "";
   for (let i = 0; i < tokens.length; i++) {

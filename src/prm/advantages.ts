@@ -105,14 +105,18 @@ export function groupScale(rewards: ArrayLike<number>, opts: AdvantageOptions = 
   return { mean, std, denom, noSignal };
 }
 
+/** (x - mean) / denom for each value (a reward or a step's R); all 0 for a group without signal. */
+function centreAndScale(values: Float64Array, g: GroupScale): Float64Array {
+  const out = new Float64Array(values.length);
+  if (g.noSignal) return out;
+  for (let i = 0; i < values.length; i++) out[i] = (values[i] - g.mean) / g.denom;
+  return out;
+}
+
 /** a_i per completion. */
 export function outcomeAdvantages(rewards: ArrayLike<number>, opts: AdvantageOptions = {}): Float64Array {
   const r = checkRewards(rewards);
-  const g = groupScale(r, opts);
-  const a = new Float64Array(r.length);
-  if (g.noSignal) return a;
-  for (let i = 0; i < r.length; i++) a[i] = (r[i] - g.mean) / g.denom;
-  return a;
+  return centreAndScale(r, groupScale(r, opts));
 }
 
 /** R per step: the mean reward of the step's members (summed in ascending member order). */
@@ -134,12 +138,27 @@ export function stepProcessAdvantages(
   opts: AdvantageOptions = {},
 ): Float64Array {
   const r = checkRewards(rewards, tree.leafOf.length);
+  return centreAndScale(stepProcessRewards(tree, r), groupScale(r, opts));
+}
+
+/** What the implicit PRM gives per completion and per step of one group. */
+export interface GroupAdvantages {
+  /** a_i per completion. */
+  advantages: Float64Array;
+  /** Per step id: R (mean reward of its members) and A. */
+  stepRewards: Float64Array;
+  stepAdvantages: Float64Array;
+}
+
+/**
+ * `outcomeAdvantages`, `stepProcessRewards` and `stepProcessAdvantages` of one group in one call: the
+ * rewards are checked, and the group's scale and R computed, once instead of once per function.
+ */
+export function groupAdvantages(tree: PrefixTree, rewards: ArrayLike<number>, opts: AdvantageOptions = {}): GroupAdvantages {
+  const r = checkRewards(rewards, tree.leafOf.length);
   const g = groupScale(r, opts);
-  const R = stepProcessRewards(tree, r);
-  const out = new Float64Array(R.length);
-  if (g.noSignal) return out;
-  for (let s = 0; s < R.length; s++) out[s] = (R[s] - g.mean) / g.denom;
-  return out;
+  const stepRewards = stepProcessRewards(tree, r);
+  return { advantages: centreAndScale(r, g), stepRewards, stepAdvantages: centreAndScale(stepRewards, g) };
 }
 
 /**

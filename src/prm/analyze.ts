@@ -1,11 +1,5 @@
 /** One call for everything the implicit PRM says about one group (for the CLI, the viewer and users). */
-import {
-  outcomeAdvantages,
-  perToken,
-  stepProcessAdvantages,
-  stepProcessRewards,
-  type AdvantageOptions,
-} from "./advantages.js";
+import { groupAdvantages, perToken, type AdvantageOptions } from "./advantages.js";
 import { intermediateProportions, isFlat, overlapSummary, pathDepths, type OverlapSummary } from "./metrics.js";
 import { buildPrefixTree, type PrefixTree, type Tokens } from "./tree.js";
 
@@ -34,11 +28,10 @@ export function analyzeGroup(
   opts: AdvantageOptions = {},
 ): GroupAnalysis {
   const tree = buildPrefixTree(completions);
-  const stepRewards = stepProcessRewards(tree, rewards);
-  const stepAdvantages = stepProcessAdvantages(tree, rewards, opts);
+  const { advantages, stepRewards, stepAdvantages } = groupAdvantages(tree, rewards, opts);
   return {
     tree,
-    advantages: outcomeAdvantages(rewards, opts),
+    advantages,
     stepRewards,
     stepAdvantages,
     processRewards: perToken(tree, stepRewards),

@@ -149,7 +149,7 @@ export function lossWeights(groups: readonly WeightGroup[], opts: LossWeightOpti
         for (const m of s.members) {
           const v = base[first + m] / size;
           const w = ws[m];
-            if (s.length < FILL_MIN) for (let t = s.start; t < end; t++) w[t] = v;
+          if (s.length < FILL_MIN) for (let t = s.start; t < end; t++) w[t] = v;
           else w.fill(v, s.start, end);
         }
       }

@@ -8,25 +8,24 @@
  */
 import { open } from "node:fs/promises";
 import { basename } from "node:path";
-import { analyzeGroup, groupScale, lossWeights, stepTokens, type LossType, type RewardScaling } from "../prm/index.js";
+import {
+  analyzeGroup,
+  groupScale,
+  lossWeights,
+  pathOf,
+  stepTokens,
+  type LossType,
+  type ProcessStep,
+  type RewardScaling,
+} from "../prm/index.js";
 import { readRolloutGroups, type RolloutGroup } from "../io/rollouts.js";
 import type { TextEncoder } from "../io/tokenizer.js";
 import { UserError } from "../util/errors.js";
 import type { GroupEntry } from "./runIndex.js";
 
-/** A node of B(G) as drawn. */
-export interface StepView {
-  id: number;
-  /** -1 under the root (the prompt). */
-  parent: number;
-  children: number[];
-  /** 1 directly under the root. */
-  depth: number;
-  /** Token span [start, start + length) in each member; length 0 only for an end step (see src/prm/tree.ts). */
-  start: number;
-  length: number;
-  /** Trajectories through the step; |lambda| = members.length. */
-  members: number[];
+/** A node of B(G) as drawn: the tree's own fields (src/prm/tree.ts), then what the page shows of it. */
+export interface StepView extends ProcessStep {
+  /** |lambda| = members.length. */
   lambda: number;
   /** Process reward (mean reward of the members) and process advantage. */
   R: number;
@@ -174,13 +173,7 @@ export function groupView(handle: number, group: RolloutGroup, opts: ViewOptions
       }
     }
     return {
-      id: s.id,
-      parent: s.parent,
-      children: s.children,
-      depth: s.depth,
-      start: s.start,
-      length: s.length,
-      members: s.members,
+      ...s,
       lambda: s.members.length,
       R: round(an.stepRewards[s.id]),
       A: round(an.stepAdvantages[s.id]),
@@ -194,9 +187,7 @@ export function groupView(handle: number, group: RolloutGroup, opts: ViewOptions
 
   const completions: CompletionView[] = [];
   for (let i = 0; i < k; i++) {
-    const path: number[] = [];
-    for (let s = tree.leafOf[i]; s >= 0; s = tree.steps[s].parent) path.push(s);
-    path.reverse();
+    const path = pathOf(tree, i);
     const at = (w: Float32Array[], s: number): number => {
       const step = tree.steps[s];
       return step.length > 0 ? round(w[i][step.start] * unit) : 0;
