@@ -20,8 +20,8 @@ import {
   DEFAULT_EPS,
   groupAdvantages,
   perToken,
+  REWARD_SCALINGS,
   type AdvantageOptions,
-  type RewardScaling,
 } from "../prm/index.js";
 import { inputError, UserError } from "../util/errors.js";
 import { choiceOption, numberOption, requiredOption, usageError } from "./args.js";
@@ -40,8 +40,6 @@ options:
   --tokenizer <file>   Hugging Face tokenizer.json, for completions given as "text"
   -q, --quiet          no progress bar (it is shown only on a terminal anyway)
   -h, --help           this text`;
-
-const SCALINGS: readonly RewardScaling[] = ["group", "batch", "none"];
 
 /** The numbers of a typed array as a JSON array (Number#toString is JSON's number syntax for finite values). */
 function jsonArray(a: ArrayLike<number> & { join(sep: string): string }): string {
@@ -90,7 +88,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (positionals.length !== 1) throw usageError("prm", `expected one input file, got ${positionals.length}`);
   const outPath = requiredOption("prm", "out", values.out);
-  const scale = choiceOption("scale", values.scale, SCALINGS) ?? "group";
+  const scale = choiceOption("scale", values.scale, REWARD_SCALINGS) ?? "group";
   const eps = numberOption("eps", values.eps, DEFAULT_EPS, 0);
   const quiet = values.quiet ?? false;
   const path = positionals[0];

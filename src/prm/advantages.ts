@@ -14,6 +14,8 @@ import type { PrefixTree } from "./tree.js";
 /** How a group's centred rewards are scaled (TRL's `scale_rewards`). */
 export type RewardScaling = "group" | "batch" | "none";
 
+export const REWARD_SCALINGS: readonly RewardScaling[] = ["group", "batch", "none"];
+
 /**
  * Added to the std before dividing, so a group with nearly equal rewards does not blow up. 1e-4 is the
  * value in the paper's training code and in TRL's GRPO trainer; the paper's worked example assumes it.

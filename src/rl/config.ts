@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import YAML from "yaml";
 import { z } from "zod";
+import { LOSS_TYPES, REWARD_SCALINGS } from "../prm/index.js";
 import { UserError } from "../util/errors.js";
 
 /** An explicit GPT-2 shape (random init from `seed`), for experiments without a preset. */
@@ -26,8 +27,6 @@ const ModelShape = z
 /** The environment: `name` picks it from the registry (src/rl/env/index.ts); its other fields are its own. */
 const EnvField = z.looseObject({ name: z.string().min(1) });
 
-const LOSS_TYPES = ["grpo", "dapo", "bnpo", "dr_grpo"] as const;
-const SCALE_REWARDS = ["group", "batch", "none"] as const;
 
 export const TrainConfigSchema = z
   .object({
@@ -62,7 +61,7 @@ export const TrainConfigSchema = z
     /** Aggregation of token terms (PAPER.md section 1). Default `dapo`, the paper's assumption and TRL's default. */
     loss_type: z.enum(LOSS_TYPES).default("dapo"),
     /** Advantage scale: group std (default, the paper), batch std, or none (Dr. GRPO). */
-    scale_rewards: z.enum(SCALE_REWARDS).default("group"),
+    scale_rewards: z.enum(REWARD_SCALINGS).default("group"),
     /** Weight of the k3 KL to a frozen copy of the initial policy; 0 (default, TRL) keeps no reference. */
     beta: z.number().min(0).default(0),
     /** Lower clip range of the ratio P: clip(P, 1 - epsilon, 1 + epsilon_high). Default 0.2 (TRL, PPO). */
@@ -114,8 +113,6 @@ type Parsed = z.output<typeof TrainConfigSchema>;
 export type TrainConfig = Omit<Parsed, "epsilon_high" | "env"> & { epsilon_high: number; env: EnvConfig };
 export type EnvConfig = { name: string } & Record<string, unknown>;
 export type ModelShapeConfig = z.output<typeof ModelShape>;
-export type LossType = (typeof LOSS_TYPES)[number];
-export type ScaleRewards = (typeof SCALE_REWARDS)[number];
 
 /** Validates an environment's own parameters (set by the registry, which knows each env's schema). */
 export type EnvValidator = (env: { name: string } & Record<string, unknown>) => EnvConfig;

@@ -109,7 +109,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       await truncateTo(files.metrics, meta.metricsBytes);
       await truncateTo(files.rollouts, meta.rolloutsBytes);
     }
-  } else if (hasRun && !options.resume) {
+  } else if (hasRun) {
     if (!options.overwrite) {
       throw new UserError(`${dir}: already holds a run (metrics.jsonl or checkpoints); pass --resume to continue it or --overwrite to replace it`);
     }
@@ -117,12 +117,10 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     await rm(files.rollouts, { force: true });
     for (const s of existing) await rm(checkpointPath(files.checkpoints, s), { force: true });
   }
+  await writeFileAtomic(files.config, JSON.stringify(config, null, 2) + "\n");
   if (startStep === 0) {
-    await writeFileAtomic(files.config, JSON.stringify(config, null, 2) + "\n");
     await writeFileAtomic(files.metrics, "");
     await writeFileAtomic(files.rollouts, "");
-  } else {
-    await writeFileAtomic(files.config, JSON.stringify(config, null, 2) + "\n");
   }
 
   options.onStart?.(startStep, config);
