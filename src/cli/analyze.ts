@@ -10,7 +10,7 @@ import { writeFileAtomic } from "../io/atomic.js";
 import { inputInfo } from "../io/files.js";
 import { createProgress } from "../io/progress.js";
 import { readRolloutGroups } from "../io/rollouts.js";
-import { loadTokenizer } from "../io/tokenizer.js";
+import { loadTokenizer, type TextEncoder } from "../io/tokenizer.js";
 import { buildPrefixTree, OverlapStats, type OverlapSummary } from "../prm/index.js";
 import { analyzeReportHtml, SUMMARY_HEADERS, summaryCells, type AnalyzeSummary } from "../report/analyze.js";
 import { UserError } from "../util/errors.js";
@@ -32,9 +32,9 @@ options:
 const MAX_PRINTED_STEPS = 30;
 
 /** Reads a rollouts source and returns its overlap summary. */
-export async function analyzeRollouts(
+async function analyzeRollouts(
   path: string,
-  options: { name: string; size: number; tokenizer?: Awaited<ReturnType<typeof loadTokenizer>>; quiet?: boolean },
+  options: { name: string; size: number; tokenizer?: TextEncoder; quiet?: boolean },
 ): Promise<AnalyzeSummary> {
   const stats = new OverlapStats();
   const bar = createProgress({ label: "analyze", total: options.size, unit: "bytes", quiet: options.quiet });
@@ -62,7 +62,7 @@ function textTable(headers: string[], rows: string[][]): string {
 const SHORT_HEADERS = ["groups", "completions", "tokens", "flat", "depth mean", "depth median", "interm. mean", "interm. median"];
 
 /** The readable summary printed to stdout. */
-export function summaryText(summary: AnalyzeSummary): string {
+function summaryText(summary: AnalyzeSummary): string {
   const o: OverlapSummary = summary.overall;
   const cells = summaryCells(o);
   const label = (i: number): string => SUMMARY_HEADERS[i].padEnd(32);

@@ -47,7 +47,7 @@ function jsonArray(a: ArrayLike<number> & { join(sep: string): string }): string
 }
 
 /** The output lines of one group ("\n"-terminated), one per completion. */
-export function perTokenLines(group: RolloutGroup, opts: AdvantageOptions): string {
+function perTokenLines(group: RolloutGroup, opts: AdvantageOptions): string {
   const tokens = group.completions.map((c) => c.tokens);
   const rewards = group.completions.map((c) => c.reward);
   const tree = buildPrefixTree(tokens);

@@ -9,7 +9,7 @@ import { startViewer } from "../view/server.js";
 import { lossTypeOption, portOption, usageError } from "./args.js";
 
 /** Default port: fixed so a bookmarked address keeps working between runs; --port 0 takes any free one. */
-export const DEFAULT_PORT = 8765;
+const DEFAULT_PORT = 8765;
 
 const USAGE = `usage: lambda-grpo view <run dir | rollouts.jsonl> [options]
 

@@ -16,6 +16,7 @@ import { isIP, type AddressInfo } from "node:net";
 import { basename } from "node:path";
 import { LOSS_TYPES, rewardStd, type LossType, type RewardScaling } from "../prm/index.js";
 import { loadTokenizer, type TextEncoder } from "../io/tokenizer.js";
+import { GPT2_L, GPT2_R } from "../rl/env/tree.js";
 import { UserError } from "../util/errors.js";
 import { groupView, readGroup, type GroupView, type TokenDecoder } from "./groupView.js";
 import { MetricsCache } from "./metrics.js";
@@ -93,8 +94,8 @@ export async function runSettings(configPath: string | null, lossType?: LossType
 export function treeEnvDecoder(config: Record<string, unknown> | null): TokenDecoder | undefined {
   const env = config?.env as Record<string, unknown> | undefined;
   if (env?.name !== "tree") return undefined;
-  const L = typeof env.left_token === "number" ? env.left_token : 43;
-  const R = typeof env.right_token === "number" ? env.right_token : 49;
+  const L = typeof env.left_token === "number" ? env.left_token : GPT2_L;
+  const R = typeof env.right_token === "number" ? env.right_token : GPT2_R;
   return { decode: (ids) => ids.map((i) => (i === L ? "L" : i === R ? "R" : `\u27e8${i}\u27e9`)).join("") };
 }
 

@@ -11,8 +11,8 @@ import { envIssues } from "../config.js";
 import type { Environment, EnvironmentKind, Prompt, ScoredCompletion } from "./types.js";
 
 /** GPT-2's ids of "L" and "R": the toy's two actions when the vocabulary is GPT-2's (and the default anyway). */
-const GPT2_L = 43;
-const GPT2_R = 49;
+export const GPT2_L = 43;
+export const GPT2_R = 49;
 
 const TreeParams = z
   .object({
