@@ -14,6 +14,7 @@ import { loadTokenizer, type TextEncoder } from "../io/tokenizer.js";
 import { buildPrefixTree, OverlapStats, type OverlapSummary } from "../prm/index.js";
 import { analyzeReportHtml, SUMMARY_HEADERS, summaryCells, type AnalyzeSummary } from "../report/analyze.js";
 import { UserError } from "../util/errors.js";
+import { evenlySpaced } from "../util/spread.js";
 import { usageError } from "./args.js";
 
 const USAGE = `usage: lambda-grpo analyze <in.jsonl | -> [--json summary.json] [--report report.html] [options]
@@ -75,15 +76,9 @@ function summaryText(summary: AnalyzeSummary): string {
     `${"intermediate proportion".padEnd(32)}mean ${cells[6]}, median ${cells[7]}`,
   ];
   if (summary.steps.length > 0) {
-    let shown = summary.steps;
-    let note = "";
-    if (shown.length > MAX_PRINTED_STEPS) {
-      // Evenly spaced rows, first and last included.
-      const n = MAX_PRINTED_STEPS;
-      const idx = [...new Set(Array.from({ length: n }, (_, j) => Math.round((j * (shown.length - 1)) / (n - 1))))];
-      shown = idx.map((j) => summary.steps[j]);
-      note = `\n(${shown.length} of ${summary.steps.length} steps shown; --json and --report have them all)`;
-    }
+    const shown = evenlySpaced(summary.steps, MAX_PRINTED_STEPS);
+    const note =
+      shown.length < summary.steps.length ? `\n(${shown.length} of ${summary.steps.length} steps shown; --json and --report have them all)` : "";
     lines.push("", "per step:", textTable(["step", ...SHORT_HEADERS], shown.map((s) => [String(s.step), ...summaryCells(s)])) + note);
   }
   return lines.join("\n");

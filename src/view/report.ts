@@ -11,6 +11,7 @@
 import { writeFileAtomic } from "../io/atomic.js";
 import type { LossType } from "../prm/index.js";
 import { UserError } from "../util/errors.js";
+import { evenlySpaced } from "../util/spread.js";
 import type { GroupView } from "./groupView.js";
 import { reportPage } from "./page.js";
 import { RunData, type GroupRef, type RunInfo } from "./server.js";
@@ -37,14 +38,8 @@ export interface ReportData {
 
 /** `count` of `all` (sorted), spread evenly, in the order to add them: first, last, then the middle ones. */
 export function pickSteps<T>(all: T[], count: number): T[] {
-  if (all.length <= count) return all.length <= 2 ? all : [all[0], all[all.length - 1], ...all.slice(1, -1)];
-  const idx: number[] = [];
-  for (let j = 0; j < count; j++) {
-    const i = count === 1 ? 0 : Math.round((j * (all.length - 1)) / (count - 1));
-    if (!idx.includes(i)) idx.push(i);
-  }
-  const ends = idx.length > 1 ? [idx[0], idx[idx.length - 1]] : idx;
-  return [...ends, ...idx.slice(1, -1)].map((i) => all[i]);
+  const picked = evenlySpaced(all, count);
+  return picked.length <= 2 ? picked : [picked[0], picked[picked.length - 1], ...picked.slice(1, -1)];
 }
 
 export async function buildReportData(path: string, opts: ReportOptions = {}): Promise<{ data: ReportData; bytes: number; skipped: number }> {
@@ -63,12 +58,13 @@ export async function buildReportData(path: string, opts: ReportOptions = {}): P
   for (const step of order) {
     const refs = run.groupsOf(step);
     const stepViews: GroupView[] = [];
-    let stepBytes = 0;
+    const sizes: number[] = [];
     for (const ref of refs) {
       const v = await run.group(ref.handle);
       stepViews.push(v);
-      stepBytes += JSON.stringify(v).length;
+      sizes.push(JSON.stringify(v).length);
     }
+    let stepBytes = sizes.reduce((a, b) => a + b, 0);
     if (bytes + stepBytes > maxBytes && views.length > 0) {
       skipped += 1;
       continue;
@@ -78,8 +74,8 @@ export async function buildReportData(path: string, opts: ReportOptions = {}): P
       // Not even the first step fits: embed as many of its groups as do (at least one).
       kept = 0;
       let b = 0;
-      while (kept < refs.length && (kept === 0 || b + JSON.stringify(stepViews[kept]).length <= maxBytes)) {
-        b += JSON.stringify(stepViews[kept]).length;
+      while (kept < refs.length && (kept === 0 || b + sizes[kept] <= maxBytes)) {
+        b += sizes[kept];
         kept += 1;
       }
       stepBytes = b;
