@@ -13,7 +13,7 @@ import { readRolloutGroups } from "../io/rollouts.js";
 import { loadTokenizer, type TextEncoder } from "../io/tokenizer.js";
 import { buildPrefixTree, OverlapStats, type OverlapSummary } from "../prm/index.js";
 import { analyzeReportHtml, SUMMARY_HEADERS, summaryCells, type AnalyzeSummary } from "../report/analyze.js";
-import { UserError } from "../util/errors.js";
+import { cannotWrite, UserError } from "../util/errors.js";
 import { evenlySpaced } from "../util/spread.js";
 import { usageError } from "./args.js";
 
@@ -114,7 +114,7 @@ export async function main(argv: string[]): Promise<void> {
     try {
       await writeFileAtomic(file, text);
     } catch (err) {
-      throw new UserError(`${option}: cannot write ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw cannotWrite(option, file, err);
     }
   }
   console.log(summaryText(summary));

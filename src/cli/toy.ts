@@ -10,7 +10,7 @@ import { writeFileAtomic } from "../io/atomic.js";
 import { createProgress } from "../io/progress.js";
 import { toyReportHtml } from "../report/toy.js";
 import { formatSpeedTable, formatTable, lastRate, runToy, summarise, TOY_PRESETS, ToyRunError, type ToyOptions, type ToyPreset } from "../rl/toy.js";
-import { UserError } from "../util/errors.js";
+import { cannotWrite, UserError } from "../util/errors.js";
 import { choiceOption, intOption, usageError } from "./args.js";
 
 const USAGE = `usage: lambda-grpo toy [options]
@@ -57,7 +57,11 @@ export async function main(argv: string[]): Promise<void> {
     outDir,
     jobs: values.jobs === undefined ? undefined : intOption("jobs", values.jobs, 1),
   };
-  await mkdir(outDir, { recursive: true });
+  try {
+    await mkdir(outDir, { recursive: true });
+  } catch (err) {
+    throw cannotWrite("--out", outDir, err);
+  }
 
   const tty = Boolean(process.stderr.isTTY) && !values.quiet;
   const progress = createProgress({ label: "toy", total: 1, unit: "items", quiet: !tty });

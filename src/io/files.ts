@@ -3,7 +3,7 @@
  * for progress; "-" is stdin) and an output that is atomic for files ("-" is stdout, which cannot be).
  */
 import { stat } from "node:fs/promises";
-import { UserError } from "../util/errors.js";
+import { cannotWrite, reason, UserError } from "../util/errors.js";
 import { AtomicWriter } from "./atomic.js";
 
 export interface InputInfo {
@@ -24,7 +24,7 @@ export async function inputInfo(path: string): Promise<InputInfo> {
     return { name: path, size: s.size };
   } catch (err) {
     if (err instanceof UserError) throw err;
-    throw new UserError(`${path}: cannot read input (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new UserError(`${path}: cannot read input (${reason(err)})`);
   }
 }
 
@@ -40,7 +40,7 @@ export async function openSink(path: string, option: string): Promise<LineSink> 
   try {
     return await AtomicWriter.open(path);
   } catch (err) {
-    throw new UserError(`${option}: cannot write ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw cannotWrite(option, path, err);
   }
 }
 

@@ -10,7 +10,7 @@
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
-import { UserError } from "../util/errors.js";
+import { reason, UserError } from "../util/errors.js";
 
 export interface TextEncoder {
   /** Token ids of `text`; throws Error with a readable message when a piece has no id. */
@@ -22,7 +22,7 @@ async function readJson(path: string, what: string): Promise<object> {
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    throw new UserError(`${path}: cannot read ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new UserError(`${path}: cannot read ${what} (${reason(err)})`);
   }
   try {
     const value: unknown = JSON.parse(text);

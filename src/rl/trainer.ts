@@ -19,7 +19,7 @@ import {
   rewardStd,
   type PrefixTree,
 } from "../prm/index.js";
-import { UserError } from "../util/errors.js";
+import { reason, UserError } from "../util/errors.js";
 import { Rng } from "../util/rng.js";
 import { checkpointPath, listCheckpoints, pruneCheckpoints, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import type { TrainConfig } from "./config.js";
@@ -82,7 +82,11 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     rollouts: join(dir, "rollouts.jsonl"),
     checkpoints: join(dir, "checkpoints"),
   };
-  await mkdir(files.checkpoints, { recursive: true });
+  try {
+    await mkdir(files.checkpoints, { recursive: true });
+  } catch (err) {
+    throw new UserError(`output_dir: cannot create ${files.checkpoints} (${reason(err)})`);
+  }
 
   const policy = await (options.policyFactory ?? createGPT2Policy)(config);
   // The KL reference is the initial policy; the init is deterministic in the seed, so a resume rebuilds it

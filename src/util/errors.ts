@@ -14,3 +14,13 @@ export function inputError(file: string, line: number | null, field: string | nu
   const where = line === null ? file : `${file}:${line}`;
   return new UserError(field ? `${where}: ${field}: ${message}` : `${where}: ${message}`);
 }
+
+/** Why a file operation failed, in short: its errno code (ENOENT, EACCES, ...), else its message. */
+export function reason(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+}
+
+/** "--out: cannot write report.html (ENOENT)": an output that could not be written, named by its option. */
+export function cannotWrite(option: string, path: string, err: unknown): UserError {
+  return new UserError(`${option}: cannot write ${path} (${reason(err)})`);
+}

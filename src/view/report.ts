@@ -10,7 +10,7 @@
  */
 import { writeFileAtomic } from "../io/atomic.js";
 import type { LossType } from "../prm/index.js";
-import { UserError } from "../util/errors.js";
+import { cannotWrite, UserError } from "../util/errors.js";
 import { evenlySpaced } from "../util/spread.js";
 import type { GroupView } from "./groupView.js";
 import { reportPage } from "./page.js";
@@ -112,7 +112,7 @@ export async function writeReport(path: string, out: string, opts: ReportOptions
   try {
     await writeFileAtomic(out, html);
   } catch (err) {
-    throw new UserError(`--out: cannot write ${out} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw cannotWrite("--out", out, err);
   }
   return { groups: data.groups.length, steps: data.run.steps.length, bytes: Buffer.byteLength(html) };
 }
