@@ -9,9 +9,13 @@ import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../io/atomic.js";
 import { createProgress } from "../io/progress.js";
 import { toyReportHtml } from "../report/toy.js";
-import { formatSpeedTable, formatTable, lastRate, runToy, summarise, TOY_PRESETS, ToyRunError, type ToyOptions, type ToyPreset } from "../rl/toy.js";
-import { cannotWrite, UserError } from "../util/errors.js";
+import { formatSpeedTable, formatTable, lastRate, runToy, summarise, TOY_PRESETS, type ToyOptions, type ToyPreset } from "../rl/toy.js";
+import { cannotWrite } from "../util/errors.js";
 import { choiceOption, intOption, usageError } from "./args.js";
+
+/** The paper's sweep: 5 seeds per cell, 250 steps per run (PAPER.md section 4). */
+const DEFAULT_SEEDS = 5;
+const DEFAULT_STEPS = 250;
 
 const USAGE = `usage: lambda-grpo toy [options]
 
@@ -20,8 +24,8 @@ group size 16, and prints the target rate over the last 50 steps beside the pape
 
 options:
   --preset NAME   small (default: 2-layer width-64 GPT-2, minutes on 2 cores) or gpt2-small (124M, hours)
-  --seeds N       seeds per cell and algorithm (default 5)
-  --steps N       steps per run (default 250)
+  --seeds N       seeds per cell and algorithm (default ${DEFAULT_SEEDS})
+  --steps N       steps per run (default ${DEFAULT_STEPS})
   --out DIR       output folder (default runs/toy-<preset>)
   --jobs N        worker threads (default: all cores)
   --json          print results.json to stdout instead of the table
@@ -52,8 +56,8 @@ export async function main(argv: string[]): Promise<void> {
   const outDir = values.out ?? join("runs", `toy-${preset}`);
   const opts: ToyOptions = {
     preset,
-    seeds: intOption("seeds", values.seeds, 5),
-    steps: intOption("steps", values.steps, 250),
+    seeds: intOption("seeds", values.seeds, DEFAULT_SEEDS),
+    steps: intOption("steps", values.steps, DEFAULT_STEPS),
     outDir,
     jobs: values.jobs === undefined ? undefined : intOption("jobs", values.jobs, 1),
   };
@@ -86,9 +90,6 @@ export async function main(argv: string[]): Promise<void> {
   let out;
   try {
     out = await runToy(opts);
-  } catch (err) {
-    if (err instanceof ToyRunError) throw new UserError(err.message);
-    throw err;
   } finally {
     progress.stop();
     (bar as ReturnType<typeof createProgress> | null)?.stop();

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { resolveConfig, type TrainConfig, type TrainConfigInput } from "./config.js";
 import { validateEnv } from "./env/index.js";
+import { UserError } from "../util/errors.js";
 
 /** The paper's table (PAPER.md section 4): target rate over the last 50 steps, mean over 5 seeds. */
 export const PAPER_TABLE: { n: number; r_neg: number; grpo: number; lambda: number }[] = [
@@ -233,7 +234,8 @@ export async function runToy(opts: ToyOptions): Promise<{ runs: ToyRun[]; result
   return { runs, results, workers, wallSeconds: (performance.now() - started) / 1000 };
 }
 
-export class ToyRunError extends Error {}
+/** A run that failed on its input (its config or environment), not on a bug: one line for the CLI. */
+export class ToyRunError extends UserError {}
 
 /**
  * From dist the worker is toy-worker.js. From source (node --import tsx, the tests) it is toy-worker.ts, and
