@@ -22,8 +22,10 @@ export const LOGITS_BUDGET = 1 << 25;
 
 /**
  * The allowed-token head is used when the mask keeps fewer than V / ALLOWED_HEAD_FRACTION tokens.
- * Gathering A rows costs A*C copies against the full head's 2*N*V*C FLOPs, so it pays at any A < V;
- * the margin keeps large masks (e.g. "every token but a few") on the plain GEMM path.
+ * Gathering A rows costs A*C copies against the full head's 2*N*V*C FLOPs, so it pays well below V:
+ * GPT-2's head, 256 rows, forward + backward, 2 threads: 6,000 allowed tokens 150-175 ms against 830-880
+ * ms for the full head with the mask, 2 tokens 20 ms. Above V/8 it was not measured reliably here, so
+ * larger masks keep the plain GEMM path.
  */
 export const ALLOWED_HEAD_FRACTION = 8;
 
