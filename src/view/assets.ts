@@ -21,15 +21,10 @@ const require = createRequire(import.meta.url);
 export const uplotScript = (): string => asset("uplot/dist/uPlot.iife.min.js");
 export const uplotStyle = (): string => asset("uplot/dist/uPlot.min.css");
 
-let d3Text: string | null = null;
 /** d3-hierarchy (ISC), the tree layout; its UMD build defines the global `d3`. */
 export function d3HierarchyScript(): string {
-  if (d3Text === null) {
-    // The package exports only its entry points, so find the UMD build beside the main module.
-    const main = require.resolve("d3-hierarchy");
-    d3Text = readFileSync(join(dirname(main), "d3-hierarchy.min.js"), "utf8");
-  }
-  return d3Text;
+  // The package exports only its entry points, so the UMD build is found beside the main module.
+  return asset(join(dirname(require.resolve("d3-hierarchy")), "d3-hierarchy.min.js"));
 }
 
 let viewerText: string | null = null;
