@@ -26,10 +26,11 @@ import type { GroupEntry } from "./runIndex.js";
 /** A node of B(G) as drawn: the tree's own fields (src/prm/tree.ts), then what the page shows of it. */
 export interface StepView extends ProcessStep {
   /** |lambda| = members.length. */
-  lambda: number;
-  /** Process reward (mean reward of the members) and process advantage. */
-  R: number;
-  A: number;
+  lambdaSize: number;
+  /** R: the mean reward of the members. */
+  processReward: number;
+  /** A = (R - group mean) / denom, scaled as the outcome advantages. */
+  processAdvantage: number;
   tokens: number[];
   /** Per-token text when a tokenizer was given, else null. */
   pieces: string[] | null;
@@ -48,7 +49,7 @@ export interface CompletionView {
   index: number;
   reward: number;
   /** Outcome advantage a_i. */
-  a: number;
+  advantage: number;
   length: number;
   /** Step ids from the root to the leaf. */
   path: number[];
@@ -174,9 +175,9 @@ export function groupView(handle: number, group: RolloutGroup, opts: ViewOptions
     }
     return {
       ...s,
-      lambda: s.members.length,
-      R: round(an.stepRewards[s.id]),
-      A: round(an.stepAdvantages[s.id]),
+      lambdaSize: s.members.length,
+      processReward: round(an.stepRewards[s.id]),
+      processAdvantage: round(an.stepAdvantages[s.id]),
       tokens: ids,
       pieces: opts.decoder ? ids.map(piece) : null,
       leafOf: leafOf[s.id],
@@ -195,7 +196,7 @@ export function groupView(handle: number, group: RolloutGroup, opts: ViewOptions
     completions.push({
       index: i,
       reward: rewards[i],
-      a: round(an.advantages[i]),
+      advantage: round(an.advantages[i]),
       length: tokens[i].length,
       path,
       wGrpo: path.map((s) => at(wG, s)),

@@ -71,17 +71,17 @@ describe("the worked example of PAPER.md section 2", () => {
     assert.deepEqual(children("NQ"), [ids("ST"), ids("U")].map((x) => x.join(" ")).sort());
     assert.deepEqual(view.roots.map((s) => view.steps[s].tokens.join(" ")).sort(), ["AB", "JKL", "VWYZ"].map((w) => ids(w).join(" ")).sort());
     const [ab, jkl, nq] = ["AB", "JKL", "NQ"].map((t) => stepByText(view, t));
-    assert.deepEqual([ab.lambda, jkl.lambda, nq.lambda], [2, 3, 2]);
+    assert.deepEqual([ab.lambdaSize, jkl.lambdaSize, nq.lambdaSize], [2, 3, 2]);
     // JKL: R = 1/3, A = -0.22: pushed down three times although JKLM is the best completion.
-    assert.ok(Math.abs(jkl.R - 1 / 3) < 1e-5 && Math.abs(jkl.A - -0.2214) < 1e-3);
-    assert.ok(ab.A > 0 && nq.A < 0);
+    assert.ok(Math.abs(jkl.processReward - 1 / 3) < 1e-5 && Math.abs(jkl.processAdvantage - -0.2214) < 1e-3);
+    assert.ok(ab.processAdvantage > 0 && nq.processAdvantage < 0);
     assert.equal(view.steps.filter((s) => s.leafOf.length > 0).length, 6);
     // Outcome advantages +1.55 (r = 1), -1.11 (r = 0), +0.22 (r = 0.5).
-    assert.deepEqual(view.completions.map((c) => Math.round(c.a * 100) / 100), [0.22, 0.22, 1.55, -1.11, -1.11, 0.22]);
+    assert.deepEqual(view.completions.map((c) => Math.round(c.advantage * 100) / 100), [0.22, 0.22, 1.55, -1.11, -1.11, 0.22]);
     // Under "dapo" a step's summed weight is |lambda| x A under GRPO and A under lambda-GRPO (units of 1/T).
     for (const s of [ab, jkl, nq]) {
-      assert.ok(Math.abs(s.pushGrpo - s.lambda * s.pushLambda) < 1e-4, `step ${s.id}`);
-      assert.ok(Math.abs(s.pushLambda - s.A) < 1e-4, `step ${s.id}`);
+      assert.ok(Math.abs(s.pushGrpo - s.lambdaSize * s.pushLambda) < 1e-4, `step ${s.id}`);
+      assert.ok(Math.abs(s.pushLambda - s.processAdvantage) < 1e-4, `step ${s.id}`);
     }
     const jklm = view.completions[2];
     assert.deepEqual(jklm.wGrpo, [1, 1]);
@@ -146,7 +146,7 @@ describe("index of rollouts.jsonl", () => {
     try {
       const g0 = JSON.parse((await get(v, "/api/group?step=1&id=g0")).body) as GroupView;
       assert.equal(g0.k, 2);
-      assert.equal(g0.steps[g0.roots[0]].lambda, 2);
+      assert.equal(g0.steps[g0.roots[0]].lambdaSize, 2);
       const g1 = await get(v, "/api/group?step=1&id=g1");
       assert.equal(g1.status, 422);
       assert.match((JSON.parse(g1.body) as { error: string }).error, /per-completion\.jsonl:4: tokens\[1\]: expected a non-negative integer token id/);

@@ -405,7 +405,7 @@ class TreeView {
     const height = PAD * 2 + (maxX - minX) + BOX_H;
 
     let maxA = 0;
-    for (const s of steps) maxA = Math.max(maxA, Math.abs(s.A));
+    for (const s of steps) maxA = Math.max(maxA, Math.abs(s.processAdvantage));
     const domain = niceMax(maxA, 0.5);
 
     const svg = svgEl("svg", { class: "tree", width, height, viewBox: `0 0 ${width} ${height}`, role: "img" }) as SVGSVGElement;
@@ -428,7 +428,7 @@ class TreeView {
       const x1 = left(n);
       const y1 = sy(n) + BOX_H / 2;
       const mx = (x0 + x1) / 2;
-      const lam = n.data.step!.lambda;
+      const lam = n.data.step!.lambdaSize;
       links.append(
         svgEl("path", {
           class: "link",
@@ -461,14 +461,14 @@ class TreeView {
         "data-depth": s.depth,
         "data-tokens": s.tokens.join(" "),
         "data-text": s.pieces !== null ? s.pieces.join("") : "",
-        "data-lambda": s.lambda,
-        "data-r": s.R,
-        "data-a": s.A,
+        "data-lambda": s.lambdaSize,
+        "data-r": s.processReward,
+        "data-a": s.processAdvantage,
         "data-members": s.members.join(" "),
         "data-leaf-of": s.leafOf.join(" "),
       });
-      const fill = diverging(s.A, domain);
-      const dark = Math.abs(s.A) / domain > 0.62;
+      const fill = diverging(s.processAdvantage, domain);
+      const dark = Math.abs(s.processAdvantage) / domain > 0.62;
       const ink = dark ? "#ffffff" : "#1d2329";
       g.append(svgEl("rect", { width: BOX_W, height: BOX_H, rx: 5, fill }));
       const lines = wrap(stepText(view, s), charsPerLine, s.pieces === null);
@@ -478,7 +478,7 @@ class TreeView {
         g.append(t);
       });
       const stats = svgEl("text", { class: "stats", x: 7, y: BOX_H - 8, fill: ink });
-      stats.textContent = `|\u03bb|=${s.lambda}  \u00b7  R=${num(s.R, 3)}  \u00b7  A=${signed(s.A)}`;
+      stats.textContent = `|\u03bb|=${s.lambdaSize}  \u00b7  R=${num(s.processReward, 3)}  \u00b7  A=${signed(s.processAdvantage)}`;
       g.append(stats);
       if (s.leafOf.length > 0) {
         // Identical trajectories end in one leaf; name a few, count the rest.
@@ -536,8 +536,8 @@ class TreeView {
         ? `  (depth ${s.depth}; ${s.length} token${s.length === 1 ? "" : "s"}, positions ${s.start}..${s.start + s.length - 1})\n`
         : `  (depth ${s.depth}; an end step: these trajectories stop here)\n`,
       el("span", { class: "tt-tok" }, shown),
-      `\n|\u03bb| = ${s.lambda} trajectories: ${s.members.map((m) => `#${m}`).join(" ")}\n`,
-      `R = ${num(s.R, 4)} (mean reward of its trajectories)\nA = ${signed(s.A, 3)}\n`,
+      `\n|\u03bb| = ${s.lambdaSize} trajectories: ${s.members.map((m) => `#${m}`).join(" ")}\n`,
+      `R = ${num(s.processReward, 4)} (mean reward of its trajectories)\nA = ${signed(s.processAdvantage, 3)}\n`,
       `weight of each token in the loss, summed over its trajectories:\n  GRPO ${signed(s.pushGrpo, 3)}   \u03bb-GRPO ${signed(s.pushLambda, 3)}  (\u00d7 1/T)`,
     ];
   }
@@ -656,7 +656,7 @@ class Strips {
         "div",
         { class: "who" },
         `#${c.index}  r = ${num(c.reward, 3)}`,
-        el("span", { class: "sub" }, `a = ${signed(c.a)} \u00b7 ${c.length} tok \u00b7 depth ${c.pathDepth}`),
+        el("span", { class: "sub" }, `a = ${signed(c.advantage)} \u00b7 ${c.length} tok \u00b7 depth ${c.pathDepth}`),
       );
       row.append(who);
       for (const kind of ["grpo", "lambda"] as const) {
@@ -695,7 +695,7 @@ class Strips {
           showTip(ev, [
             el("b", {}, `#${c.index}, token ${t}: `),
             el("span", { class: "tt-tok" }, tokenText(view, s, t - s.start)),
-            `\nprocess step ${s.id}: |\u03bb| = ${s.lambda}, R = ${num(s.R, 4)}, A = ${signed(s.A, 3)}\n`,
+            `\nprocess step ${s.id}: |\u03bb| = ${s.lambdaSize}, R = ${num(s.processReward, 4)}, A = ${signed(s.processAdvantage, 3)}\n`,
             `loss weight w (\u00d7 1/T): GRPO ${num(c.wGrpo[p], 4)}   \u03bb-GRPO ${num(c.wLambda[p], 4)}\n`,
             `\u03a3 w\u00b7a over the step: GRPO ${signed(s.pushGrpo, 3)}   \u03bb-GRPO ${signed(s.pushLambda, 3)}`,
           ]);
