@@ -50,17 +50,20 @@ export function checkRewards(rewards: ArrayLike<number>, expected?: number): Flo
   return out;
 }
 
-/** Sample (Bessel-corrected, n-1) standard deviation; 0 for fewer than two values. */
-export function rewardStd(rewards: ArrayLike<number>): number {
-  const r = checkRewards(rewards);
+/** Mean (0 when empty) and sample (n-1) std (0 for fewer than two values) of checked rewards. */
+function meanAndStd(r: Float64Array): { mean: number; std: number } {
   const n = r.length;
-  if (n < 2) return 0;
   let sum = 0;
   for (let i = 0; i < n; i++) sum += r[i];
-  const mean = sum / n;
+  const mean = n > 0 ? sum / n : 0;
   let ss = 0;
   for (let i = 0; i < n; i++) ss += (r[i] - mean) * (r[i] - mean);
-  return Math.sqrt(ss / (n - 1));
+  return { mean, std: n > 1 ? Math.sqrt(ss / (n - 1)) : 0 };
+}
+
+/** Sample (Bessel-corrected, n-1) standard deviation; 0 for fewer than two values. */
+export function rewardStd(rewards: ArrayLike<number>): number {
+  return meanAndStd(checkRewards(rewards)).std;
 }
 
 /** The centring and scaling of one group: a = (r - mean) / denom, or all 0 when `noSignal`. */
@@ -79,16 +82,8 @@ export function groupScale(rewards: ArrayLike<number>, opts: AdvantageOptions = 
   const eps = opts.eps ?? DEFAULT_EPS;
   if (!Number.isFinite(eps) || eps < 0) throw new UserError(`eps: expected a finite number >= 0, got ${eps}`);
   const n = r.length;
-  let sum = 0;
-  let allEqual = true;
-  for (let i = 0; i < n; i++) {
-    sum += r[i];
-    if (r[i] !== r[0]) allEqual = false;
-  }
-  const mean = n > 0 ? sum / n : 0;
-  let ss = 0;
-  for (let i = 0; i < n; i++) ss += (r[i] - mean) * (r[i] - mean);
-  const std = n > 1 ? Math.sqrt(ss / (n - 1)) : 0;
+  const { mean, std } = meanAndStd(r);
+  const allEqual = r.every((x) => x === r[0]);
   let denom: number;
   if (scale === "group") denom = std + eps;
   else if (scale === "batch") {
