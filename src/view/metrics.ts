@@ -25,6 +25,7 @@ export const METRIC_ORDER = [
   "flat_fraction",
   "clip_fraction",
   "entropy",
+  "completion_length_mean",
   "grad_norm",
   "learning_rate",
   "seconds",
