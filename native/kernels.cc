@@ -8,72 +8,12 @@
 namespace lg {
 
 namespace base {
-void layernorm_forward(const float* x, const float* w, const float* b, float eps, long N, long C, float* out,
-                       float* mean, float* rstd);
-void layernorm_backward(const float* dout, const float* x, const float* w, const float* mean, const float* rstd,
-                        long N, long C, float* dx, float* dw, float* db);
-void rmsnorm_forward(const float* x, const float* w, float eps, long N, long C, float* out, float* rstd);
-void rmsnorm_backward(const float* dout, const float* x, const float* w, const float* rstd, long N, long C,
-                      float* dx, float* dw);
-void gelu_forward(const float* x, float* out, long n);
-void gelu_backward(const float* x, const float* dout, float* dx, long n);
-void silu_forward(const float* x, float* out, long n);
-void silu_backward(const float* x, const float* dout, float* dx, long n);
-void attention_forward(const float* qkv, long B, long T, long C, long NH, const int32_t* lengths, float* out,
-                       float* att);
-void attention_backward(const float* dout, const float* qkv, const float* att, long B, long T, long C, long NH,
-                        const int32_t* lengths, float* dqkv);
-void attention_decode(const float* q, const float* kcache, const float* vcache, long B, long C, long NH, long Tmax,
-                      const int32_t* pos, float* out);
-void log_softmax_gather(const float* logits, long N, long V, const int32_t* targets, float inv_temperature,
-                        const uint8_t* allowed, float* logprobs, float* entropy, float* probs);
-void log_softmax_gather_backward(const float* probs, const int32_t* targets, const float* dlogprobs, long N, long V,
-                                 float inv_temperature, float* dlogits);
-void embedding_forward(const int32_t* tokens, const float* wte, const float* wpe, long B, long T, long C, float* out);
-void embedding_backward(const int32_t* tokens, const float* dout, long B, long T, long C, float* dwte, float* dwpe);
-void adamw(float* param, const float* grad, float* m, float* v, long n, float lr, float beta1, float beta2, float eps,
-           float weight_decay, long step);
-void add(const float* a, const float* b, float* out, long n);
-void add_inplace(float* a, const float* b, long n);
-void scale(float* a, float s, long n);
-double sum_squares(const float* a, long n);
-void bias_add(float* x, const float* bias, long N, long C);
-void bias_backward(const float* dout, long N, long C, float* dbias);
+#include "kernels_decl.h"
 }  // namespace base
 
 #if defined(LG_HAVE_X86_KERNELS)
 namespace avx2 {
-void layernorm_forward(const float* x, const float* w, const float* b, float eps, long N, long C, float* out,
-                       float* mean, float* rstd);
-void layernorm_backward(const float* dout, const float* x, const float* w, const float* mean, const float* rstd,
-                        long N, long C, float* dx, float* dw, float* db);
-void rmsnorm_forward(const float* x, const float* w, float eps, long N, long C, float* out, float* rstd);
-void rmsnorm_backward(const float* dout, const float* x, const float* w, const float* rstd, long N, long C,
-                      float* dx, float* dw);
-void gelu_forward(const float* x, float* out, long n);
-void gelu_backward(const float* x, const float* dout, float* dx, long n);
-void silu_forward(const float* x, float* out, long n);
-void silu_backward(const float* x, const float* dout, float* dx, long n);
-void attention_forward(const float* qkv, long B, long T, long C, long NH, const int32_t* lengths, float* out,
-                       float* att);
-void attention_backward(const float* dout, const float* qkv, const float* att, long B, long T, long C, long NH,
-                        const int32_t* lengths, float* dqkv);
-void attention_decode(const float* q, const float* kcache, const float* vcache, long B, long C, long NH, long Tmax,
-                      const int32_t* pos, float* out);
-void log_softmax_gather(const float* logits, long N, long V, const int32_t* targets, float inv_temperature,
-                        const uint8_t* allowed, float* logprobs, float* entropy, float* probs);
-void log_softmax_gather_backward(const float* probs, const int32_t* targets, const float* dlogprobs, long N, long V,
-                                 float inv_temperature, float* dlogits);
-void embedding_forward(const int32_t* tokens, const float* wte, const float* wpe, long B, long T, long C, float* out);
-void embedding_backward(const int32_t* tokens, const float* dout, long B, long T, long C, float* dwte, float* dwpe);
-void adamw(float* param, const float* grad, float* m, float* v, long n, float lr, float beta1, float beta2, float eps,
-           float weight_decay, long step);
-void add(const float* a, const float* b, float* out, long n);
-void add_inplace(float* a, const float* b, long n);
-void scale(float* a, float s, long n);
-double sum_squares(const float* a, long n);
-void bias_add(float* x, const float* bias, long N, long C);
-void bias_backward(const float* dout, long N, long C, float* dbias);
+#include "kernels_decl.h"
 }  // namespace avx2
 #endif
 

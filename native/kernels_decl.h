@@ -1,0 +1,53 @@
+// The kernels of docs/KERNELS.md other than GEMM: the one list of their declarations. Deliberately no
+// include guard and no includes of its own: it is included inside a namespace, after <cstdint>, once
+// per namespace that holds a build of the kernels -- lg (lgrpo.h: the run-time dispatch in kernels.cc)
+// and lg::base / lg::avx2 (kernels.cc: the two builds of kernels_impl.h it dispatches to).
+
+// x, out [N,C]; w, b [C]; mean, rstd [N] saved for the backward
+void layernorm_forward(const float* x, const float* w, const float* b, float eps, long N, long C, float* out,
+                       float* mean, float* rstd);
+// dout, x, dx [N,C]; w, dw, db [C]; mean, rstd [N]; dx, dw, db accumulate
+void layernorm_backward(const float* dout, const float* x, const float* w, const float* mean, const float* rstd,
+                        long N, long C, float* dx, float* dw, float* db);
+// x, out [N,C]; w [C]; rstd [N] saved
+void rmsnorm_forward(const float* x, const float* w, float eps, long N, long C, float* out, float* rstd);
+// dout, x, dx [N,C]; w, dw [C]; rstd [N]; dx, dw accumulate
+void rmsnorm_backward(const float* dout, const float* x, const float* w, const float* rstd, long N, long C,
+                      float* dx, float* dw);
+// elementwise over n; the backwards accumulate into dx
+void gelu_forward(const float* x, float* out, long n);
+void gelu_backward(const float* x, const float* dout, float* dx, long n);
+void silu_forward(const float* x, float* out, long n);
+void silu_backward(const float* x, const float* dout, float* dx, long n);
+// qkv [B,T,3C] (q, k, v of each position side by side); out [B,T,C]; att [B,NH,T,T] softmax
+// probabilities saved for the backward; lengths [B] or null (keys >= lengths[b] masked, rows >= it zero)
+void attention_forward(const float* qkv, long B, long T, long C, long NH, const int32_t* lengths, float* out,
+                       float* att);
+// dout [B,T,C]; qkv [B,T,3C]; att [B,NH,T,T] from the forward; dqkv [B,T,3C] accumulates
+void attention_backward(const float* dout, const float* qkv, const float* att, long B, long T, long C, long NH,
+                        const int32_t* lengths, float* dqkv);
+// q, out [B,C]; kcache, vcache [B,NH,Tmax,C/NH]; row b attends to cache positions 0..pos[b]
+void attention_decode(const float* q, const float* kcache, const float* vcache, long B, long C, long NH, long Tmax,
+                      const int32_t* pos, float* out);
+// logits [N,V]; targets [N] (negative: logprob 0); allowed [V] or null; logprobs, entropy [N];
+// probs [N,V] or null
+void log_softmax_gather(const float* logits, long N, long V, const int32_t* targets, float inv_temperature,
+                        const uint8_t* allowed, float* logprobs, float* entropy, float* probs);
+// probs, dlogits [N,V]; targets, dlogprobs [N]; dlogits accumulates
+void log_softmax_gather_backward(const float* probs, const int32_t* targets, const float* dlogprobs, long N, long V,
+                                 float inv_temperature, float* dlogits);
+// tokens [B,T]; wte [V,C]; wpe [>=T,C]; out [B,T,C]
+void embedding_forward(const int32_t* tokens, const float* wte, const float* wpe, long B, long T, long C, float* out);
+// tokens [B,T]; dout [B,T,C]; dwte [V,C], dwpe [>=T,C] accumulate
+void embedding_backward(const int32_t* tokens, const float* dout, long B, long T, long C, float* dwte, float* dwpe);
+// param, grad, m, v [n], updated in place; step counts from 1
+void adamw(float* param, const float* grad, float* m, float* v, long n, float lr, float beta1, float beta2, float eps,
+           float weight_decay, long step);
+// elementwise over n
+void add(const float* a, const float* b, float* out, long n);
+void add_inplace(float* a, const float* b, long n);
+void scale(float* a, float s, long n);
+double sum_squares(const float* a, long n);
+// x [N,C] += bias [C]; dbias [C] += column sums of dout [N,C]
+void bias_add(float* x, const float* bias, long N, long C);
+void bias_backward(const float* dout, long N, long C, float* dbias);
