@@ -62,13 +62,29 @@ export interface PositionScores {
   entropy: FloatArray;
 }
 
-interface Block {
-  ln1w: Tensor; ln1b: Tensor;
-  attnW: Tensor; attnB: Tensor;
-  attnProjW: Tensor; attnProjB: Tensor;
-  ln2w: Tensor; ln2b: Tensor;
-  fcW: Tensor; fcB: Tensor;
-  fcProjW: Tensor; fcProjB: Tensor;
+/** One block's weights by role: W is a Tensor (the model) or a parameter's raw data (the decoder). */
+export interface BlockWeights<W> {
+  ln1w: W; ln1b: W;
+  attnW: W; attnB: W;
+  attnProjW: W; attnProjB: W;
+  ln2w: W; ln2b: W;
+  fcW: W; fcB: W;
+  fcProjW: W; fcProjB: W;
+}
+
+type Block = BlockWeights<Tensor>;
+
+/** Block i's weights, each looked up by its HF parameter name (`h.{i}.ln_1.weight`, ...) with `get`. */
+export function blockWeights<W>(i: number, get: (name: string) => W): BlockWeights<W> {
+  const h = `h.${i}.`;
+  return {
+    ln1w: get(h + "ln_1.weight"), ln1b: get(h + "ln_1.bias"),
+    attnW: get(h + "attn.c_attn.weight"), attnB: get(h + "attn.c_attn.bias"),
+    attnProjW: get(h + "attn.c_proj.weight"), attnProjB: get(h + "attn.c_proj.bias"),
+    ln2w: get(h + "ln_2.weight"), ln2b: get(h + "ln_2.bias"),
+    fcW: get(h + "mlp.c_fc.weight"), fcB: get(h + "mlp.c_fc.bias"),
+    fcProjW: get(h + "mlp.c_proj.weight"), fcProjB: get(h + "mlp.c_proj.bias"),
+  };
 }
 
 /** The parameter names and shapes of a config, in the contract's order. */
@@ -171,17 +187,7 @@ export class GPT2<F extends FloatArray = Float32Array> {
     this.wte = get("wte.weight");
     this.wpe = get("wpe.weight");
     this.blocks = [];
-    for (let i = 0; i < config.nLayer; i++) {
-      const h = `h.${i}.`;
-      this.blocks.push({
-        ln1w: get(h + "ln_1.weight"), ln1b: get(h + "ln_1.bias"),
-        attnW: get(h + "attn.c_attn.weight"), attnB: get(h + "attn.c_attn.bias"),
-        attnProjW: get(h + "attn.c_proj.weight"), attnProjB: get(h + "attn.c_proj.bias"),
-        ln2w: get(h + "ln_2.weight"), ln2b: get(h + "ln_2.bias"),
-        fcW: get(h + "mlp.c_fc.weight"), fcB: get(h + "mlp.c_fc.bias"),
-        fcProjW: get(h + "mlp.c_proj.weight"), fcProjB: get(h + "mlp.c_proj.bias"),
-      });
-    }
+    for (let i = 0; i < config.nLayer; i++) this.blocks.push(blockWeights(i, get));
     this.lnfW = get("ln_f.weight");
     this.lnfB = get("ln_f.bias");
   }

@@ -9,19 +9,12 @@
  * costs 2*B*A*C FLOPs instead of 2*B*V*C (GPT-2 small: 1.2 GFLOP a step at B = 16).
  */
 import { Arena, noGrad, withArena } from "./autograd.js";
-import type { GPT2 } from "./gpt2.js";
+import { blockWeights, type BlockWeights, type GPT2 } from "./gpt2.js";
 import { kernels } from "./backend.js";
 import { gatherRows } from "./lmHead.js";
 import type { FloatArray } from "./tensor.js";
 
-interface LayerWeights {
-  ln1w: FloatArray; ln1b: FloatArray;
-  attnW: FloatArray; attnB: FloatArray;
-  attnProjW: FloatArray; attnProjB: FloatArray;
-  ln2w: FloatArray; ln2b: FloatArray;
-  fcW: FloatArray; fcB: FloatArray;
-  fcProjW: FloatArray; fcProjB: FloatArray;
-}
+type LayerWeights = BlockWeights<FloatArray>;
 
 export class Decoder<F extends FloatArray = Float32Array> {
   readonly B: number;
@@ -79,17 +72,7 @@ export class Decoder<F extends FloatArray = Float32Array> {
     this.lnfW = get("ln_f.weight");
     this.lnfB = get("ln_f.bias");
     this.layers = [];
-    for (let l = 0; l < c.nLayer; l++) {
-      const h = `h.${l}.`;
-      this.layers.push({
-        ln1w: get(h + "ln_1.weight"), ln1b: get(h + "ln_1.bias"),
-        attnW: get(h + "attn.c_attn.weight"), attnB: get(h + "attn.c_attn.bias"),
-        attnProjW: get(h + "attn.c_proj.weight"), attnProjB: get(h + "attn.c_proj.bias"),
-        ln2w: get(h + "ln_2.weight"), ln2b: get(h + "ln_2.bias"),
-        fcW: get(h + "mlp.c_fc.weight"), fcB: get(h + "mlp.c_fc.bias"),
-        fcProjW: get(h + "mlp.c_proj.weight"), fcProjB: get(h + "mlp.c_proj.bias"),
-      });
-    }
+    for (let l = 0; l < c.nLayer; l++) this.layers.push(blockWeights(l, get));
     this.x = make(B * C);
     this.ln = make(B * C);
     this.qkv = make(B * 3 * C);
