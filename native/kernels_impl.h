@@ -289,6 +289,16 @@ inline void causal_softmax_row(float* row, long t, long T) {
   for (long t2 = t + 1; t2 < T; t2++) row[t2] = 0.0f;
 }
 
+// softmax backward of row t, in place over ds[0..t]: dS = scale * P * (dP - sum(P dP)), with p[0..t] the
+// row's probabilities and ds[0..t] holding dP on entry
+inline void causal_softmax_row_backward(const float* p, float* ds, long t, float scale) {
+  float dot = 0;
+#pragma omp simd reduction(+ : dot)
+  for (long t2 = 0; t2 <= t; t2++) dot += p[t2] * ds[t2];
+#pragma omp simd
+  for (long t2 = 0; t2 <= t; t2++) ds[t2] = scale * p[t2] * (ds[t2] - dot);
+}
+
 // One (batch, head) of attention_forward for T <= kDirectT: q, k, v rows of stride C3, o rows of stride C.
 void attention_forward_direct(const float* q, const float* k, const float* v, long L, long T, long hs, long C3,
                               long C, float scale, float* o, float* a) {
@@ -336,12 +346,7 @@ void attention_backward_direct(const float* d, const float* q, const float* k, c
       }
       ds[t2] = x;
     }
-    // softmax backward: dS = scale * P * (dP - sum(P dP))
-    float dot = 0;
-#pragma omp simd reduction(+ : dot)
-    for (long t2 = 0; t2 <= t; t2++) dot += pr[t2] * ds[t2];
-#pragma omp simd
-    for (long t2 = 0; t2 <= t; t2++) ds[t2] = scale * pr[t2] * (ds[t2] - dot);
+    causal_softmax_row_backward(pr, ds, t, scale);
     // dQ[t] += sum_t2 dS[t2] K[t2];  dK[t2] += dS[t2] Q[t]
     for (long t2 = 0; t2 <= t; t2++) {
       const float g = ds[t2];
@@ -415,11 +420,7 @@ void attention_backward(const float* dout, const float* qkv, const float* att, l
         long t = r0 + i;
         const float* pr = p + i * T;
         float* dr = ds + i * r1;
-        float dot = 0;
-#pragma omp simd reduction(+ : dot)
-        for (long t2 = 0; t2 <= t; t2++) dot += pr[t2] * dr[t2];
-#pragma omp simd
-        for (long t2 = 0; t2 <= t; t2++) dr[t2] = scale * pr[t2] * (dr[t2] - dot);
+        causal_softmax_row_backward(pr, dr, t, scale);
         for (long t2 = t + 1; t2 < r1; t2++) dr[t2] = 0.0f;
       }
       // dQ[r0:r1] += dS K[0:r1];  dK[0:r1] += dS^T Q[r0:r1]
