@@ -216,13 +216,18 @@ Napi::Value AttentionDecode(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// targets [N] index rows of V logits; negative ones are let through (logprob 0)
+void check_targets(const Args& a, const int32_t* targets, long N, long V) {
+  for (long n = 0; n < N; n++) {
+    if (targets[n] >= V) a.fail("targets[" + std::to_string(n) + "] = " + std::to_string(targets[n]) + " >= V = " + std::to_string(V));
+  }
+}
+
 Napi::Value LogSoftmaxGather(const Napi::CallbackInfo& info) {
   Args a(info, "logSoftmaxGather", 9);
   long N = a.size(1, "N"), V = a.size(2, "V");
   const int32_t* targets = a.i32(3, "targets", N);
-  for (long n = 0; n < N; n++) {
-    if (targets[n] >= V) a.fail("targets[" + std::to_string(n) + "] = " + std::to_string(targets[n]) + " >= V = " + std::to_string(V));
-  }
+  check_targets(a, targets, N, V);
   lg::log_softmax_gather(a.f32(0, "logits", N * V), N, V, targets, a.number(4, "invTemperature"),
                          a.u8_or_null(5, "allowed", V), a.f32(6, "logprobs", N), a.f32(7, "entropy", N),
                          a.f32_or_null(8, "probs", N * V));
@@ -233,9 +238,7 @@ Napi::Value LogSoftmaxGatherBackward(const Napi::CallbackInfo& info) {
   Args a(info, "logSoftmaxGatherBackward", 7);
   long N = a.size(3, "N"), V = a.size(4, "V");
   const int32_t* targets = a.i32(1, "targets", N);
-  for (long n = 0; n < N; n++) {
-    if (targets[n] >= V) a.fail("targets[" + std::to_string(n) + "] = " + std::to_string(targets[n]) + " >= V = " + std::to_string(V));
-  }
+  check_targets(a, targets, N, V);
   lg::log_softmax_gather_backward(a.f32(0, "probs", N * V), targets, a.f32(2, "dlogprobs", N), N, V,
                                   a.number(5, "invTemperature"), a.f32(6, "dlogits", N * V));
   return info.Env().Undefined();
