@@ -3,7 +3,9 @@
  * argument) is one line on stderr that names the command and points at its --help.
  */
 import assert from "node:assert/strict";
+import { statSync } from "node:fs";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { runCli } from "./helpers.js";
 
 const COMMANDS = ["toy", "train", "prm", "analyze", "view", "report", "logprobs", "bench", "info"];
@@ -32,4 +34,10 @@ test("a missing argument or option value is one line naming what is missing", ()
     assert.equal(r.status, status, args.join(" "));
     assert.match(r.stderr, stderr);
   }
+});
+
+test("the built CLI entry is executable (npm links it as the lambda-grpo bin; a rebuild must keep it so)", (t) => {
+  if (import.meta.url.endsWith(".ts")) return t.skip("running from sources: there is no build to check");
+  const entry = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+  assert.notEqual(statSync(entry).mode & 0o111, 0, `${entry} is not executable`);
 });
