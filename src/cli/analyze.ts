@@ -5,7 +5,6 @@
  * Streams the input (one group in memory at a time, plus one number per completion for the medians), prints
  * a readable summary to stdout, and writes the JSON summary and a self-contained HTML report atomically.
  */
-import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../io/atomic.js";
 import { inputInfo } from "../io/files.js";
 import { createProgress } from "../io/progress.js";
@@ -15,7 +14,7 @@ import { buildPrefixTree, OverlapStats, type OverlapSummary } from "../prm/index
 import { analyzeReportHtml, SUMMARY_HEADERS, summaryCells, type AnalyzeSummary } from "../report/analyze.js";
 import { cannotWrite, UserError } from "../util/errors.js";
 import { evenlySpaced } from "../util/spread.js";
-import { usageError } from "./args.js";
+import { parseCommand, usageError } from "./args.js";
 
 const USAGE = `usage: lambda-grpo analyze <in.jsonl | -> [--json summary.json] [--report report.html] [options]
 
@@ -85,21 +84,18 @@ function summaryText(summary: AnalyzeSummary): string {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const parsed = parseCommand(
+    argv,
+    {
       json: { type: "string" },
       report: { type: "string" },
       tokenizer: { type: "string" },
       quiet: { type: "boolean", short: "q" },
-      help: { type: "boolean", short: "h" },
     },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
+    USAGE,
+  );
+  if (!parsed) return;
+  const { values, positionals } = parsed;
   if (positionals.length !== 1) throw usageError("analyze", `expected one input file, got ${positionals.length}`);
   const path = positionals[0];
   const input = await inputInfo(path);

@@ -1,10 +1,11 @@
 /**
- * Checks of option values shared by the commands. Each command parses its argv with node:util parseArgs
- * (string options as strings, `-h, --help` printing its USAGE); a bad value is a one-line UserError that
- * names the option, what was expected and what was given. parseArgs's own errors (unknown option, missing
- * value) are turned into one line by src/cli/main.ts.
+ * Option parsing shared by the commands: `parseCommand` runs node:util parseArgs (string options as strings)
+ * with `-h, --help` printing the command's USAGE; the checks below turn a bad value into a one-line UserError
+ * that names the option, what was expected and what was given. parseArgs's own errors (unknown option,
+ * missing value, unexpected argument) are turned into one line by src/cli/main.ts.
  */
 import { LOSS_TYPES, type LossType } from "../prm/index.js";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { UserError } from "../util/errors.js";
 
 /** Misuse of a command (a missing argument or option): one line that points at its --help. */
@@ -53,4 +54,27 @@ export function portOption(v: string | undefined, fallback: number): number {
 export function requiredOption(command: string, name: string, v: string | undefined): string {
   if (v === undefined) throw usageError(command, `--${name} is required`);
   return v;
+}
+
+type CommandOptions = NonNullable<ParseArgsConfig["options"]>;
+const HELP = { help: { type: "boolean", short: "h" } } as const;
+type Parsed<T extends CommandOptions> = ReturnType<typeof parseArgs<{ args: string[]; options: T & typeof HELP; allowPositionals: true }>>;
+
+/**
+ * Parses a command's argv (its options plus `-h, --help`; positionals unless `allowPositionals` is false, when
+ * one is parseArgs's "Unexpected argument" error); prints `usage` and returns null on --help, so a command
+ * reads `const parsed = parseCommand(...); if (!parsed) return;`.
+ */
+export function parseCommand<T extends CommandOptions>(
+  argv: string[],
+  options: T,
+  usage: string,
+  allowPositionals = true,
+): Parsed<T> | null {
+  const parsed = parseArgs({ args: argv, allowPositionals, options: { ...options, ...HELP } });
+  if ((parsed.values as { help?: boolean }).help) {
+    console.log(usage);
+    return null;
+  }
+  return parsed as Parsed<T>;
 }

@@ -9,7 +9,6 @@
  *         with the KV cache; `--steps` timed runs after one warm-up.
  * Prints the median time, tokens/s and the process's peak resident memory; `--json` prints one object.
  */
-import { parseArgs } from "node:util";
 import { kernelInfo, nativeKernels } from "../engine/kernels/index.js";
 import { Tape, backward, gradOf, record, recording } from "../engine/autograd.js";
 import { GPT2_PRESETS, type GPT2Config } from "../engine/gpt2.js";
@@ -20,7 +19,7 @@ import { createPolicy, GPT2Policy } from "../engine/policy.js";
 import type { Policy } from "../rl/policy.js";
 import { UserError } from "../util/errors.js";
 import { Rng } from "../util/rng.js";
-import { choiceOption, intOption, requiredOption, usageError } from "./args.js";
+import { choiceOption, intOption, parseCommand, requiredOption, usageError } from "./args.js";
 
 const USAGE = `usage: lambda-grpo bench step   --preset toy|gpt2-small [--batch B] [--seq T] [--steps N] [--json]
        lambda-grpo bench sample --preset toy|gpt2-small [--batch B] [--prompt P] [--new-tokens N] [--steps N] [--json]
@@ -164,10 +163,9 @@ export function benchSample(policy: Policy, batch: number, prompt: number, newTo
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const parsed = parseCommand(
+    argv,
+    {
       preset: { type: "string" },
       batch: { type: "string" },
       seq: { type: "string" },
@@ -179,13 +177,11 @@ export async function main(argv: string[]): Promise<void> {
       seed: { type: "string" },
       json: { type: "boolean" },
       "fresh-buffers": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
     },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
+    USAGE,
+  );
+  if (!parsed) return;
+  const { values, positionals } = parsed;
   const what = positionals[0];
   if (what !== "step" && what !== "sample" && what !== "fusion") {
     throw usageError("bench", `expected 'bench step', 'bench sample' or 'bench fusion', got '${what ?? ""}'`);

@@ -2,8 +2,8 @@
  * `lambda-grpo info [--json]`: which kernels the engine uses here (native C++ or the TypeScript
  * fallback), the GEMM instruction set and the thread count, and why the native addon did not load.
  */
-import { parseArgs } from "node:util";
 import { kernelInfo, nativeLoadError } from "../engine/kernels/index.js";
+import { parseCommand } from "./args.js";
 
 const USAGE = `usage: lambda-grpo info [--json]
 
@@ -16,17 +16,16 @@ options:
   -h, --help           this text`;
 
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const parsed = parseCommand(
+    argv,
+    {
       json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
     },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
+    USAGE,
+    false,
+  );
+  if (!parsed) return;
+  const { values } = parsed;
   const info = kernelInfo();
   const why = info.name === "ts" ? (nativeLoadError ?? "forced by LAMBDA_GRPO_KERNELS=ts") : null;
   if (values.json) {

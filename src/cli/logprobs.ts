@@ -7,14 +7,13 @@
  * (so tokens.length - 1 entries; the first token is conditioned on, not scored). The input is streamed
  * a batch at a time; the output appears atomically (temporary file + rename), and not at all on an error.
  */
-import { parseArgs } from "node:util";
 import { loadHFModel } from "../engine/hf.js";
 import type { GPT2 } from "../engine/gpt2.js";
 import { inputInfo, openSink } from "../io/files.js";
 import { readJsonl } from "../io/jsonl.js";
 import { createProgress } from "../io/progress.js";
 import { inputError } from "../util/errors.js";
-import { intOption, requiredOption } from "./args.js";
+import { intOption, parseCommand, requiredOption } from "./args.js";
 
 /** Sequences per forward pass: enough to keep the GEMMs efficient, small enough for long contexts. */
 const DEFAULT_BATCH_SIZE = 16;
@@ -39,21 +38,20 @@ interface Pending {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const parsed = parseCommand(
+    argv,
+    {
       model: { type: "string" },
       input: { type: "string" },
       out: { type: "string", short: "o" },
       "batch-size": { type: "string" },
       quiet: { type: "boolean", short: "q" },
-      help: { type: "boolean", short: "h" },
     },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
+    USAGE,
+    false,
+  );
+  if (!parsed) return;
+  const { values } = parsed;
   const modelDir = requiredOption("logprobs", "model", values.model);
   const inputPath = requiredOption("logprobs", "input", values.input);
   const outPath = requiredOption("logprobs", "out", values.out);

@@ -10,7 +10,6 @@
  * read: a first streaming pass gathers per-step reward statistics, the second computes and writes. The
  * input must then be a file (stdin cannot be read twice). Memory stays one group plus a few numbers per step.
  */
-import { parseArgs } from "node:util";
 import { inputInfo, openSink, type InputInfo } from "../io/files.js";
 import { createProgress, type Progress } from "../io/progress.js";
 import { readRolloutGroups, rewardStatsByStep, type RolloutGroup } from "../io/rollouts.js";
@@ -24,7 +23,7 @@ import {
   type AdvantageOptions,
 } from "../prm/index.js";
 import { inputError, UserError } from "../util/errors.js";
-import { choiceOption, numberOption, requiredOption, usageError } from "./args.js";
+import { choiceOption, numberOption, parseCommand, requiredOption, usageError } from "./args.js";
 
 const USAGE = `usage: lambda-grpo prm <in.jsonl | -> --out <per-token.jsonl | -> [options]
 
@@ -70,22 +69,19 @@ function progressFor(label: string, input: InputInfo, quiet: boolean): Progress 
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const parsed = parseCommand(
+    argv,
+    {
       out: { type: "string", short: "o" },
       scale: { type: "string" },
       eps: { type: "string" },
       tokenizer: { type: "string" },
       quiet: { type: "boolean", short: "q" },
-      help: { type: "boolean", short: "h" },
     },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
+    USAGE,
+  );
+  if (!parsed) return;
+  const { values, positionals } = parsed;
   if (positionals.length !== 1) throw usageError("prm", `expected one input file, got ${positionals.length}`);
   const outPath = requiredOption("prm", "out", values.out);
   const scale = choiceOption("scale", values.scale, REWARD_SCALINGS) ?? "group";

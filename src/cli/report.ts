@@ -2,9 +2,8 @@
  * `lambda-grpo report <run dir> --out report.html`: the viewer's pages as one self-contained offline file
  * (scripts, styles and data inlined; no request of any kind). Which groups it embeds: src/view/report.ts.
  */
-import { parseArgs } from "node:util";
 import { DEFAULT_REPORT_BYTES, DEFAULT_REPORT_STEPS, writeReport } from "../view/report.js";
-import { intOption, lossTypeOption, numberOption, requiredOption, usageError } from "./args.js";
+import { intOption, lossTypeOption, numberOption, parseCommand, requiredOption, usageError } from "./args.js";
 
 const USAGE = `usage: lambda-grpo report <run dir | rollouts.jsonl> --out <report.html> [options]
 
@@ -21,22 +20,19 @@ options:
   -h, --help           this text`;
 
 export async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const parsed = parseCommand(
+    argv,
+    {
       out: { type: "string", short: "o" },
       steps: { type: "string" },
       "max-mb": { type: "string" },
       tokenizer: { type: "string" },
       "loss-type": { type: "string" },
-      help: { type: "boolean", short: "h" },
     },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
+    USAGE,
+  );
+  if (!parsed) return;
+  const { values, positionals } = parsed;
   if (positionals.length !== 1) throw usageError("report", `expected one run directory or rollouts file, got ${positionals.length}`);
   const out = requiredOption("report", "out", values.out);
   const r = await writeReport(positionals[0], out, {

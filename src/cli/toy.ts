@@ -5,13 +5,12 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../io/atomic.js";
 import { createProgress } from "../io/progress.js";
 import { toyReportHtml } from "../report/toy.js";
 import { formatSpeedTable, formatTable, lastRate, runToy, summarise, TOY_PRESETS, type ToyOptions, type ToyPreset } from "../rl/toy.js";
 import { cannotWrite } from "../util/errors.js";
-import { choiceOption, intOption, usageError } from "./args.js";
+import { choiceOption, intOption, parseCommand, usageError } from "./args.js";
 
 /** The paper's sweep: 5 seeds per cell, 250 steps per run (PAPER.md section 4). */
 const DEFAULT_SEEDS = 5;
@@ -33,10 +32,9 @@ options:
   -h, --help      this text`;
 
 export async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const parsed = parseCommand(
+    argv,
+    {
       preset: { type: "string" },
       seeds: { type: "string" },
       steps: { type: "string" },
@@ -44,13 +42,11 @@ export async function main(argv: string[]): Promise<void> {
       jobs: { type: "string" },
       json: { type: "boolean" },
       quiet: { type: "boolean", short: "q" },
-      help: { type: "boolean", short: "h" },
     },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
+    USAGE,
+  );
+  if (!parsed) return;
+  const { values, positionals } = parsed;
   if (positionals.length) throw usageError("toy", `unexpected argument '${positionals[0]}'`);
   const preset = choiceOption("preset", values.preset, Object.keys(TOY_PRESETS) as ToyPreset[]) ?? "small";
   const outDir = values.out ?? join("runs", `toy-${preset}`);

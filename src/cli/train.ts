@@ -5,13 +5,12 @@
  */
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { createProgress } from "../io/progress.js";
 import { loadConfigFile, resolveConfig } from "../rl/config.js";
 import { validateEnv } from "../rl/env/index.js";
 import { train, type StepMetrics } from "../rl/trainer.js";
 import { UserError } from "../util/errors.js";
-import { intOption, usageError } from "./args.js";
+import { intOption, parseCommand, usageError } from "./args.js";
 
 const USAGE = `usage: lambda-grpo train [CONFIG] [options]
 
@@ -27,22 +26,19 @@ options:
   -h, --help         this text`;
 
 export async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const parsed = parseCommand(
+    argv,
+    {
       resume: { type: "boolean" },
       overwrite: { type: "boolean" },
       "output-dir": { type: "string" },
       steps: { type: "string" },
       quiet: { type: "boolean", short: "q" },
-      help: { type: "boolean", short: "h" },
     },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
+    USAGE,
+  );
+  if (!parsed) return;
+  const { values, positionals } = parsed;
   if (positionals.length > 1) throw usageError("train", `expected one config file, got ${positionals.length}`);
   const quiet = values.quiet ?? false;
   const overrides: Record<string, unknown> = {};

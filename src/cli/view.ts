@@ -3,10 +3,9 @@
  * B(G) with its process rewards and advantages, the per-token weights under GRPO and lambda-GRPO, and the
  * run's curves. Bound to loopback only; runs until Ctrl-C. docs/viewer.md has the details.
  */
-import { parseArgs } from "node:util";
 import { LOSS_TYPES } from "../prm/index.js";
 import { startViewer } from "../view/server.js";
-import { lossTypeOption, portOption, usageError } from "./args.js";
+import { lossTypeOption, parseCommand, portOption, usageError } from "./args.js";
 
 /** Default port: fixed so a bookmarked address keeps working between runs; --port 0 takes any free one. */
 const DEFAULT_PORT = 8765;
@@ -26,21 +25,18 @@ options:
   -h, --help           this text`;
 
 export async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const parsed = parseCommand(
+    argv,
+    {
       port: { type: "string", short: "p" },
       host: { type: "string" },
       tokenizer: { type: "string" },
       "loss-type": { type: "string" },
-      help: { type: "boolean", short: "h" },
     },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
+    USAGE,
+  );
+  if (!parsed) return;
+  const { values, positionals } = parsed;
   if (positionals.length !== 1) throw usageError("view", `expected one run directory or rollouts file, got ${positionals.length}`);
   const viewer = await startViewer({
     path: positionals[0],
