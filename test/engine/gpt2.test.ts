@@ -8,6 +8,7 @@ import { useKernels } from "../../src/engine/backend.js";
 import { GPT2, GPT2_PRESETS, INIT_STD, parameterShapes, type GPT2Config, type TokenBatch } from "../../src/engine/gpt2.js";
 import { kernels, nativeKernels, nativeLoadError, tsKernels } from "../../src/engine/kernels/index.js";
 import { Rng } from "../../src/util/rng.js";
+import { checkParameterGrad } from "./gradcheck.js";
 
 const TINY: GPT2Config = { vocabSize: 11, contextLength: 8, nLayer: 2, nHead: 2, nEmbd: 8, layerNormEpsilon: 1e-5 };
 
@@ -72,19 +73,8 @@ test("whole-model gradient against finite differences (float64), with padding, t
   m.zeroGrad();
   m.logprobsForTraining(batch, opts);
   m.backward(W);
-  const h = 1e-5;
   for (const p of m.parameters()) {
-    for (let k = 0; k < 3; k++) {
-      const i = rng.int(p.data.length);
-      const old = p.data[i];
-      p.data[i] = old + h;
-      const fp = objective();
-      p.data[i] = old - h;
-      const fm = objective();
-      p.data[i] = old;
-      const num = (fp - fm) / (2 * h);
-      assert.ok(Math.abs(p.grad[i] - num) <= 1e-7 + 1e-5 * Math.abs(num), `${p.name}[${i}]: analytic ${p.grad[i]}, numeric ${num}`);
-    }
+    checkParameterGrad(p, [0, 1, 2].map(() => rng.int(p.data.length)), objective);
   }
 });
 

@@ -57,3 +57,24 @@ export function gradcheck(name: string, f: (xs: Tensor[]) => Tensor, inputs: Ten
     }
   }
 }
+
+/**
+ * A whole model's gradient at parameter entries `indices` of `p` against central differences of `objective`
+ * (which reruns the model; p.grad must already hold the analytic gradient), to ATOL + RTOL * |numeric|.
+ */
+export function checkParameterGrad(
+  p: { name: string; data: Float32Array | Float64Array; grad: Float32Array | Float64Array },
+  indices: number[],
+  objective: () => number,
+): void {
+  for (const i of indices) {
+    const old = p.data[i];
+    p.data[i] = old + FD_STEP;
+    const fp = objective();
+    p.data[i] = old - FD_STEP;
+    const fm = objective();
+    p.data[i] = old;
+    const num = (fp - fm) / (2 * FD_STEP);
+    assert.ok(Math.abs(p.grad[i] - num) <= ATOL + RTOL * Math.abs(num), `${p.name}[${i}]: analytic ${p.grad[i]}, numeric ${num}`);
+  }
+}

@@ -16,7 +16,7 @@ import { logSoftmaxGather, matmul } from "../../src/engine/ops/index.js";
 import { chooseToken, generate, type SamplingRule } from "../../src/engine/sample.js";
 import { Tensor } from "../../src/engine/tensor.js";
 import { Rng } from "../../src/util/rng.js";
-import { gradcheck, randn } from "./gradcheck.js";
+import { checkParameterGrad, gradcheck, randn } from "./gradcheck.js";
 
 const V = 67;
 /** 3 of 67 tokens: below V / ALLOWED_HEAD_FRACTION, so the allowed-token head is taken */
@@ -115,19 +115,9 @@ test("a GPT-2 trained through the allowed-token head matches finite differences 
   m.zeroGrad();
   m.logprobsForTraining(batch, opts);
   m.backward(W);
-  const h = 1e-5;
   for (const p of m.parameters()) {
     const picks = p.name === "wte.weight" ? ALLOWED_IDS.map((id) => id * CFG.nEmbd + 3).concat([7 * CFG.nEmbd]) : [0, 1, 2].map(() => rng.int(p.data.length));
-    for (const i of picks) {
-      const old = p.data[i];
-      p.data[i] = old + h;
-      const fp = objective();
-      p.data[i] = old - h;
-      const fm = objective();
-      p.data[i] = old;
-      const num = (fp - fm) / (2 * h);
-      assert.ok(Math.abs(p.grad[i] - num) <= 1e-7 + 1e-5 * Math.abs(num), `${p.name}[${i}]: analytic ${p.grad[i]}, numeric ${num}`);
-    }
+    checkParameterGrad(p, picks, objective);
   }
 });
 
