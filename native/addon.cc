@@ -193,8 +193,9 @@ Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
   Args a(info, "attentionForward", 8);
   long B = a.size(1, "B"), T = a.size(2, "T"), C = a.size(3, "C"), NH = a.size(4, "NH");
   check_heads(a, C, NH);
-  lg::attention_forward(a.f32(0, "qkv", B * T * 3 * C), B, T, C, NH, a.i32_or_null(5, "lengths", B),
-                        a.f32(6, "out", B * T * C), a.f32(7, "att", B * NH * T * T));
+  const float* qkv = a.f32(0, "qkv", B * T * 3 * C);
+  lg::attention_forward(qkv, qkv + C, qkv + 2 * C, B, T, NH, NH, C / NH, 3 * C, 3 * C, C,
+                        a.i32_or_null(5, "lengths", B), a.f32(6, "out", B * T * C), a.f32(7, "att", B * NH * T * T));
   return info.Env().Undefined();
 }
 
@@ -202,8 +203,10 @@ Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   Args a(info, "attentionBackward", 9);
   long B = a.size(3, "B"), T = a.size(4, "T"), C = a.size(5, "C"), NH = a.size(6, "NH");
   check_heads(a, C, NH);
-  lg::attention_backward(a.f32(0, "dout", B * T * C), a.f32(1, "qkv", B * T * 3 * C), a.f32(2, "att", B * NH * T * T),
-                         B, T, C, NH, a.i32_or_null(7, "lengths", B), a.f32(8, "dqkv", B * T * 3 * C));
+  const float* qkv = a.f32(1, "qkv", B * T * 3 * C);
+  float* dqkv = a.f32(8, "dqkv", B * T * 3 * C);
+  lg::attention_backward(a.f32(0, "dout", B * T * C), qkv, qkv + C, qkv + 2 * C, a.f32(2, "att", B * NH * T * T), B, T,
+                         NH, NH, C / NH, 3 * C, 3 * C, C, a.i32_or_null(7, "lengths", B), dqkv, dqkv + C, dqkv + 2 * C);
   return info.Env().Undefined();
 }
 
@@ -211,8 +214,59 @@ Napi::Value AttentionDecode(const Napi::CallbackInfo& info) {
   Args a(info, "attentionDecode", 9);
   long B = a.size(3, "B"), C = a.size(4, "C"), NH = a.size(5, "NH"), Tmax = a.size(6, "Tmax");
   check_heads(a, C, NH);
-  lg::attention_decode(a.f32(0, "q", B * C), a.f32(1, "kCache", B * Tmax * C), a.f32(2, "vCache", B * Tmax * C), B, C,
-                       NH, Tmax, a.i32(7, "pos", B), a.f32(8, "out", B * C));
+  lg::attention_decode(a.f32(0, "q", B * C), a.f32(1, "kCache", B * Tmax * C), a.f32(2, "vCache", B * Tmax * C), B, NH,
+                       NH, C / NH, Tmax, a.i32(7, "pos", B), a.f32(8, "out", B * C));
+  return info.Env().Undefined();
+}
+
+// H query heads over KV heads: both at least 1, H a multiple of KV
+void check_groups(const Args& a, long H, long KV) {
+  if (KV == 0 || H == 0 || H % KV != 0) a.fail("H = " + std::to_string(H) + " must be a positive multiple of KV = " + std::to_string(KV));
+}
+
+Napi::Value GqaAttentionForward(const Napi::CallbackInfo& info) {
+  Args a(info, "gqaAttentionForward", 11);
+  long B = a.size(3, "B"), T = a.size(4, "T"), H = a.size(5, "H"), KV = a.size(6, "KV"), D = a.size(7, "D");
+  check_groups(a, H, KV);
+  lg::attention_forward(a.f32(0, "q", B * T * H * D), a.f32(1, "k", B * T * KV * D), a.f32(2, "v", B * T * KV * D), B, T,
+                        H, KV, D, H * D, KV * D, H * D, a.i32_or_null(8, "lengths", B), a.f32(9, "out", B * T * H * D),
+                        a.f32(10, "att", B * H * T * T));
+  return info.Env().Undefined();
+}
+
+Napi::Value GqaAttentionBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "gqaAttentionBackward", 14);
+  long B = a.size(5, "B"), T = a.size(6, "T"), H = a.size(7, "H"), KV = a.size(8, "KV"), D = a.size(9, "D");
+  check_groups(a, H, KV);
+  long nq = B * T * H * D, nk = B * T * KV * D;
+  lg::attention_backward(a.f32(0, "dout", nq), a.f32(1, "q", nq), a.f32(2, "k", nk), a.f32(3, "v", nk),
+                         a.f32(4, "att", B * H * T * T), B, T, H, KV, D, H * D, KV * D, H * D,
+                         a.i32_or_null(10, "lengths", B), a.f32(11, "dq", nq), a.f32(12, "dk", nk), a.f32(13, "dv", nk));
+  return info.Env().Undefined();
+}
+
+Napi::Value GqaAttentionDecode(const Napi::CallbackInfo& info) {
+  Args a(info, "gqaAttentionDecode", 10);
+  long B = a.size(3, "B"), H = a.size(4, "H"), KV = a.size(5, "KV"), D = a.size(6, "D"), Tmax = a.size(7, "Tmax");
+  check_groups(a, H, KV);
+  lg::attention_decode(a.f32(0, "q", B * H * D), a.f32(1, "kCache", B * KV * Tmax * D),
+                       a.f32(2, "vCache", B * KV * Tmax * D), B, H, KV, D, Tmax, a.i32(8, "pos", B),
+                       a.f32(9, "out", B * H * D));
+  return info.Env().Undefined();
+}
+
+Napi::Value SwigluForward(const Napi::CallbackInfo& info) {
+  Args a(info, "swigluForward", 4);
+  long n = a.size(3, "n");
+  lg::swiglu_forward(a.f32(0, "gate", n), a.f32(1, "up", n), a.f32(2, "out", n), n);
+  return info.Env().Undefined();
+}
+
+Napi::Value SwigluBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "swigluBackward", 6);
+  long n = a.size(5, "n");
+  lg::swiglu_backward(a.f32(0, "gate", n), a.f32(1, "up", n), a.f32(2, "dout", n), a.f32(3, "dgate", n),
+                      a.f32(4, "dup", n), n);
   return info.Env().Undefined();
 }
 
@@ -375,6 +429,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"attentionForward", Guard<AttentionForward>},
       {"attentionBackward", Guard<AttentionBackward>},
       {"attentionDecode", Guard<AttentionDecode>},
+      {"gqaAttentionForward", Guard<GqaAttentionForward>},
+      {"gqaAttentionBackward", Guard<GqaAttentionBackward>},
+      {"gqaAttentionDecode", Guard<GqaAttentionDecode>},
+      {"swigluForward", Guard<SwigluForward>},
+      {"swigluBackward", Guard<SwigluBackward>},
       {"logSoftmaxGather", Guard<LogSoftmaxGather>},
       {"logSoftmaxGatherBackward", Guard<LogSoftmaxGatherBackward>},
       {"embeddingForward", Guard<EmbeddingForward>},

@@ -75,19 +75,28 @@ void silu_backward(const float* x, const float* dout, float* dx, long n) {
   LG_DISPATCH(silu_backward, x, dout, dx, n);
 }
 
-void attention_forward(const float* qkv, long B, long T, long C, long NH, const int32_t* lengths, float* out,
-                       float* att) {
-  LG_DISPATCH(attention_forward, qkv, B, T, C, NH, lengths, out, att);
+void attention_forward(const float* q, const float* k, const float* v, long B, long T, long H, long KV, long D,
+                       long qs, long ks, long os, const int32_t* lengths, float* out, float* att) {
+  LG_DISPATCH(attention_forward, q, k, v, B, T, H, KV, D, qs, ks, os, lengths, out, att);
 }
 
-void attention_backward(const float* dout, const float* qkv, const float* att, long B, long T, long C, long NH,
-                        const int32_t* lengths, float* dqkv) {
-  LG_DISPATCH(attention_backward, dout, qkv, att, B, T, C, NH, lengths, dqkv);
+void attention_backward(const float* dout, const float* q, const float* k, const float* v, const float* att, long B,
+                        long T, long H, long KV, long D, long qs, long ks, long os, const int32_t* lengths, float* dq,
+                        float* dk, float* dv) {
+  LG_DISPATCH(attention_backward, dout, q, k, v, att, B, T, H, KV, D, qs, ks, os, lengths, dq, dk, dv);
 }
 
-void attention_decode(const float* q, const float* kcache, const float* vcache, long B, long C, long NH, long Tmax,
-                      const int32_t* pos, float* out) {
-  LG_DISPATCH(attention_decode, q, kcache, vcache, B, C, NH, Tmax, pos, out);
+void attention_decode(const float* q, const float* kcache, const float* vcache, long B, long H, long KV, long D,
+                      long Tmax, const int32_t* pos, float* out) {
+  LG_DISPATCH(attention_decode, q, kcache, vcache, B, H, KV, D, Tmax, pos, out);
+}
+
+void swiglu_forward(const float* gate, const float* up, float* out, long n) {
+  LG_DISPATCH(swiglu_forward, gate, up, out, n);
+}
+
+void swiglu_backward(const float* gate, const float* up, const float* dout, float* dgate, float* dup, long n) {
+  LG_DISPATCH(swiglu_backward, gate, up, dout, dgate, dup, n);
 }
 
 void log_softmax_gather(const float* logits, long N, long V, const int32_t* targets, float inv_temperature,

@@ -19,16 +19,23 @@ void gelu_forward(const float* x, float* out, long n);
 void gelu_backward(const float* x, const float* dout, float* dx, long n);
 void silu_forward(const float* x, float* out, long n);
 void silu_backward(const float* x, const float* dout, float* dx, long n);
-// qkv [B,T,3C] (q, k, v of each position side by side); out [B,T,C]; att [B,NH,T,T] softmax
-// probabilities saved for the backward; lengths [B] or null (keys >= lengths[b] masked, rows >= it zero)
-void attention_forward(const float* qkv, long B, long T, long C, long NH, const int32_t* lengths, float* out,
-                       float* att);
-// dout [B,T,C]; qkv [B,T,3C]; att [B,NH,T,T] from the forward; dqkv [B,T,3C] accumulates
-void attention_backward(const float* dout, const float* qkv, const float* att, long B, long T, long C, long NH,
-                        const int32_t* lengths, float* dqkv);
-// q, out [B,C]; kcache, vcache [B,NH,Tmax,C/NH]; row b attends to cache positions 0..pos[b]
-void attention_decode(const float* q, const float* kcache, const float* vcache, long B, long C, long NH, long Tmax,
-                      const int32_t* pos, float* out);
+// Causal attention, grouped-query: H query heads of D, KV heads (H % KV == 0; query head h reads KV head
+// h / (H/KV)). Row (b,t) of q starts at q + (b*T+t)*qs (head h at h*D), of k and v at (b*T+t)*ks (head j
+// at j*D), of out at (b*T+t)*os. GPT-2's packed qkv [B,T,3C] is q = qkv, k = qkv + C, v = qkv + 2C,
+// qs = ks = 3C, os = C. att [B,H,T,T] softmax probabilities saved for the backward; lengths [B] or null
+// (keys >= lengths[b] masked, rows >= it zero). Scale 1/sqrt(D).
+void attention_forward(const float* q, const float* k, const float* v, long B, long T, long H, long KV, long D,
+                       long qs, long ks, long os, const int32_t* lengths, float* out, float* att);
+// dout as out; att from the forward; dq (as q), dk, dv (as k) accumulate
+void attention_backward(const float* dout, const float* q, const float* k, const float* v, const float* att, long B,
+                        long T, long H, long KV, long D, long qs, long ks, long os, const int32_t* lengths, float* dq,
+                        float* dk, float* dv);
+// q, out [B,H*D]; kcache, vcache [B,KV,Tmax,D]; row b attends to cache positions 0..pos[b]
+void attention_decode(const float* q, const float* kcache, const float* vcache, long B, long H, long KV, long D,
+                      long Tmax, const int32_t* pos, float* out);
+// out = silu(gate) * up over n; the backward accumulates into dgate, dup
+void swiglu_forward(const float* gate, const float* up, float* out, long n);
+void swiglu_backward(const float* gate, const float* up, const float* dout, float* dgate, float* dup, long n);
 // logits [N,V]; targets [N] (negative: logprob 0); allowed [V] or null; logprobs, entropy [N];
 // probs [N,V] or null
 void log_softmax_gather(const float* logits, long N, long V, const int32_t* targets, float inv_temperature,

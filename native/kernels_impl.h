@@ -258,6 +258,25 @@ void silu_backward(const float* x, const float* dout, float* dx, long n) {
   });
 }
 
+void swiglu_forward(const float* gate, const float* up, float* out, long n) {
+  parallel_range(n, kElemsPerTask, [&](long i0, long i1) {
+#pragma omp simd
+    for (long i = i0; i < i1; i++) out[i] = gate[i] / (1.0f + fast_exp(-gate[i])) * up[i];
+  });
+}
+
+void swiglu_backward(const float* gate, const float* up, const float* dout, float* dgate, float* dup, long n) {
+  parallel_range(n, kElemsPerTask, [&](long i0, long i1) {
+#pragma omp simd
+    for (long i = i0; i < i1; i++) {
+      float g = gate[i];
+      float s = 1.0f / (1.0f + fast_exp(-g));
+      dgate[i] += dout[i] * up[i] * s * (1.0f + g * (1.0f - s));
+      dup[i] += dout[i] * g * s;
+    }
+  });
+}
+
 // ----- attention -------------------------------------------------------------------------------------
 // Per (batch, head), in blocks of kRowBlock query rows: S = scale Q K^T, softmax, out = P V, each product
 // on the packed GEMM (serial: the heads are the parallel dimension). A block of rows r0..r1 only needs
@@ -299,44 +318,46 @@ inline void causal_softmax_row_backward(const float* p, float* ds, long t, float
   for (long t2 = 0; t2 <= t; t2++) ds[t2] = scale * p[t2] * (ds[t2] - dot);
 }
 
-// One (batch, head) of attention_forward for T <= kDirectT: q, k, v rows of stride C3, o rows of stride C.
-void attention_forward_direct(const float* q, const float* k, const float* v, long L, long T, long hs, long C3,
-                              long C, float scale, float* o, float* a) {
+// One (batch, head) of attention_forward for T <= kDirectT: q rows qs apart, k and v rows ks apart, o rows
+// os apart.
+void attention_forward_direct(const float* q, const float* k, const float* v, long L, long T, long hs, long qs,
+                              long ks, long os, float scale, float* o, float* a) {
   for (long t = 0; t < L; t++) {
-    const float* qt = q + t * C3;
+    const float* qt = q + t * qs;
     float* row = a + t * T;
     for (long t2 = 0; t2 <= t; t2++) {
-      const float* kt = k + t2 * C3;
+      const float* kt = k + t2 * ks;
       float d = 0;
 #pragma omp simd reduction(+ : d)
       for (long i = 0; i < hs; i++) d += qt[i] * kt[i];
       row[t2] = scale * d;
     }
     causal_softmax_row(row, t, T);
-    float* ot = o + t * C;
+    float* ot = o + t * os;
     for (long i = 0; i < hs; i++) ot[i] = 0.0f;
     for (long t2 = 0; t2 <= t; t2++) {
       const float p = row[t2];
-      const float* vt = v + t2 * C3;
+      const float* vt = v + t2 * ks;
 #pragma omp simd
       for (long i = 0; i < hs; i++) ot[i] += p * vt[i];
     }
   }
 }
 
-// One (batch, head) of attention_backward for T <= kDirectT; ds is scratch of T floats.
+// One (batch, head) of attention_backward for T <= kDirectT (strides as the forward's; dq as q, dk and dv
+// as k); ds is scratch of T floats.
 void attention_backward_direct(const float* d, const float* q, const float* k, const float* v, const float* a,
-                               long L, long T, long hs, long C3, long C, float scale, float* dq, float* dk,
+                               long L, long T, long hs, long qs, long ks, long os, float scale, float* dq, float* dk,
                                float* dv, float* ds) {
   for (long t = 0; t < L; t++) {
     const float* pr = a + t * T;
-    const float* dt = d + t * C;
-    const float* qt = q + t * C3;
-    float* dqt = dq + t * C3;
+    const float* dt = d + t * os;
+    const float* qt = q + t * qs;
+    float* dqt = dq + t * qs;
     // dP[t2] = dout_t . v_t2; dV[t2] += P[t,t2] dout_t
     for (long t2 = 0; t2 <= t; t2++) {
-      const float* vt = v + t2 * C3;
-      float* dvt = dv + t2 * C3;
+      const float* vt = v + t2 * ks;
+      float* dvt = dv + t2 * ks;
       const float p = pr[t2];
       float x = 0;
 #pragma omp simd reduction(+ : x)
@@ -350,8 +371,8 @@ void attention_backward_direct(const float* d, const float* q, const float* k, c
     // dQ[t] += sum_t2 dS[t2] K[t2];  dK[t2] += dS[t2] Q[t]
     for (long t2 = 0; t2 <= t; t2++) {
       const float g = ds[t2];
-      const float* kt = k + t2 * C3;
-      float* dkt = dk + t2 * C3;
+      const float* kt = k + t2 * ks;
+      float* dkt = dk + t2 * ks;
 #pragma omp simd
       for (long i = 0; i < hs; i++) {
         dqt[i] += g * kt[i];
@@ -361,99 +382,103 @@ void attention_backward_direct(const float* d, const float* q, const float* k, c
   }
 }
 
-void attention_forward(const float* qkv, long B, long T, long C, long NH, const int32_t* lengths, float* out,
-                       float* att) {
-  const long hs = C / NH, C3 = 3 * C;
-  const float scale = 1.0f / std::sqrt((float)hs);
-  parallel_for((int)(B * NH), [&](int task) {
-    long b = task / NH, h = task % NH;
+void attention_forward(const float* q, const float* k, const float* v, long B, long T, long H, long KV, long D,
+                       long qs, long ks, long os, const int32_t* lengths, float* out, float* att) {
+  const long G = H / KV;
+  const float scale = 1.0f / std::sqrt((float)D);
+  parallel_for((int)(B * H), [&](int task) {
+    long b = task / H, h = task % H, j = h / G;
     long L = clamp_len(lengths, b, T);
-    const float* q = qkv + b * T * C3 + h * hs;
-    const float* k = q + C;
-    const float* v = q + 2 * C;
-    float* o = out + b * T * C + h * hs;
-    float* a = att + (b * NH + h) * T * T;
-    if (T <= kDirectT) attention_forward_direct(q, k, v, L, T, hs, C3, C, scale, o, a);
+    const float* qh = q + b * T * qs + h * D;
+    const float* kh = k + b * T * ks + j * D;
+    const float* vh = v + b * T * ks + j * D;
+    float* o = out + b * T * os + h * D;
+    float* a = att + (b * H + h) * T * T;
+    if (T <= kDirectT) attention_forward_direct(qh, kh, vh, L, T, D, qs, ks, os, scale, o, a);
     for (long r0 = 0; r0 < L && T > kDirectT; r0 += kRowBlock) {
       long r1 = std::min(r0 + kRowBlock, L), rb = r1 - r0;
       float* s = a + r0 * T;
-      sgemm(false, true, rb, r1, hs, scale, q + r0 * C3, C3, k, C3, 0.0f, s, T, 1);
+      sgemm(false, true, rb, r1, D, scale, qh + r0 * qs, qs, kh, ks, 0.0f, s, T, 1);
       for (long t = r0; t < r1; t++) causal_softmax_row(a + t * T, t, T);
-      sgemm(false, false, rb, hs, r1, 1.0f, s, T, v, C3, 0.0f, o + r0 * C, C, 1);
+      sgemm(false, false, rb, D, r1, 1.0f, s, T, vh, ks, 0.0f, o + r0 * os, os, 1);
     }
     for (long t = L; t < T; t++) {
       std::memset(a + t * T, 0, sizeof(float) * T);
-      std::memset(o + t * C, 0, sizeof(float) * hs);
+      std::memset(o + t * os, 0, sizeof(float) * D);
     }
   });
 }
 
-void attention_backward(const float* dout, const float* qkv, const float* att, long B, long T, long C, long NH,
-                        const int32_t* lengths, float* dqkv) {
-  const long hs = C / NH, C3 = 3 * C;
-  const float scale = 1.0f / std::sqrt((float)hs);
-  parallel_for((int)(B * NH), [&](int task) {
-    long b = task / NH, h = task % NH;
+void attention_backward(const float* dout, const float* q, const float* k, const float* v, const float* att, long B,
+                        long T, long H, long KV, long D, long qs, long ks, long os, const int32_t* lengths, float* dq,
+                        float* dk, float* dv) {
+  // One task per (batch, KV head): the query heads of a group add into the same dk, dv, in head order.
+  const long G = H / KV;
+  const float scale = 1.0f / std::sqrt((float)D);
+  parallel_for((int)(B * KV), [&](int task) {
+    long b = task / KV, j = task % KV;
     long L = clamp_len(lengths, b, T);
-    const float* q = qkv + b * T * C3 + h * hs;
-    const float* k = q + C;
-    const float* v = q + 2 * C;
-    float* dq = dqkv + b * T * C3 + h * hs;
-    float* dk = dq + C;
-    float* dv = dq + 2 * C;
-    const float* d = dout + b * T * C + h * hs;
-    const float* a = att + (b * NH + h) * T * T;
+    const float* kh = k + b * T * ks + j * D;
+    const float* vh = v + b * T * ks + j * D;
+    float* dkh = dk + b * T * ks + j * D;
+    float* dvh = dv + b * T * ks + j * D;
     float* ds = scratch((size_t)kRowBlock * (size_t)std::max(T, 1L));
-    if (T <= kDirectT) {
-      attention_backward_direct(d, q, k, v, a, L, T, hs, C3, C, scale, dq, dk, dv, ds);
-      return;
-    }
-    for (long r0 = 0; r0 < L; r0 += kRowBlock) {
-      long r1 = std::min(r0 + kRowBlock, L), rb = r1 - r0;
-      const float* p = a + r0 * T;
-      // dP = dout V^T  [rb, r1]
-      sgemm(false, true, rb, r1, hs, 1.0f, d + r0 * C, C, v, C3, 0.0f, ds, r1, 1);
-      // dV[0:r1] += P^T dout
-      sgemm(true, false, r1, hs, rb, 1.0f, p, T, d + r0 * C, C, 1.0f, dv, C3, 1);
-      // softmax backward: dS = scale * P * (dP - sum(P dP)), 0 above the diagonal
-      for (long i = 0; i < rb; i++) {
-        long t = r0 + i;
-        const float* pr = p + i * T;
-        float* dr = ds + i * r1;
-        causal_softmax_row_backward(pr, dr, t, scale);
-        for (long t2 = t + 1; t2 < r1; t2++) dr[t2] = 0.0f;
+    for (long h = j * G; h < (j + 1) * G; h++) {
+      const float* qh = q + b * T * qs + h * D;
+      float* dqh = dq + b * T * qs + h * D;
+      const float* d = dout + b * T * os + h * D;
+      const float* a = att + (b * H + h) * T * T;
+      if (T <= kDirectT) {
+        attention_backward_direct(d, qh, kh, vh, a, L, T, D, qs, ks, os, scale, dqh, dkh, dvh, ds);
+        continue;
       }
-      // dQ[r0:r1] += dS K[0:r1];  dK[0:r1] += dS^T Q[r0:r1]
-      sgemm(false, false, rb, hs, r1, 1.0f, ds, r1, k, C3, 1.0f, dq + r0 * C3, C3, 1);
-      sgemm(true, false, r1, hs, rb, 1.0f, ds, r1, q + r0 * C3, C3, 1.0f, dk, C3, 1);
+      for (long r0 = 0; r0 < L; r0 += kRowBlock) {
+        long r1 = std::min(r0 + kRowBlock, L), rb = r1 - r0;
+        const float* p = a + r0 * T;
+        // dP = dout V^T  [rb, r1]
+        sgemm(false, true, rb, r1, D, 1.0f, d + r0 * os, os, vh, ks, 0.0f, ds, r1, 1);
+        // dV[0:r1] += P^T dout
+        sgemm(true, false, r1, D, rb, 1.0f, p, T, d + r0 * os, os, 1.0f, dvh, ks, 1);
+        // softmax backward: dS = scale * P * (dP - sum(P dP)), 0 above the diagonal
+        for (long i = 0; i < rb; i++) {
+          long t = r0 + i;
+          const float* pr = p + i * T;
+          float* dr = ds + i * r1;
+          causal_softmax_row_backward(pr, dr, t, scale);
+          for (long t2 = t + 1; t2 < r1; t2++) dr[t2] = 0.0f;
+        }
+        // dQ[r0:r1] += dS K[0:r1];  dK[0:r1] += dS^T Q[r0:r1]
+        sgemm(false, false, rb, D, r1, 1.0f, ds, r1, kh, ks, 1.0f, dqh + r0 * qs, qs, 1);
+        sgemm(true, false, r1, D, rb, 1.0f, ds, r1, qh + r0 * qs, qs, 1.0f, dkh, ks, 1);
+      }
     }
   });
 }
 
-void attention_decode(const float* q, const float* kcache, const float* vcache, long B, long C, long NH, long Tmax,
-                      const int32_t* pos, float* out) {
-  const long hs = C / NH;
-  const float scale = 1.0f / std::sqrt((float)hs);
-  parallel_for((int)(B * NH), [&](int task) {
-    long b = task / NH, h = task % NH;
+void attention_decode(const float* q, const float* kcache, const float* vcache, long B, long H, long KV, long D,
+                      long Tmax, const int32_t* pos, float* out) {
+  const long G = H / KV;
+  const float scale = 1.0f / std::sqrt((float)D);
+  parallel_for((int)(B * H), [&](int task) {
+    long b = task / H, h = task % H;
     long P = std::min<long>(pos[b], Tmax - 1);
-    const float* qr = q + b * C + h * hs;
-    float* o = out + b * C + h * hs;
+    const float* qr = q + (b * H + h) * D;
+    float* o = out + (b * H + h) * D;
     if (P < 0) {
-      std::memset(o, 0, sizeof(float) * hs);
+      std::memset(o, 0, sizeof(float) * D);
       return;
     }
-    const float* kc = kcache + (b * NH + h) * Tmax * hs;
-    const float* vc = vcache + (b * NH + h) * Tmax * hs;
-    float* buf = scratch((size_t)(P + 1) + (size_t)hs);
+    const float* kc = kcache + (b * KV + h / G) * Tmax * D;
+    const float* vc = vcache + (b * KV + h / G) * Tmax * D;
+    float* buf = scratch((size_t)(P + 1) + (size_t)D);
     float* s = buf;
     float* acc = buf + P + 1;
     float mx = -INFINITY;
     for (long t2 = 0; t2 <= P; t2++) {
-      const float* kr = kc + t2 * hs;
+      const float* kr = kc + t2 * D;
       float dot = 0;
 #pragma omp simd reduction(+ : dot)
-      for (long i = 0; i < hs; i++) dot += qr[i] * kr[i];
+      for (long i = 0; i < D; i++) dot += qr[i] * kr[i];
       s[t2] = dot * scale;
       mx = std::max(mx, s[t2]);
     }
@@ -464,15 +489,15 @@ void attention_decode(const float* q, const float* kcache, const float* vcache, 
       s[t2] = e;
       sum += e;
     }
-    for (long i = 0; i < hs; i++) acc[i] = 0.0f;
+    for (long i = 0; i < D; i++) acc[i] = 0.0f;
     for (long t2 = 0; t2 <= P; t2++) {
-      const float* vr = vc + t2 * hs;
+      const float* vr = vc + t2 * D;
       float e = s[t2];
 #pragma omp simd
-      for (long i = 0; i < hs; i++) acc[i] += e * vr[i];
+      for (long i = 0; i < D; i++) acc[i] += e * vr[i];
     }
     float inv = 1.0f / sum;
-    for (long i = 0; i < hs; i++) o[i] = acc[i] * inv;
+    for (long i = 0; i < D; i++) o[i] = acc[i] * inv;
   });
 }
 

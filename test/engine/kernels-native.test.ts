@@ -210,6 +210,72 @@ describe("native kernels", { skip }, () => {
     close(on, ot, F32_TOL, "attentionDecode");
   });
 
+  test("swiglu forward and backward, including large |gate|", () => {
+    const rng = new Rng(25);
+    const n = 1001;
+    const g = rand(rng, n, 4);
+    g[0] = 30;
+    g[1] = -30;
+    g[2] = -100;
+    const u = rand(rng, n);
+    const dout = rand(rng, n);
+    const on = new Float32Array(n);
+    const ot = new Float32Array(n);
+    N.swigluForward(g, u, on, n);
+    tsKernels.swigluForward(g, u, ot, n);
+    close(on, ot, F32_TOL, "swiglu");
+    const res = [0, 1].map(() => ({ dg: new Float32Array(n).fill(0.5), du: new Float32Array(n).fill(-1) }));
+    N.swigluBackward(g, u, dout, res[0].dg, res[0].du, n);
+    tsKernels.swigluBackward(g, u, dout, res[1].dg, res[1].du, n);
+    close(res[0].dg, res[1].dg, F32_TOL, "swiglu dgate");
+    close(res[0].du, res[1].du, F32_TOL, "swiglu dup");
+  });
+
+  test("grouped-query attention forward/backward with padding lengths (direct and blocked), and decode; bit-identical over threads", () => {
+    const rng = new Rng(26);
+    for (const [B, T, H, KV, D, lens] of [
+      [2, 7, 4, 2, 6, null],
+      [3, 65, 6, 2, 8, [65, 1, 40]],
+      [1, 100, 4, 1, 16, [0]],
+      [2, 50, 2, 2, 12, [50, 49]],
+    ] as const) {
+      const lengths = lens === null ? null : Int32Array.from(lens);
+      const q = view(rand(rng, B * T * H * D));
+      const k = view(rand(rng, B * T * KV * D), 2);
+      const v = view(rand(rng, B * T * KV * D), 5);
+      const dout = rand(rng, B * T * H * D);
+      const res = [0, 1, 2].map(() => ({
+        out: new Float32Array(B * T * H * D).fill(NaN),
+        att: new Float32Array(B * H * T * T).fill(NaN),
+        dq: new Float32Array(B * T * H * D).fill(0.25),
+        dk: new Float32Array(B * T * KV * D).fill(-0.5),
+        dv: new Float32Array(B * T * KV * D),
+      }));
+      const run = (K: typeof tsKernels, r: (typeof res)[number]): void => {
+        K.gqaAttentionForward(q, k, v, B, T, H, KV, D, lengths, r.out, r.att);
+        K.gqaAttentionBackward(dout, q, k, v, res[1].att, B, T, H, KV, D, lengths, r.dq, r.dk, r.dv);
+      };
+      run(tsKernels, res[1]);
+      run(N, res[0]);
+      for (const key of ["out", "att", "dq", "dk", "dv"] as const) close(res[0][key], res[1][key], F32_TOL, `gqa ${key} T=${T}`);
+      N.setThreads(1);
+      run(N, res[2]);
+      N.setThreads(defaultThreads);
+      for (const key of ["out", "att", "dq", "dk", "dv"] as const) identical(res[0][key], res[2][key], `gqa ${key} T=${T}: 1 thread vs ${defaultThreads}`);
+    }
+    const [B, H, KV, D, Tmax] = [3, 8, 2, 8, 20];
+    const q = rand(rng, B * H * D);
+    const kc = rand(rng, B * KV * Tmax * D);
+    const vc = rand(rng, B * KV * Tmax * D);
+    const pos = Int32Array.from([0, 19, 7]);
+    const on = new Float32Array(B * H * D);
+    const ot = new Float32Array(B * H * D);
+    N.gqaAttentionDecode(q, kc, vc, B, H, KV, D, Tmax, pos, on);
+    tsKernels.gqaAttentionDecode(q, kc, vc, B, H, KV, D, Tmax, pos, ot);
+    close(on, ot, F32_TOL, "gqaAttentionDecode");
+    assert.throws(() => N.gqaAttentionDecode(q, kc, vc, B, H, 3, D, Tmax, pos, on), /must be a positive multiple of KV/);
+  });
+
   test("logSoftmaxGather with temperature, allowed mask, negative targets and null probs; backward", () => {
     const rng = new Rng(17);
     for (const [Nr, V] of [[1, 1], [5, 33], [9, 1000]]) {

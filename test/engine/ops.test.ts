@@ -6,9 +6,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { noGrad } from "../../src/engine/autograd.js";
 import { lmHeadLogprobs } from "../../src/engine/lmHead.js";
+import { kernels } from "../../src/engine/backend.js";
 import {
-  add, biasAdd, causalSelfAttention, embedding, gelu, layerNorm, linear, logSoftmax, logSoftmaxGather, matmul,
-  mean, mul, rmsNorm, rope, ropeQkv, scale, silu, softmax, sum,
+  add, biasAdd, causalSelfAttention, dropout, embedding, gelu, groupedQueryAttention, layerNorm, linear, linearT,
+  logSoftmax, logSoftmaxGather, matmul, mean, mul, rmsNorm, rope, ropeInvFreq, ropeQkv, scale, silu, softmax, sum,
+  swiglu, tokenEmbedding,
 } from "../../src/engine/ops/index.js";
 import { Tensor } from "../../src/engine/tensor.js";
 import { Rng } from "../../src/util/rng.js";
@@ -192,4 +194,144 @@ test("a Llama-style block composes from the ops: RMSNorm, RoPE attention, SwiGLU
     randn(rng, [C]), randn(rng, [C, 2 * C], 0.5), randn(rng, [C, 2 * C], 0.5), randn(rng, [2 * C, C], 0.5),
   ];
   gradcheck("llama block", block, inputs, { maxPerInput: 12 });
+});
+
+test("linearT (nn.Linear's [out, in]) is linear with the transposed weight; tokenEmbedding scatter-adds", () => {
+  gradcheck("linearT", ([x, w, b]) => linearT(x, w, b), [randn(rng, [2, 3, 4]), randn(rng, [6, 4]), randn(rng, [6])]);
+  gradcheck("linearT without bias", ([x, w]) => linearT(x, w, null), [randn(rng, [5, 4]), randn(rng, [3, 4])]);
+  const x = randn(rng, [3, 4]);
+  const w = randn(rng, [5, 4]);
+  const wt = new Tensor([4, 5], new Float64Array(20));
+  for (let o = 0; o < 5; o++) for (let i = 0; i < 4; i++) wt.data[i * 5 + o] = w.data[o * 4 + i];
+  const a = noGrad(() => linearT(x, w, null)).data;
+  const b = noGrad(() => linear(x, wt, null)).data;
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-12);
+  const tokens = Int32Array.from([1, 3, 1, 0, 1, 2]);
+  gradcheck("tokenEmbedding", ([wte]) => tokenEmbedding(tokens, 2, 3, wte), [randn(rng, [4, 5])]);
+});
+
+test("swiglu: gradient, and the value silu(gate) * up", () => {
+  gradcheck("swiglu", ([g, u]) => swiglu(g, u), [randn(rng, [3, 7], 2), randn(rng, [3, 7])]);
+  const g = randn(rng, [9], 2);
+  const u = randn(rng, [9]);
+  const want = noGrad(() => mul(silu(g), u)).data;
+  const got = noGrad(() => swiglu(g, u)).data;
+  for (let i = 0; i < 9; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-12);
+});
+
+test("groupedQueryAttention: gradient with padding; KV = H is causalSelfAttention; a group shares its KV head", () => {
+  const [B, T, H, KV, D] = [2, 5, 4, 2, 3];
+  const lengths = Int32Array.from([5, 3]);
+  gradcheck("gqa", ([q, k, v]) => groupedQueryAttention(q, k, v, H, KV, lengths), [randn(rng, [B, T, H * D]), randn(rng, [B, T, KV * D]), randn(rng, [B, T, KV * D])]);
+  gradcheck("mqa", ([q, k, v]) => groupedQueryAttention(q, k, v, H, 1, null), [randn(rng, [B, T, H * D]), randn(rng, [B, T, D]), randn(rng, [B, T, D])]);
+  // KV = H against the packed kernel
+  const C = H * D;
+  const qkv = randn(rng, [B, T, 3 * C]);
+  const part = (p: number): Tensor => {
+    const d = new Float64Array(B * T * C);
+    for (let r = 0; r < B * T; r++) d.set(qkv.data.subarray(r * 3 * C + p * C, r * 3 * C + p * C + C), r * C);
+    return new Tensor([B, T, C], d);
+  };
+  const want = noGrad(() => causalSelfAttention(qkv, H, lengths)).data;
+  const got = noGrad(() => groupedQueryAttention(part(0), part(1), part(2), H, H, lengths)).data;
+  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-12);
+  // GQA = multi-head attention with each KV head repeated over its group (HF's repeat_kv)
+  const q = randn(rng, [B, T, H * D]);
+  const k = randn(rng, [B, T, KV * D]);
+  const v = randn(rng, [B, T, KV * D]);
+  const rep = (t: Tensor): Tensor => {
+    const d = new Float64Array(B * T * H * D);
+    for (let r = 0; r < B * T; r++) for (let h = 0; h < H; h++) d.set(t.data.subarray(r * KV * D + Math.floor(h / (H / KV)) * D, r * KV * D + Math.floor(h / (H / KV)) * D + D), r * H * D + h * D);
+    return new Tensor([B, T, H * D], d);
+  };
+  const g1 = noGrad(() => groupedQueryAttention(q, k, v, H, KV, lengths)).data;
+  const g2 = noGrad(() => groupedQueryAttention(q, rep(k), rep(v), H, H, lengths)).data;
+  for (let i = 0; i < g1.length; i++) assert.ok(Math.abs(g1[i] - g2[i]) < 1e-12);
+});
+
+test("gqaAttentionDecode over a cache of KV heads gives the full attention's last row", () => {
+  const [B, T, H, KV, D] = [2, 6, 4, 2, 3];
+  const q = randn(rng, [B, T, H * D]);
+  const k = randn(rng, [B, T, KV * D]);
+  const v = randn(rng, [B, T, KV * D]);
+  const full = noGrad(() => groupedQueryAttention(q, k, v, H, KV, null)).data;
+  const Tmax = 9;
+  const kc = new Float64Array(B * KV * Tmax * D);
+  const vc = new Float64Array(B * KV * Tmax * D);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      for (let j = 0; j < KV; j++) {
+        const src = (b * T + t) * KV * D + j * D;
+        kc.set(k.data.subarray(src, src + D), ((b * KV + j) * Tmax + t) * D);
+        vc.set(v.data.subarray(src, src + D), ((b * KV + j) * Tmax + t) * D);
+      }
+    }
+  }
+  const pos = Int32Array.from([T - 1, 2]);
+  const qs = new Float64Array(B * H * D);
+  for (let b = 0; b < B; b++) qs.set(q.data.subarray((b * T + pos[b]) * H * D, (b * T + pos[b] + 1) * H * D), b * H * D);
+  const out = new Float64Array(B * H * D);
+  kernels.gqaAttentionDecode(qs, kc, vc, B, H, KV, D, Tmax, pos, out);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < H * D; i++) assert.ok(Math.abs(out[b * H * D + i] - full[(b * T + pos[b]) * H * D + i]) < 1e-12);
+  }
+});
+
+test("ropeInvFreq: Hugging Face's llama3 scaling keeps high frequencies, divides low ones, interpolates between", () => {
+  const D = 64;
+  const base = 500000;
+  const s = { factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 };
+  const plain = ropeInvFreq(D, base);
+  const scaled = ropeInvFreq(D, base, s);
+  let kept = 0;
+  let divided = 0;
+  let between = 0;
+  for (let i = 0; i < D / 2; i++) {
+    assert.ok(Math.abs(plain[i] - Math.pow(base, -2 * i / D)) < 1e-15);
+    const wavelen = 2 * Math.PI / plain[i];
+    if (wavelen < 8192 / 4) {
+      assert.equal(scaled[i], plain[i]);
+      kept++;
+    } else if (wavelen > 8192 / 1) {
+      assert.ok(Math.abs(scaled[i] - plain[i] / 32) < 1e-18);
+      divided++;
+    } else {
+      // smooth = (8192 / wavelen - 1) / 3 weights the unscaled frequency
+      const smooth = (8192 / wavelen - 1) / 3;
+      assert.ok(Math.abs(scaled[i] - ((1 - smooth) * plain[i] / 32 + smooth * plain[i])) < 1e-15);
+      assert.ok(scaled[i] < plain[i] && scaled[i] > plain[i] / 32);
+      between++;
+    }
+  }
+  assert.ok(kept > 0 && divided > 0 && between > 0, `every regime is exercised (${kept}, ${between}, ${divided})`);
+  // frequencies stay decreasing in i
+  for (let i = 1; i < D / 2; i++) assert.ok(scaled[i] < scaled[i - 1]);
+});
+
+test("rope: per-row positions rotate each row as its own offset does; gradient with scaling and positions", () => {
+  const scaling = { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 16 };
+  gradcheck("rope per-row", ([x]) => rope(x, { positions: Int32Array.from([3, 1200]), scaling }), [randn(rng, [2, 2, 2, 8])]);
+  const x = randn(rng, [2, 3, 2, 8]);
+  const positions = Int32Array.from([0, 1500]);
+  const both = noGrad(() => rope(x, { base: 1e6, positions, scaling })).data;
+  for (let b = 0; b < 2; b++) {
+    const row = new Tensor([1, 3, 2, 8], x.data.slice(b * 48, (b + 1) * 48));
+    const one = noGrad(() => rope(row, { base: 1e6, offset: positions[b], scaling })).data;
+    for (let i = 0; i < 48; i++) assert.ok(Math.abs(both[b * 48 + i] - one[i]) < 1e-12);
+  }
+});
+
+test("dropout: gradient through the mask; seeded; p = 0 is the identity", () => {
+  const x = randn(rng, [50]);
+  const mask = (seed: number): Float64Array => noGrad(() => dropout(x, 0.3, new Rng(seed))).data as Float64Array;
+  assert.deepEqual(mask(4), mask(4));
+  const y = mask(4);
+  let zeros = 0;
+  for (let i = 0; i < 50; i++) {
+    if (y[i] === 0) zeros++;
+    else assert.ok(Math.abs(y[i] - x.data[i] / 0.7) < 1e-12);
+  }
+  assert.ok(zeros > 5 && zeros < 30, `${zeros} of 50 dropped at p = 0.3`);
+  gradcheck("dropout", ([a]) => dropout(a, 0.3, new Rng(9)), [randn(rng, [20])]);
+  assert.equal(dropout(x, 0, new Rng(1)), x);
 });

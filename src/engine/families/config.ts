@@ -93,6 +93,51 @@ export function parameterShapes(c: DecoderConfig): { name: string; shape: number
   return out;
 }
 
+/** The block a linear module belongs to, in HF's module path (`self_attn.q_proj`, `mlp.down_proj`). */
+export function modulePath(m: LinearModule): string {
+  return m === "gate_proj" || m === "up_proj" || m === "down_proj" ? `mlp.${m}` : `self_attn.${m}`;
+}
+
+/** [out, in] of a linear module. */
+export function moduleShape(c: DecoderConfig, m: LinearModule): [number, number] {
+  const C = c.hiddenSize;
+  const q = c.nHead * c.headDim;
+  const kv = c.nKvHead * c.headDim;
+  const I = c.intermediateSize;
+  const shapes: Record<LinearModule, [number, number]> = {
+    q_proj: [q, C], k_proj: [kv, C], v_proj: [kv, C], o_proj: [C, q], gate_proj: [I, C], up_proj: [I, C], down_proj: [C, I],
+  };
+  return shapes[m];
+}
+
+/**
+ * The modules `target_modules` names (PEFT's matching of module names; "all-linear" is every linear
+ * layer but the LM head), in LINEAR_MODULES order. Throws naming a module that is not one of ours.
+ */
+export function loraTargets(lora: LoraConfig): LinearModule[] {
+  if (lora.targetModules === "all-linear") return [...LINEAR_MODULES];
+  for (const m of lora.targetModules) {
+    if (!(LINEAR_MODULES as readonly string[]).includes(m)) {
+      throw new Error(`target_modules: '${m}' is not a linear module of these models (${LINEAR_MODULES.join(", ")}, or "all-linear")`);
+    }
+  }
+  return LINEAR_MODULES.filter((m) => (lora.targetModules as string[]).includes(m));
+}
+
+/** LoRA's parameter names and shapes: per layer and target module, lora_A [r, in] then lora_B [out, r]. */
+export function loraParameterShapes(c: DecoderConfig, lora: LoraConfig): { name: string; shape: number[] }[] {
+  const targets = loraTargets(lora);
+  const out: { name: string; shape: number[] }[] = [];
+  for (let i = 0; i < c.nLayer; i++) {
+    for (const m of targets) {
+      const [o, n] = moduleShape(c, m);
+      const p = `model.layers.${i}.${modulePath(m)}.`;
+      out.push({ name: `${p}lora_A.weight`, shape: [lora.r, n] }, { name: `${p}lora_B.weight`, shape: [o, lora.r] });
+    }
+  }
+  return out;
+}
+
 const base = { ropeScaling: null, qkvBias: false, oBias: false, mlpBias: false, qkNorm: false } as const;
 
 /**
@@ -123,6 +168,25 @@ export const FAMILY_PRESETS: Record<string, DecoderConfig> = {
   "qwen3-0.6b": {
     ...base, family: "qwen3", vocabSize: 151936, hiddenSize: 1024, intermediateSize: 3072, nLayer: 28, nHead: 16,
     nKvHead: 8, headDim: 128, rmsNormEps: 1e-6, ropeTheta: 1e6, maxPositionEmbeddings: 40960, tieWordEmbeddings: true,
+    qkNorm: true,
+  },
+  // Tiny shapes for tests and smoke runs (random weights); each keeps its family's distinguishing
+  // choices: GQA, llama3 RoPE scaling with a short original context (so scaling changes frequencies
+  // at test lengths), Qwen2's q/k/v biases and untied head, Qwen3's q/k norms with head_dim != C / H.
+  "llama-tiny": {
+    ...base, family: "llama", vocabSize: 64, hiddenSize: 32, intermediateSize: 48, nLayer: 2, nHead: 4, nKvHead: 2,
+    headDim: 8, rmsNormEps: 1e-5, ropeTheta: 500000,
+    ropeScaling: { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 64 },
+    maxPositionEmbeddings: 8192, tieWordEmbeddings: true,
+  },
+  "qwen2-tiny": {
+    ...base, family: "qwen2", vocabSize: 64, hiddenSize: 32, intermediateSize: 48, nLayer: 2, nHead: 4, nKvHead: 2,
+    headDim: 8, rmsNormEps: 1e-6, ropeTheta: 10000, maxPositionEmbeddings: 8192, tieWordEmbeddings: false,
+    qkvBias: true,
+  },
+  "qwen3-tiny": {
+    ...base, family: "qwen3", vocabSize: 64, hiddenSize: 32, intermediateSize: 48, nLayer: 2, nHead: 4, nKvHead: 1,
+    headDim: 16, rmsNormEps: 1e-6, ropeTheta: 1e6, maxPositionEmbeddings: 8192, tieWordEmbeddings: true,
     qkNorm: true,
   },
 };

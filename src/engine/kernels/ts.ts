@@ -241,6 +241,22 @@ function siluBackward(x: F, dout: F, dx: F, n: number): void {
   }
 }
 
+function swigluForward(gate: F, up: F, out: F, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const g = gate[i];
+    out[i] = (g / (1 + Math.exp(-g))) * up[i];
+  }
+}
+
+function swigluBackward(gate: F, up: F, dout: F, dgate: F, dup: F, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const g = gate[i];
+    const s = 1 / (1 + Math.exp(-g));
+    dgate[i] += dout[i] * up[i] * s * (1 + g * (1 - s));
+    dup[i] += dout[i] * g * s;
+  }
+}
+
 /** Valid length of row b: keys and queries at or past it are padding. */
 function rowLength(lengths: Int32Array | null, b: number, T: number): number {
   if (lengths === null) return T;
@@ -248,31 +264,41 @@ function rowLength(lengths: Int32Array | null, b: number, T: number): number {
   return L < 0 ? 0 : L > T ? T : L;
 }
 
-function attentionForward(qkv: F, B: number, T: number, C: number, NH: number, lengths: Int32Array | null, out: F, att: F): void {
-  const hs = C / NH;
-  const C3 = 3 * C;
-  const scale = 1 / Math.sqrt(hs);
+// Causal attention on strided rows, shared by the packed GPT-2 kernels and the grouped-query ones:
+// row (b, t) of q starts at qOff + (b*T + t) * qs, of k and v at kOff / vOff + (b*T + t) * ks, of out
+// at (b*T + t) * os; query head h (D wide, at h*D) reads KV head h / (H / KV).
+interface Strided {
+  q: F; qOff: number; qs: number;
+  k: F; kOff: number; v: F; vOff: number; ks: number;
+  os: number;
+}
+
+function attentionCore(s: Strided, B: number, T: number, H: number, KV: number, D: number, lengths: Int32Array | null, out: F, att: F): void {
+  const { q: Q, k: K, v: Vb, qs, ks, os } = s;
+  const G = H / KV;
+  const scale = 1 / Math.sqrt(D);
   const pre = new Float64Array(T);
   for (let b = 0; b < B; b++) {
     const L = rowLength(lengths, b, T);
-    for (let h = 0; h < NH; h++) {
+    for (let h = 0; h < H; h++) {
+      const kh = Math.floor(h / G) * D;
       for (let t = 0; t < T; t++) {
-        const ra = ((b * NH + h) * T + t) * T;
-        const ro = (b * T + t) * C + h * hs;
+        const ra = ((b * H + h) * T + t) * T;
+        const ro = (b * T + t) * os + h * D;
         if (t >= L) {
           for (let t2 = 0; t2 < T; t2++) att[ra + t2] = 0;
-          for (let i = 0; i < hs; i++) out[ro + i] = 0;
+          for (let i = 0; i < D; i++) out[ro + i] = 0;
           continue;
         }
-        const q = (b * T + t) * C3 + h * hs;
+        const q = s.qOff + (b * T + t) * qs + h * D;
         let max = -Infinity;
         for (let t2 = 0; t2 <= t; t2++) {
-          const k = (b * T + t2) * C3 + C + h * hs;
-          let s = 0;
-          for (let i = 0; i < hs; i++) s += qkv[q + i] * qkv[k + i];
-          s *= scale;
-          pre[t2] = s;
-          if (s > max) max = s;
+          const k = s.kOff + (b * T + t2) * ks + kh;
+          let x = 0;
+          for (let i = 0; i < D; i++) x += Q[q + i] * K[k + i];
+          x *= scale;
+          pre[t2] = x;
+          if (x > max) max = x;
         }
         let sum = 0;
         for (let t2 = 0; t2 <= t; t2++) {
@@ -282,72 +308,107 @@ function attentionForward(qkv: F, B: number, T: number, C: number, NH: number, l
         }
         const inv = 1 / sum;
         for (let t2 = 0; t2 < T; t2++) att[ra + t2] = t2 <= t ? pre[t2] * inv : 0;
-        for (let i = 0; i < hs; i++) out[ro + i] = 0;
+        for (let i = 0; i < D; i++) out[ro + i] = 0;
         for (let t2 = 0; t2 <= t; t2++) {
-          const v = (b * T + t2) * C3 + 2 * C + h * hs;
+          const v = s.vOff + (b * T + t2) * ks + kh;
           const p = att[ra + t2];
-          for (let i = 0; i < hs; i++) out[ro + i] += p * qkv[v + i];
+          for (let i = 0; i < D; i++) out[ro + i] += p * Vb[v + i];
         }
       }
     }
   }
+}
+
+// dq rows as q's (offset dqOff, stride qs); dk, dv as k's and v's (stride ks); dout rows os apart.
+function attentionCoreBackward(
+  dout: F, s: Strided, att: F, B: number, T: number, H: number, KV: number, D: number, lengths: Int32Array | null,
+  dq: F, dqOff: number, dk: F, dkOff: number, dv: F, dvOff: number,
+): void {
+  const { q: Q, k: K, v: Vb, qs, ks, os } = s;
+  const G = H / KV;
+  const scale = 1 / Math.sqrt(D);
+  const datt = new Float64Array(T);
+  for (let b = 0; b < B; b++) {
+    const L = rowLength(lengths, b, T);
+    for (let h = 0; h < H; h++) {
+      const kh = Math.floor(h / G) * D;
+      for (let t = 0; t < L; t++) {
+        const ra = ((b * H + h) * T + t) * T;
+        const ro = (b * T + t) * os + h * D;
+        const qr = (b * T + t) * qs + h * D;
+        // datt = dout . v; dv += att * dout
+        let dot = 0;
+        for (let t2 = 0; t2 <= t; t2++) {
+          const kr = (b * T + t2) * ks + kh;
+          const p = att[ra + t2];
+          let x = 0;
+          for (let i = 0; i < D; i++) {
+            x += dout[ro + i] * Vb[s.vOff + kr + i];
+            dv[dvOff + kr + i] += p * dout[ro + i];
+          }
+          datt[t2] = x;
+          dot += p * x;
+        }
+        // softmax backward, then dq += dpre * k * scale, dk += dpre * q * scale
+        for (let t2 = 0; t2 <= t; t2++) {
+          const kr = (b * T + t2) * ks + kh;
+          const dpre = att[ra + t2] * (datt[t2] - dot) * scale;
+          if (dpre === 0) continue;
+          for (let i = 0; i < D; i++) {
+            dq[dqOff + qr + i] += dpre * K[s.kOff + kr + i];
+            dk[dkOff + kr + i] += dpre * Q[s.qOff + qr + i];
+          }
+        }
+      }
+    }
+  }
+}
+
+const packed = (qkv: F, C: number): Strided => ({ q: qkv, qOff: 0, qs: 3 * C, k: qkv, kOff: C, v: qkv, vOff: 2 * C, ks: 3 * C, os: C });
+const grouped = (q: F, k: F, v: F, H: number, KV: number, D: number): Strided => ({ q, qOff: 0, qs: H * D, k, kOff: 0, v, vOff: 0, ks: KV * D, os: H * D });
+
+function attentionForward(qkv: F, B: number, T: number, C: number, NH: number, lengths: Int32Array | null, out: F, att: F): void {
+  attentionCore(packed(qkv, C), B, T, NH, NH, C / NH, lengths, out, att);
 }
 
 function attentionBackward(
   dout: F, qkv: F, att: F, B: number, T: number, C: number, NH: number, lengths: Int32Array | null, dqkv: F,
 ): void {
-  const hs = C / NH;
-  const C3 = 3 * C;
-  const scale = 1 / Math.sqrt(hs);
-  const datt = new Float64Array(T);
-  for (let b = 0; b < B; b++) {
-    const L = rowLength(lengths, b, T);
-    for (let h = 0; h < NH; h++) {
-      for (let t = 0; t < L; t++) {
-        const ra = ((b * NH + h) * T + t) * T;
-        const ro = (b * T + t) * C + h * hs;
-        const q = (b * T + t) * C3 + h * hs;
-        // datt = dout . v; dv += att * dout
-        let dot = 0;
-        for (let t2 = 0; t2 <= t; t2++) {
-          const v = (b * T + t2) * C3 + 2 * C + h * hs;
-          const p = att[ra + t2];
-          let s = 0;
-          for (let i = 0; i < hs; i++) {
-            s += dout[ro + i] * qkv[v + i];
-            dqkv[v + i] += p * dout[ro + i];
-          }
-          datt[t2] = s;
-          dot += p * s;
-        }
-        // softmax backward, then dq += dpre * k * scale, dk += dpre * q * scale
-        for (let t2 = 0; t2 <= t; t2++) {
-          const k = (b * T + t2) * C3 + C + h * hs;
-          const dpre = att[ra + t2] * (datt[t2] - dot) * scale;
-          if (dpre === 0) continue;
-          for (let i = 0; i < hs; i++) {
-            dqkv[q + i] += dpre * qkv[k + i];
-            dqkv[k + i] += dpre * qkv[q + i];
-          }
-        }
-      }
-    }
-  }
+  attentionCoreBackward(dout, packed(qkv, C), att, B, T, NH, NH, C / NH, lengths, dqkv, 0, dqkv, C, dqkv, 2 * C);
+}
+
+function gqaAttentionForward(
+  q: F, k: F, v: F, B: number, T: number, H: number, KV: number, D: number, lengths: Int32Array | null, out: F, att: F,
+): void {
+  attentionCore(grouped(q, k, v, H, KV, D), B, T, H, KV, D, lengths, out, att);
+}
+
+function gqaAttentionBackward(
+  dout: F, q: F, k: F, v: F, att: F, B: number, T: number, H: number, KV: number, D: number, lengths: Int32Array | null,
+  dq: F, dk: F, dv: F,
+): void {
+  attentionCoreBackward(dout, grouped(q, k, v, H, KV, D), att, B, T, H, KV, D, lengths, dq, 0, dk, 0, dv, 0);
 }
 
 function attentionDecode(q: F, kCache: F, vCache: F, B: number, C: number, NH: number, Tmax: number, pos: Int32Array, out: F): void {
-  const hs = C / NH;
-  const scale = 1 / Math.sqrt(hs);
+  gqaAttentionDecode(q, kCache, vCache, B, NH, NH, C / NH, Tmax, pos, out);
+}
+
+function gqaAttentionDecode(
+  q: F, kCache: F, vCache: F, B: number, H: number, KV: number, D: number, Tmax: number, pos: Int32Array, out: F,
+): void {
+  const G = H / KV;
+  const scale = 1 / Math.sqrt(D);
   const pre = new Float64Array(Tmax);
   for (let b = 0; b < B; b++) {
     const P = Math.min(pos[b], Tmax - 1);
-    for (let h = 0; h < NH; h++) {
-      const rq = b * C + h * hs;
-      const base = (b * NH + h) * Tmax * hs;
+    for (let h = 0; h < H; h++) {
+      const rq = (b * H + h) * D;
+      const base = (b * KV + Math.floor(h / G)) * Tmax * D;
       let max = -Infinity;
       for (let t2 = 0; t2 <= P; t2++) {
         let s = 0;
-        for (let i = 0; i < hs; i++) s += q[rq + i] * kCache[base + t2 * hs + i];
+        for (let i = 0; i < D; i++) s += q[rq + i] * kCache[base + t2 * D + i];
         s *= scale;
         pre[t2] = s;
         if (s > max) max = s;
@@ -358,9 +419,9 @@ function attentionDecode(q: F, kCache: F, vCache: F, B: number, C: number, NH: n
         pre[t2] = e;
         sum += e;
       }
-      for (let i = 0; i < hs; i++) {
+      for (let i = 0; i < D; i++) {
         let s = 0;
-        for (let t2 = 0; t2 <= P; t2++) s += pre[t2] * vCache[base + t2 * hs + i];
+        for (let t2 = 0; t2 <= P; t2++) s += pre[t2] * vCache[base + t2 * D + i];
         out[rq + i] = P >= 0 ? s / sum : 0;
       }
     }
@@ -509,9 +570,14 @@ export const tsKernels: Kernels = {
   geluBackward,
   siluForward,
   siluBackward,
+  swigluForward,
+  swigluBackward,
   attentionForward,
   attentionBackward,
   attentionDecode,
+  gqaAttentionForward,
+  gqaAttentionBackward,
+  gqaAttentionDecode,
   logSoftmaxGather,
   logSoftmaxGatherBackward,
   embeddingForward,

@@ -41,6 +41,10 @@ export interface Kernels {
   siluForward(x: F, out: F, n: number): void;
   /** dx acc [n] */
   siluBackward(x: F, dout: F, dx: F, n: number): void;
+  /** SwiGLU's gate: out = silu(gate) * up; gate, up, out [n] */
+  swigluForward(gate: F, up: F, out: F, n: number): void;
+  /** dgate, dup acc [n] */
+  swigluBackward(gate: F, up: F, dout: F, dgate: F, dup: F, n: number): void;
 
   /**
    * Causal self-attention. qkv [B,T,3C] packed q,k,v; head size C/NH; out [B,T,C]; att [B,NH,T,T] saves
@@ -57,6 +61,23 @@ export interface Kernels {
    * inclusive (the new token's k, v already written at pos[b]); out [B,C].
    */
   attentionDecode(q: F, kCache: F, vCache: F, B: number, C: number, NH: number, Tmax: number, pos: Int32Array, out: F): void;
+  /**
+   * Grouped-query causal attention: q [B,T,H*D], k, v [B,T,KV*D] (H % KV == 0; query head h reads KV
+   * head h / (H/KV)); scale 1/sqrt(D); out [B,T,H*D]; att [B,H,T,T] as attentionForward's; lengths
+   * as attentionForward's.
+   */
+  gqaAttentionForward(
+    q: F, k: F, v: F, B: number, T: number, H: number, KV: number, D: number, lengths: Int32Array | null, out: F, att: F,
+  ): void;
+  /** dout [B,T,H*D]; att from the forward; dq acc [B,T,H*D]; dk, dv acc [B,T,KV*D] */
+  gqaAttentionBackward(
+    dout: F, q: F, k: F, v: F, att: F, B: number, T: number, H: number, KV: number, D: number, lengths: Int32Array | null,
+    dq: F, dk: F, dv: F,
+  ): void;
+  /** One new query per row: q [B,H*D]; kCache, vCache [B,KV,Tmax,D] (KV heads only); out [B,H*D]. */
+  gqaAttentionDecode(
+    q: F, kCache: F, vCache: F, B: number, H: number, KV: number, D: number, Tmax: number, pos: Int32Array, out: F,
+  ): void;
 
   /**
    * Per row of logits [N,V], scaled by invTemperature and restricted to allowed[v] = 1 when allowed is

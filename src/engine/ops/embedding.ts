@@ -26,3 +26,31 @@ export function embedding(tokens: Int32Array, B: number, T: number, wte: Tensor,
   }
   return out;
 }
+
+/**
+ * tokenEmbedding: out[b,t] = wte[tokens[b,t]] (no position embedding: RoPE models); the backward
+ * scatter-adds rows into wte's gradient. tokens [B,T] int32, wte [V,C] -> [B,T,C]
+ */
+export function tokenEmbedding(tokens: Int32Array, B: number, T: number, wte: Tensor): Tensor {
+  const [V, C] = wte.shape;
+  if (tokens.length !== B * T) throw new Error(`tokenEmbedding: ${tokens.length} tokens for [${B},${T}]`);
+  for (let i = 0; i < tokens.length; i++) {
+    const tok = tokens[i];
+    if (!(tok >= 0 && tok < V)) throw new Error(`tokenEmbedding: token ${tok} at position ${i} is outside the vocabulary [0, ${V})`);
+  }
+  const grad = needsGrad(wte);
+  const out = new Tensor([B, T, C], alloc(wte.data, B * T * C), grad);
+  for (let r = 0; r < B * T; r++) out.data.set(wte.data.subarray(tokens[r] * C, tokens[r] * C + C), r * C);
+  if (grad) {
+    record(out, () => {
+      const dy = out.grad;
+      if (dy === null) return;
+      const dw = gradOf(wte);
+      for (let r = 0; r < B * T; r++) {
+        const o = tokens[r] * C;
+        for (let c = 0; c < C; c++) dw[o + c] += dy[r * C + c];
+      }
+    });
+  }
+  return out;
+}

@@ -1,15 +1,16 @@
 /** The engine's differentiable ops; each file holds an op's forward and its backward. */
 export { matmul, type MatmulOptions } from "./matmul.js";
-export { linear } from "./linear.js";
+export { linear, linearT } from "./linear.js";
 export { biasAdd } from "./biasAdd.js";
 export { add } from "./add.js";
 export { scale } from "./scale.js";
-export { gelu, silu } from "./activations.js";
+export { gelu, silu, swiglu } from "./activations.js";
 export { layerNorm, rmsNorm } from "./norms.js";
-export { embedding } from "./embedding.js";
-export { causalSelfAttention } from "./attention.js";
+export { embedding, tokenEmbedding } from "./embedding.js";
+export { causalSelfAttention, groupedQueryAttention } from "./attention.js";
 export { logSoftmaxGather, type GatherOptions } from "./logSoftmaxGather.js";
 export { softmax, logSoftmax } from "./softmax.js";
 export { sum, mean } from "./reduce.js";
-export { rope, ropeQkv, type RopeOptions } from "./rope.js";
+export { rope, ropeInvFreq, ropeQkv, type RopeOptions } from "./rope.js";
+export { dropout } from "./dropout.js";
 export { mul } from "./mul.js";

@@ -28,3 +28,30 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   }
   return out;
 }
+
+/**
+ * linearT: y = x W^T + b, nn.Linear's layout (W stored [out, in], as Hugging Face's Llama/Qwen
+ * checkpoints hold it), so weights load without a transpose.
+ * x [..., in], w [out, in], b [out] or null -> y [..., out]
+ */
+export function linearT(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+  const [outF, inF] = w.shape;
+  if (w.shape.length !== 2 || x.shape[x.shape.length - 1] !== inF) throw new Error(`linearT: x [${x.shape}] does not match w [${w.shape}] ([out, in])`);
+  if (b !== null && b.size !== outF) throw new Error(`linearT: bias has ${b.size} elements, expected ${outF}`);
+  const N = x.size / inF;
+  const grad = needsGrad(x, w, b);
+  const out = new Tensor([...x.shape.slice(0, -1), outF], alloc(x.data, N * outF), grad);
+  kernels.gemm(false, true, N, outF, inF, 1, x.data, w.data, 0, out.data);
+  if (b !== null) kernels.biasAdd(out.data, b.data, N, outF);
+  if (grad) {
+    record(out, () => {
+      const dy = out.grad;
+      if (dy === null) return;
+      // dx = dy W [N,in]; dW = dy^T x [out,in]
+      if (x.requiresGrad) kernels.gemm(false, false, N, inF, outF, 1, dy, w.data, 1, gradOf(x));
+      if (w.requiresGrad) kernels.gemm(true, false, outF, inF, N, 1, dy, x.data, 1, gradOf(w));
+      if (b !== null && b.requiresGrad) kernels.biasBackward(dy, N, outF, gradOf(b));
+    });
+  }
+  return out;
+}
