@@ -7,40 +7,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { useKernels } from "../../src/engine/backend.js";
 import { loadHFModel } from "../../src/engine/hf.js";
-import { readSafetensors } from "../../src/io/safetensors.js";
 import { createPolicy } from "../../src/engine/policy.js";
 import { nativeKernels, nativeLoadError, tsKernels, type Kernels } from "../../src/engine/kernels/index.js";
 import { GPT2_TINY_DIR, readGolden, type Golden } from "../fixtures/gpt2-tiny/fixture.js";
-
-/**
- * The issue's bound: max |ours - PyTorch| / max |PyTorch| per tensor. The reference is computed in float64
- * from the float32 weights, so this measures our float32 rounding alone (about 1e-6 here); a wrong
- * equation, layout or gradient shows up orders of magnitude above it.
- */
-const REL_TOL = 1e-4;
-
-function relErr(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
-  assert.equal(ours.length, ref.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff = Math.max(diff, Math.abs(ours[i] - ref[i]));
-    scale = Math.max(scale, Math.abs(ref[i]));
-  }
-  return scale === 0 ? diff : diff / scale;
-}
-
-function expectClose(what: string, ours: ArrayLike<number>, ref: ArrayLike<number>): number {
-  const e = relErr(ours, ref);
-  assert.ok(e < REL_TOL, `${what}: relative error ${e.toExponential(2)} >= ${REL_TOL}`);
-  return e;
-}
+import { expectClose, expectRegenerated, torchVersion } from "../fixtures/golden.js";
 
 /** The golden batch in the model's layout, and the model's answers on it. */
 async function ours(g: Golden) {
@@ -115,17 +91,10 @@ test("createPolicy on the HF directory scores the golden batch as PyTorch does",
 
 const SCRIPT = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "../../scripts/golden_gpt2.py" : "../../../scripts/golden_gpt2.py", import.meta.url));
 
-/** The torch version of /usr/bin/python3, or why there is none (CI need not have PyTorch). */
-function torchVersion(): { version: string } | { missing: string } {
-  const r = spawnSync("/usr/bin/python3", ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8" });
-  if (r.status !== 0 || r.error) return { missing: "/usr/bin/python3 -c 'import torch' failed" };
-  return { version: r.stdout.trim() };
-}
-
-test("the committed fixture is what scripts/golden_gpt2.py writes (same torch version)", async (t) => {
+test("the committed fixture is what scripts/golden_gpt2.py writes (same torch version; PyTorch's answers within a tolerance)", async (t) => {
   const torch = torchVersion();
   if ("missing" in torch) return t.skip(`${torch.missing}: PyTorch is not needed to run the golden test, only to regenerate it`);
-  const { metadata } = await readSafetensors(join(GPT2_TINY_DIR, "golden.safetensors"));
+  const { metadata } = await readGolden();
   if (metadata.torch !== torch.version) {
     return t.skip(`fixture made with torch ${metadata.torch}, this machine has ${torch.version} (its random numbers may differ)`);
   }
@@ -133,9 +102,7 @@ test("the committed fixture is what scripts/golden_gpt2.py writes (same torch ve
   try {
     const r = spawnSync("/usr/bin/python3", [SCRIPT, "--out", dir], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
-    for (const f of ["config.json", "model.safetensors", "inputs.jsonl", "golden.safetensors"]) {
-      assert.ok((await readFile(join(dir, f))).equals(await readFile(join(GPT2_TINY_DIR, f))), `${f} differs: rerun /usr/bin/python3 scripts/golden_gpt2.py and commit`);
-    }
+    await expectRegenerated(dir, GPT2_TINY_DIR, ["config.json", "model.safetensors", "inputs.jsonl", "golden.safetensors"], "/usr/bin/python3 scripts/golden_gpt2.py");
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
