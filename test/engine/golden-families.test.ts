@@ -2,6 +2,8 @@
  * The golden tests of the decoder families: tiny Llama 3, Qwen2 and Qwen3 checkpoints (F32, BF16, sharded
  * F16) with a PEFT adapter, saved in Hugging Face format by scripts/golden_families.py together with
  * PyTorch's logits, per-token log-probs, mean NLL and every gradient (LoRA A/B included) on a padded batch.
+ * TransformerLM, on the TypeScript kernels and on the native ones when built, must give the same numbers
+ * (REL_TOL: max |ours - PyTorch| / max |PyTorch| per tensor below 1e-4).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,9 +12,12 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { useKernels } from "../../src/engine/backend.js";
 import { LINEAR_MODULES, parameterShapes } from "../../src/engine/families/config.js";
+import type { Parameter } from "../../src/engine/lm.js";
+import { TransformerLM } from "../../src/engine/transformer.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
-import { expectRegenerated, torchVersion } from "../fixtures/golden.js";
+import { answersOf, expectClose, expectRegenerated, KERNEL_BACKENDS, torchVersion, type Golden } from "../fixtures/golden.js";
 import { FAMILIES_DIR, FAMILY_FIXTURES, fixtureFiles, readFamilyGolden, REGENERATE_FAMILIES, type FamilyFixture } from "../fixtures/families/fixture.js";
 
 /** name -> {dtype, shape} of a fixture's checkpoint, across its shards (checked against the index). */
@@ -83,6 +88,74 @@ for (const f of FAMILY_FIXTURES.filter((x) => x.lora)) {
     const base = await readFamilyGolden(f);
     assert.notDeepEqual(g.logits, base.logits, "the adapter changes the logits (B is nonzero)");
   });
+}
+
+/** Fills `params` by name from safetensors files (each tensor must be there, with the parameter's shape). */
+async function fill(params: Parameter[], files: string[], prefix = ""): Promise<void> {
+  const found = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const file of files) for (const [name, t] of (await readSafetensors(file)).tensors) found.set(name, t);
+  for (const p of params) {
+    const t = found.get(prefix + p.name);
+    assert.ok(t, `no tensor ${prefix + p.name}`);
+    assert.deepEqual(t.shape, p.shape, p.name);
+    p.data.set(t.data);
+  }
+}
+
+/** The fixture's checkpoint (and with `lora` its adapter) in a TransformerLM. */
+async function load(f: FamilyFixture, lora: boolean): Promise<TransformerLM> {
+  const model = new TransformerLM(f.config, { lora: lora ? f.lora : null });
+  await fill(model.baseParameters(), f.weightFiles.map((w) => join(f.dir, w)));
+  if (lora) await fill(model.loraParameters(), [join(f.dir, "adapter", "adapter_model.safetensors")], "base_model.model.");
+  return model;
+}
+
+/** Ours against PyTorch's golden file: logits, logprobs, loss and the gradient of every trained parameter. */
+function compare(model: TransformerLM, g: Golden): string {
+  const r = answersOf(model, g);
+  const errs = [
+    `logits ${expectClose("logits", r.logits, g.logits).toExponential(1)}`,
+    `logprobs ${expectClose("logprobs", r.logprobs, g.logprobs).toExponential(1)}`,
+    `loss ${expectClose("loss", [r.loss], [g.loss]).toExponential(1)}`,
+  ];
+  const params = model.parameters();
+  assert.deepEqual(params.map((p) => p.name), [...g.grads.keys()], "one reference gradient per trained parameter");
+  let worst = { name: "", err: 0 };
+  for (const p of params) {
+    const err = expectClose(`grad ${p.name}`, p.grad, g.grads.get(p.name)!);
+    if (err > worst.err) worst = { name: p.name, err };
+  }
+  return `relative errors: ${errs.join(", ")}, worst gradient ${worst.name} ${worst.err.toExponential(1)}`;
+}
+
+for (const [kernels, k, skip] of KERNEL_BACKENDS) {
+  for (const f of FAMILY_FIXTURES) {
+    test(`${f.name}: TransformerLM matches PyTorch: logits, logprobs, loss, every gradient (${kernels} kernels)`, { skip }, async (t) => {
+      const g = await readFamilyGolden(f);
+      const prev = useKernels(k!);
+      try {
+        t.diagnostic(compare(await load(f, false), g));
+      } finally {
+        useKernels(prev);
+      }
+    });
+  }
+  for (const f of FAMILY_FIXTURES.filter((x) => x.lora)) {
+    test(`${f.name} + LoRA adapter: TransformerLM matches PyTorch: logits, logprobs, loss, LoRA A/B gradients; adapters off gives the base (${kernels} kernels)`, { skip }, async (t) => {
+      const g = await readFamilyGolden(f, true);
+      const prev = useKernels(k!);
+      try {
+        const model = await load(f, true);
+        t.diagnostic(compare(model, g));
+        model.adapters = false;
+        const base = await readFamilyGolden(f);
+        const logprobs = answersOf(model, base).logprobs;
+        t.diagnostic(`adapters off: logprobs ${expectClose("logprobs with adapters off", logprobs, base.logprobs).toExponential(1)}`);
+      } finally {
+        useKernels(prev);
+      }
+    });
+  }
 }
 
 const SCRIPT = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "../../scripts/golden_families.py" : "../../../scripts/golden_families.py", import.meta.url));

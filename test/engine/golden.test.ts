@@ -14,46 +14,16 @@ import { fileURLToPath } from "node:url";
 import { useKernels } from "../../src/engine/backend.js";
 import { loadHFModel } from "../../src/engine/hf.js";
 import { createPolicy } from "../../src/engine/policy.js";
-import { nativeKernels, nativeLoadError, tsKernels, type Kernels } from "../../src/engine/kernels/index.js";
 import { GPT2_TINY_DIR, readGolden, type Golden } from "../fixtures/gpt2-tiny/fixture.js";
-import { expectClose, expectRegenerated, torchVersion } from "../fixtures/golden.js";
+import { answersOf, expectClose, KERNEL_BACKENDS, expectRegenerated, torchVersion } from "../fixtures/golden.js";
 
-/** The golden batch in the model's layout, and the model's answers on it. */
+/** The golden batch through the HF directory's model. */
 async function ours(g: Golden) {
   const model = await loadHFModel(GPT2_TINY_DIR);
-  const batch = { tokens: g.tokens, batch: g.batch, seqLen: g.seqLen, lengths: g.lengths };
-  const { batch: B, seqLen: T, vocabSize: V } = g;
-
-  const logits = new Float32Array(B * T * V);
-  const all = model.logits(batch);
-  for (let b = 0; b < B; b++) logits.set(all.subarray(b * T * V, (b * T + g.lengths[b]) * V), b * T * V);
-
-  // model layout: position t of row b is about token t+1 ([B,T]; 0 at a row's last position and past it)
-  const scores = model.logprobsForTraining(batch);
-  const logprobs = new Float32Array(B * (T - 1));
-  let targets = 0;
-  for (let b = 0; b < B; b++) {
-    for (let t = 0; t < T - 1; t++) logprobs[b * (T - 1) + t] = scores.logprobs[b * T + t];
-    targets += g.lengths[b] - 1;
-  }
-  let sum = 0;
-  for (const x of logprobs) sum += x;
-  const loss = -sum / targets;
-
-  // d(-mean logprob)/d logprob = -1/targets at each valid position
-  const dLogprobs = new Float32Array(B * T);
-  for (let b = 0; b < B; b++) for (let t = 0; t + 1 < g.lengths[b]; t++) dLogprobs[b * T + t] = -1 / targets;
-  model.zeroGrad();
-  model.backward(dLogprobs);
-  return { model, logits, logprobs, loss };
+  return { model, ...answersOf(model, g) };
 }
 
-const backends: [string, Kernels | null, string?][] = [
-  ["ts", tsKernels],
-  ["native", nativeKernels, nativeKernels ? undefined : `native kernels not built (${nativeLoadError})`],
-];
-
-for (const [name, k, skip] of backends) {
+for (const [name, k, skip] of KERNEL_BACKENDS) {
   test(`GPT-2 matches PyTorch on the golden fixture: logits, logprobs, loss, every gradient (${name} kernels)`, { skip }, async (t) => {
     const g = await readGolden();
     const prev = useKernels(k!);
