@@ -10,11 +10,14 @@
  *     take the first whose cumulative probability exceeds u times the kept mass.
  * Rows draw in row order, so a seed gives the same completions on every run (with the same kernels:
  * native and TypeScript probabilities differ in the last float bits, which can move a draw at a boundary).
- * A row stops after it emits a stop token (kept), after maxNewTokens, or when it reaches the context length.
+ * A row stops after it emits a stop token (kept), when `stopWhen` says so after a token (kept), after
+ * maxNewTokens, or when it reaches the model's longest sequence. The same rule drives every model with a
+ * KV-cache decoder (kvcache.ts: GPT-2 and the decoder families).
  */
 import type { GPT2 } from "./gpt2.js";
 import { kernels } from "./backend.js";
-import { Decoder } from "./kvcache.js";
+import { openDecoder } from "./kvcache.js";
+import type { TransformerLM } from "./transformer.js";
 import { allowedColumns } from "./lmHead.js";
 import type { FloatArray } from "./tensor.js";
 import type { Rng } from "../util/rng.js";
@@ -31,6 +34,11 @@ export interface SamplingRule {
 export interface GenerateOptions extends SamplingRule {
   maxNewTokens: number;
   stopTokens?: number[];
+  /**
+   * Checked after each token a row samples, with the row's completion so far (a view, valid during the
+   * call): true ends the row there (the token kept). An environment ending a completion on its text.
+   */
+  stopWhen?: (row: number, tokens: Int32Array) => boolean;
   rng: Rng;
 }
 
@@ -200,25 +208,28 @@ function nucleus(p: FloatArray, candidates: Int32Array | null, topP: number): In
 
 /**
  * One completion per prompt (prompt tokens not included; a stop token, when hit, is). Decodes all rows
- * together with a KV cache sized to the longest prompt plus maxNewTokens (capped at the context).
+ * together with a KV cache sized to the longest prompt plus maxNewTokens (capped at the model's longest
+ * sequence), allocated per call.
  * A small allowed mask (allowedColumns) decodes with the allowed-token head: the rule then runs on the
  * allowed tokens' logits in id order, which chooses what it chooses on the full row (the tokens outside
  * the mask have probability 0, and every tie-break is by id).
  */
-export function generate<F extends FloatArray>(model: GPT2<F>, prompts: Int32Array[], opts: GenerateOptions): Int32Array[] {
-  const cfg = model.config;
-  const V = cfg.vocabSize;
+export function generate<F extends FloatArray>(model: GPT2<F> | TransformerLM<F>, prompts: Int32Array[], opts: GenerateOptions): Int32Array[] {
+  const V = model.vocabSize;
+  const maxLength = model.maxSequenceLength;
   checkSamplingRule(opts, V);
   if (!Number.isInteger(opts.maxNewTokens) || opts.maxNewTokens < 0) throw new Error(`sample: maxNewTokens must be an integer >= 0, got ${opts.maxNewTokens}`);
   const B = prompts.length;
-  const out: number[][] = prompts.map(() => []);
-  if (B === 0 || opts.maxNewTokens === 0) return out.map((o) => Int32Array.from(o));
+  if (B === 0 || opts.maxNewTokens === 0) return prompts.map(() => new Int32Array(0));
+  // out[b] holds row b's completion, len[b] tokens of it
+  const out = prompts.map(() => new Int32Array(opts.maxNewTokens));
+  const len = new Int32Array(B);
   let longest = 0;
   for (const p of prompts) longest = Math.max(longest, p.length);
-  if (longest > cfg.contextLength) throw new Error(`sample: a prompt of ${longest} tokens exceeds the context length ${cfg.contextLength}`);
-  const Tmax = Math.min(cfg.contextLength, longest + opts.maxNewTokens);
+  if (longest > maxLength) throw new Error(`sample: a prompt of ${longest} tokens exceeds the context length ${maxLength}`);
+  const Tmax = Math.min(maxLength, longest + opts.maxNewTokens);
   const cols = allowedColumns(opts.allowed, V);
-  const dec = new Decoder(model, B, Tmax, cols);
+  const dec = openDecoder(model, B, Tmax, cols);
   // H logits per row: the vocabulary, or the allowed tokens (then the mask is already applied)
   const H = cols?.length ?? V;
   const rule: SamplingRule = cols === null ? opts : { ...opts, allowed: null };
@@ -246,9 +257,9 @@ export function generate<F extends FloatArray>(model: GPT2<F>, prompts: Int32Arr
       }
       const h = chooseToken(logits.subarray(b * H, (b + 1) * H), probs.subarray(b * H, (b + 1) * H), rule, opts.rng);
       const tok = cols === null ? h : cols[h];
-      out[b].push(tok);
+      out[b][len[b]++] = tok;
       next[b] = tok;
-      if (stop.has(tok)) done[b] = 1;
+      if (stop.has(tok) || (opts.stopWhen !== undefined && opts.stopWhen(b, out[b].subarray(0, len[b])))) done[b] = 1;
       else active++;
     }
     if (active === 0 || step === opts.maxNewTokens - 1) break;
@@ -261,5 +272,5 @@ export function generate<F extends FloatArray>(model: GPT2<F>, prompts: Int32Arr
     }
     logits = dec.step(next);
   }
-  return out.map((o) => Int32Array.from(o));
+  return out.map((o, b) => o.slice(0, len[b]));
 }

@@ -41,6 +41,11 @@ export interface SampleOptions {
   allowed?: Uint8Array | null;
   /** generation of a row stops after it emits one of these (the stop token is kept) */
   stopTokens?: number[];
+  /**
+   * Checked after each token a row samples, with the row's completion so far (prompt excluded; a view,
+   * valid during the call): true ends the row there, the token kept (an environment's Environment.stopWhen).
+   */
+  stopWhen?: (row: number, tokens: Int32Array) => boolean;
   rng: Rng;
 }
 
