@@ -6,9 +6,12 @@ export { Rng } from "./util/rng.js";
 export type { RngState } from "./util/rng.js";
 export { UserError } from "./util/errors.js";
 
-// Engine: GPT-2 policies on our autograd, Hugging Face-format weights.
-export { createPolicy, GPT2Policy } from "./engine/policy.js";
-export type { CreatePolicyOptions } from "./engine/policy.js";
+// Engine: GPT-2 and decoder-family (Llama 3, Qwen2, Qwen3) policies on our autograd, Hugging Face-format weights.
+export { createPolicy, DecoderPolicy, GPT2Policy } from "./policy/index.js";
+export type { CreatePolicyOptions } from "./policy/index.js";
+export { TransformerLM } from "./engine/transformer.js";
+export { FAMILY_PRESETS } from "./engine/families/config.js";
+export type { DecoderConfig, LoraConfig } from "./engine/families/config.js";
 export { GPT2, GPT2_PRESETS } from "./engine/gpt2.js";
 export type { GPT2Config } from "./engine/gpt2.js";
 export { loadHFModel, saveHFModel } from "./engine/hf.js";

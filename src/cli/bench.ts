@@ -15,7 +15,7 @@ import { GPT2_PRESETS, type GPT2Config } from "../engine/gpt2.js";
 import { lmHeadLogprobs } from "../engine/lmHead.js";
 import { biasAdd, linear, logSoftmax, matmul, sum } from "../engine/ops/index.js";
 import { Tensor } from "../engine/tensor.js";
-import { createPolicy, GPT2Policy } from "../engine/policy.js";
+import { createPolicy, GPT2Policy } from "../policy/index.js";
 import type { Policy } from "../rl/policy.js";
 import { UserError } from "../util/errors.js";
 import { Rng } from "../util/rng.js";

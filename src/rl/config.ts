@@ -24,6 +24,23 @@ const ModelShape = z
   .strict()
   .refine((m) => m.n_embd % m.n_head === 0, { message: "n_embd must be a multiple of n_head", path: ["n_embd"] });
 
+/**
+ * LoRA adapters on a decoder-family model (Llama 3, Qwen2, Qwen3), in PEFT's LoraConfig names and defaults;
+ * the base weights are then frozen and, with `beta` > 0, the KL reference is the base (adapters off).
+ */
+const LoraField = z
+  .object({
+    /** adapter rank. Default 8 (PEFT). */
+    r: z.number().int().min(1).default(8),
+    /** the update is (lora_alpha / r) B A. Default 8 (PEFT). */
+    lora_alpha: z.number().positive().default(8),
+    /** dropout on the adapters' input, training passes only. Default 0 (PEFT). */
+    lora_dropout: z.number().min(0).lt(1).default(0),
+    /** module names (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj) or "all-linear". Default q_proj, v_proj (PEFT's for these families). */
+    target_modules: z.union([z.literal("all-linear"), z.array(z.string().min(1)).min(1)]).default(["q_proj", "v_proj"]),
+  })
+  .strict();
+
 /** The environment: `name` picks it from the registry (src/rl/env/index.ts); its other fields are its own. */
 const EnvField = z.looseObject({ name: z.string().min(1) });
 
@@ -36,6 +53,12 @@ export const TrainConfigSchema = z
      * from the engine), a Hugging Face-format GPT-2 directory, or an explicit shape. Default `small`.
      */
     model: z.union([z.string().min(1), ModelShape]).default("small"),
+    /**
+     * LoRA (PEFT's fields: `r`, `lora_alpha`, `lora_dropout`, `target_modules`) on a decoder-family model
+     * (`model`: a FAMILY_PRESETS name such as `qwen2-0.5b`, `llama-tiny`, or a Llama / Qwen2 / Qwen3 directory).
+     * Absent (default): full fine-tuning.
+     */
+    lora: LoraField.optional(),
 
     // ---- environment ----
     /** The environment and its parameters, e.g. `{name: tree, depth: 4, target: LLRL, shared_prefix: 1, r_neg: -1.0}`. */
@@ -88,6 +111,13 @@ export const TrainConfigSchema = z
     adam_epsilon: z.number().positive().default(1e-8),
     /** Sequences per forward/backward pass (memory); 0 = the whole batch (default). `bnpo` normalises per pass. */
     micro_batch_size: z.number().int().min(0).default(0),
+    /** TRL's name for `micro_batch_size` (sequences per forward/backward pass); give one of the two. */
+    per_device_train_batch_size: z.number().int().min(1).optional(),
+    /**
+     * TRL's micro-batches per optimiser step: the step's prompts_per_step * num_generations completions in
+     * this many passes (sets micro_batch_size; must divide the batch, and agree with per_device_train_batch_size).
+     */
+    gradient_accumulation_steps: z.number().int().min(1).optional(),
     /** Optimiser steps (each on fresh groups). Default 250 (the paper's toy). */
     steps: z.number().int().min(1).default(250),
     /** Seeds the model's init and the sampler. Default 0. */
@@ -180,7 +210,32 @@ export function resolveConfig(input: unknown, validateEnv: EnvValidator, source 
     if (err instanceof UserError) throw new UserError(`${source}: ${err.message}`);
     throw err;
   }
-  return { ...c, epsilon_high: c.epsilon_high ?? c.epsilon, env };
+  return { ...c, epsilon_high: c.epsilon_high ?? c.epsilon, micro_batch_size: microBatchSize(c, source), env };
+}
+
+/** micro_batch_size from itself or TRL's per_device_train_batch_size / gradient_accumulation_steps. */
+function microBatchSize(c: Parsed, source: string): number {
+  const batch = c.prompts_per_step * c.num_generations;
+  const perDevice = c.per_device_train_batch_size;
+  const accumulation = c.gradient_accumulation_steps;
+  let mbs = c.micro_batch_size;
+  if (perDevice !== undefined) {
+    if (mbs !== 0 && mbs !== perDevice) {
+      throw new UserError(`${source}: per_device_train_batch_size (${perDevice}) and micro_batch_size (${mbs}) name the same thing: give one`);
+    }
+    mbs = perDevice;
+  }
+  if (accumulation !== undefined) {
+    if (batch % accumulation !== 0) {
+      throw new UserError(`${source}: gradient_accumulation_steps: ${accumulation} does not divide the batch of prompts_per_step * num_generations = ${batch} completions`);
+    }
+    const implied = batch / accumulation;
+    if (mbs !== 0 && mbs !== implied) {
+      throw new UserError(`${source}: gradient_accumulation_steps: ${accumulation} passes of ${mbs} sequences is not the batch of ${batch} completions`);
+    }
+    mbs = implied;
+  }
+  return mbs;
 }
 
 /** Formats an env schema's issues as "env.<field>: message" (used by the environment registry). */

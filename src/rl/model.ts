@@ -1,6 +1,6 @@
 /**
  * From the config's `model` to a Policy: the rl presets (`small`), explicit shapes, and everything else
- * (engine presets, Hugging Face directories) handed to the engine's createPolicy.
+ * (engine presets, decoder-family presets, Hugging Face directories) handed to createPolicy (src/policy/).
  */
 import type { GPT2Config } from "../engine/gpt2.js";
 import type { TrainConfig } from "./config.js";
@@ -29,11 +29,16 @@ export function modelSpec(model: TrainConfig["model"]): string | GPT2Config {
 
 export type PolicyFactory = (config: TrainConfig) => Promise<Policy>;
 
-/** The engine's GPT-2 policy for `config.model`, initialised from `config.seed` (deterministic). */
-export const createGPT2Policy: PolicyFactory = async (config) => {
-  const { createPolicy } = await import("../engine/policy.js");
+/**
+ * The engine's policy for `config.model` (GPT-2 or a decoder family, with `config.lora`'s adapters),
+ * initialised from `config.seed` (deterministic).
+ */
+export const createEnginePolicy: PolicyFactory = async (config) => {
+  const { createPolicy } = await import("../policy/index.js");
+  const l = config.lora;
   return createPolicy(modelSpec(config.model), {
     seed: config.seed,
+    lora: l === undefined ? null : { r: l.r, alpha: l.lora_alpha, dropout: l.lora_dropout, targetModules: l.target_modules },
     adamBeta1: config.adam_beta1,
     adamBeta2: config.adam_beta2,
     adamEps: config.adam_epsilon,

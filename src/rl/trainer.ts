@@ -25,7 +25,7 @@ import { checkpointPath, listCheckpoints, pruneCheckpoints, readCheckpoint, writ
 import type { TrainConfig } from "./config.js";
 import { createEnvironment, type Environment, type Prompt, type ScoredCompletion } from "./env/index.js";
 import { objective, type SequenceTerms } from "./loss.js";
-import { createGPT2Policy, type PolicyFactory } from "./model.js";
+import { createEnginePolicy, type PolicyFactory } from "./model.js";
 import type { Policy, SequenceBatch } from "./policy.js";
 
 /** One line of metrics.jsonl (docs/CONTRACTS.md), plus `env/<name>` entries. */
@@ -88,7 +88,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     throw new UserError(`output_dir: cannot create ${files.checkpoints} (${reason(err)})`);
   }
 
-  const policy = await (options.policyFactory ?? createGPT2Policy)(config);
+  const policy = await (options.policyFactory ?? createEnginePolicy)(config);
   // The KL reference is the initial policy; the init is deterministic in the seed, so a resume rebuilds it
   // the same way instead of storing a second copy of the weights.
   const ref = config.beta > 0 ? policy.clone() : null;

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { useKernels } from "../../src/engine/backend.js";
 import { loadHFModel } from "../../src/engine/hf.js";
-import { createPolicy } from "../../src/engine/policy.js";
+import { createPolicy } from "../../src/policy/index.js";
 import { GPT2_TINY_DIR, readGolden, type Golden } from "../fixtures/gpt2-tiny/fixture.js";
 import { answersOf, expectClose, KERNEL_BACKENDS, expectRegenerated, torchVersion } from "../fixtures/golden.js";
 

@@ -65,3 +65,20 @@ test("tree env: rewards of PAPER.md section 4 (target 1, near misses r_neg, othe
     assert.deepEqual(Array.from(env.prompts(1)[0].tokens), [3]);
   }
 });
+
+test("TRL's per_device_train_batch_size / gradient_accumulation_steps set micro_batch_size; disagreements name the fields", () => {
+  const base = { num_generations: 8, prompts_per_step: 2 };
+  assert.equal(resolveConfig({ ...base, per_device_train_batch_size: 4 }, validateEnv).micro_batch_size, 4);
+  assert.equal(resolveConfig({ ...base, gradient_accumulation_steps: 4 }, validateEnv).micro_batch_size, 4);
+  assert.equal(resolveConfig({ ...base, per_device_train_batch_size: 2, gradient_accumulation_steps: 8 }, validateEnv).micro_batch_size, 2);
+  assert.throws(() => resolveConfig({ ...base, gradient_accumulation_steps: 3 }, validateEnv), /gradient_accumulation_steps: 3 does not divide the batch of .* 16/);
+  assert.throws(() => resolveConfig({ ...base, per_device_train_batch_size: 4, gradient_accumulation_steps: 2 }, validateEnv), /2 passes of 4 sequences/);
+  assert.throws(() => resolveConfig({ ...base, per_device_train_batch_size: 4, micro_batch_size: 2 }, validateEnv), /name the same thing/);
+});
+
+test("lora: PEFT's field names and defaults; unknown fields rejected", () => {
+  const c = resolveConfig({ model: "qwen2-tiny", lora: { r: 16 } }, validateEnv);
+  assert.deepEqual(c.lora, { r: 16, lora_alpha: 8, lora_dropout: 0, target_modules: ["q_proj", "v_proj"] });
+  assert.throws(() => resolveConfig({ lora: { rank: 4 } }, validateEnv), /lora: unknown field 'rank'/);
+  assert.equal(resolveConfig({}, validateEnv).lora, undefined);
+});

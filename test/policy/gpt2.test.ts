@@ -1,11 +1,12 @@
 /** GPT2Policy through the model interface the trainer sees (src/rl/policy.ts). */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createPolicy, GPT2Policy } from "../../src/engine/policy.js";
+import { createPolicy, GPT2Policy } from "../../src/policy/index.js";
 import type { GPT2Config } from "../../src/engine/gpt2.js";
-import type { Policy, SequenceBatch } from "../../src/rl/policy.js";
+import type { SequenceBatch } from "../../src/rl/policy.js";
 import { UserError } from "../../src/util/errors.js";
 import { Rng } from "../../src/util/rng.js";
+import { trainStep } from "./helpers.js";
 
 const CFG: GPT2Config = { vocabSize: 9, contextLength: 10, nLayer: 2, nHead: 2, nEmbd: 16, layerNormEpsilon: 1e-5 };
 
@@ -15,19 +16,6 @@ function batch(seed: number): SequenceBatch {
   const T = 7;
   const tokens = Int32Array.from({ length: B * T }, () => rng.int(CFG.vocabSize));
   return { tokens, batch: B, seqLen: T, lengths: Int32Array.from([7, 5, 2]) };
-}
-
-/** One training step minimising -mean(log-prob) of the valid positions. */
-function trainStep(p: Policy, b: SequenceBatch): number {
-  p.zeroGrad();
-  const { logprobs } = p.scoreForTraining(b);
-  const T1 = b.seqLen - 1;
-  const d = new Float32Array(logprobs.length);
-  let n = 0;
-  for (let r = 0; r < b.batch; r++) n += b.lengths[r] - 1;
-  for (let r = 0; r < b.batch; r++) for (let t = 0; t < b.lengths[r] - 1; t++) d[r * T1 + t] = -1 / n; // the gradient of the loss -mean(logprobs)
-  p.backward(d);
-  return p.optimizerStep({ learningRate: 0.01, maxGradNorm: 1 }).gradNorm;
 }
 
 test("scores are [batch, seqLen - 1], 0 past each row's length, and training raises them", async () => {
