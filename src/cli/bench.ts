@@ -1,5 +1,6 @@
 /**
- * `lambda-grpo bench step|sample --preset toy|gpt2-small ...`: times the engine on random tokens.
+ * `lambda-grpo bench step|sample --preset toy|gpt2-small|qwen2-0.5b|r1-distill-1.5b|llama-1b|... [--lora R]`:
+ * times the engine on random tokens (random weights in the preset's shapes).
  *
  * step:   one training step = zeroGrad, scoreForTraining (forward), backward from d(-mean logprob),
  *         AdamW with clipping; `--steps` timed steps after `--warmup` untimed ones (the first step
@@ -11,25 +12,31 @@
  */
 import { kernelInfo, nativeKernels } from "../engine/kernels/index.js";
 import { Tape, backward, gradOf, record, recording } from "../engine/autograd.js";
+import { FAMILY_PRESETS } from "../engine/families/config.js";
 import { GPT2_PRESETS, type GPT2Config } from "../engine/gpt2.js";
 import { lmHeadLogprobs } from "../engine/lmHead.js";
-import { biasAdd, linear, logSoftmax, matmul, sum } from "../engine/ops/index.js";
+import { biasAdd, linear, logSoftmax, matmul, mul, silu, sum, swiglu } from "../engine/ops/index.js";
 import { Tensor } from "../engine/tensor.js";
-import { createPolicy, GPT2Policy } from "../policy/index.js";
+import { createPolicy, type EnginePolicy, type EngineModel } from "../policy/index.js";
 import type { Policy } from "../rl/policy.js";
 import { UserError } from "../util/errors.js";
 import { Rng } from "../util/rng.js";
 import { choiceOption, intOption, parseCommand, requiredOption, usageError } from "./args.js";
 
-const USAGE = `usage: lambda-grpo bench step   --preset toy|gpt2-small [--batch B] [--seq T] [--steps N] [--json]
-       lambda-grpo bench sample --preset toy|gpt2-small [--batch B] [--prompt P] [--new-tokens N] [--steps N] [--json]
+const USAGE = `usage: lambda-grpo bench step   --preset NAME [--lora R] [--batch B] [--seq T] [--steps N] [--json]
+       lambda-grpo bench sample --preset NAME [--lora R] [--batch B] [--prompt P] [--new-tokens N] [--steps N] [--json]
        lambda-grpo bench fusion --preset toy|gpt2-small [--batch B] [--seq T] [--steps N] [--json]
 
 Times the engine on random tokens: a training step (forward, backward, AdamW), sampling with the KV cache,
 or the fused ops (LM head + log-prob gather, linear) against the same maths from unfused ops.
 
 options:
-  --preset <name>      toy (vocab 8, context 16, 4 layers, width 128, 4 heads) or gpt2-small (GPT-2 124M)
+  --preset <name>      toy (vocab 8, context 16, 4 layers, width 128, 4 heads), gpt2-small (GPT-2 124M), or a
+                       decoder family in a checkpoint's shapes: qwen2-0.5b (Qwen2.5-0.5B), r1-distill-1.5b
+                       (DeepSeek-R1-Distill-Qwen-1.5B), llama-1b (Llama-3.2-1B), qwen3-0.6b, or the tiny
+                       llama-tiny, qwen2-tiny, qwen3-tiny
+  --lora <R>           decoder families: LoRA of rank R on every linear layer (alpha 2R, dropout 0; the
+                       base frozen), as the paper's authors' r 64 / alpha 128
   --batch <B>          sequences per step (default 16)
   --seq <T>            step: tokens per sequence (default 16)
   --prompt <P>         sample: prompt tokens per row (default 1)
@@ -68,6 +75,8 @@ export interface BenchResult {
   isa: string;
   threads: number;
   reuse_buffers: boolean;
+  /** LoRA rank (all-linear), or null: full fine-tuning */
+  lora_r: number | null;
 }
 
 /** Times training steps: tokens [batch, seq] uniform over the vocabulary, every row full length. */
@@ -144,7 +153,14 @@ export function benchFusion(cfg: GPT2Config, batch: number, seq: number, reps: n
     () => pick(logSoftmax(matmul(x, wte, { transB: true }))),
   );
   const [linFused, linUnfused] = pair(() => linear(x, w, b), () => biasAdd(matmul(x, w), b));
-  return { lm_head_fused_ms: headFused, lm_head_unfused_ms: headUnfused, linear_fused_ms: linFused, linear_unfused_ms: linUnfused };
+  // SwiGLU's gate at the MLP's width: silu(gate) * up in one op against silu then mul
+  const gate = rand([N, 4 * C], 1, true);
+  const up = rand([N, 4 * C], 1, true);
+  const [gluFused, gluUnfused] = pair(() => swiglu(gate, up), () => mul(silu(gate), up));
+  return {
+    lm_head_fused_ms: headFused, lm_head_unfused_ms: headUnfused, linear_fused_ms: linFused, linear_unfused_ms: linUnfused,
+    swiglu_fused_ms: gluFused, swiglu_unfused_ms: gluUnfused,
+  };
 }
 
 /** Times sampling: `batch` random prompts of `prompt` tokens, `newTokens` each, temperature 1. */
@@ -177,6 +193,7 @@ export async function main(argv: string[]): Promise<void> {
       seed: { type: "string" },
       json: { type: "boolean" },
       "fresh-buffers": { type: "boolean" },
+      lora: { type: "string" },
     },
     USAGE,
   );
@@ -187,9 +204,8 @@ export async function main(argv: string[]): Promise<void> {
     throw usageError("bench", `expected 'bench step', 'bench sample' or 'bench fusion', got '${what ?? ""}'`);
   }
   if (positionals.length > 1) throw usageError("bench", `unexpected argument '${positionals[1]}'`);
-  const preset = choiceOption("preset", requiredOption("bench", "preset", values.preset), Object.keys(GPT2_PRESETS))!;
-  const cfg = GPT2_PRESETS[preset];
-  const toy = preset === "toy";
+  const preset = choiceOption("preset", requiredOption("bench", "preset", values.preset), [...Object.keys(GPT2_PRESETS), ...Object.keys(FAMILY_PRESETS)])!;
+  const toy = preset === "toy" || preset.endsWith("-tiny");
   const batch = intOption("batch", values.batch, 16, 1);
   const seed = intOption("seed", values.seed, 0, 0);
   if (values.threads !== undefined) {
@@ -198,6 +214,8 @@ export async function main(argv: string[]): Promise<void> {
     nativeKernels.setThreads(n);
   }
   if (what === "fusion") {
+    const cfg = GPT2_PRESETS[preset];
+    if (cfg === undefined) throw new UserError(`--preset: bench fusion runs on GPT-2's shapes (${Object.keys(GPT2_PRESETS).join(", ")}), got '${preset}'`);
     const seq = intOption("seq", values.seq, 16, 2);
     const r = benchFusion(cfg, batch, seq, intOption("steps", values.steps, 5, 1), seed);
     if (values.json) console.log(JSON.stringify({ what, preset, batch, seq, ...r }));
@@ -205,25 +223,33 @@ export async function main(argv: string[]): Promise<void> {
       console.log(`bench fusion ${preset} (B${batch} T${seq}, forward + backward, median ms):`);
       console.log(`  LM head + log-prob gather: fused ${r.lm_head_fused_ms}, unfused (matmul, logSoftmax, gather) ${r.lm_head_unfused_ms}`);
       console.log(`  linear at c_fc's shape:    fused ${r.linear_fused_ms}, unfused (matmul, biasAdd) ${r.linear_unfused_ms}`);
+      console.log(`  SwiGLU gate at [B*T, 4C]:  fused ${r.swiglu_fused_ms}, unfused (silu, mul) ${r.swiglu_unfused_ms}`);
     }
     return;
   }
-  const policy = await createPolicy(preset, { seed });
-  if (values["fresh-buffers"]) (policy as GPT2Policy).model.reuseBuffers = false;
+  let lora = null;
+  if (values.lora !== undefined) {
+    if (FAMILY_PRESETS[preset] === undefined) throw new UserError(`--lora: LoRA is for the decoder families (${Object.keys(FAMILY_PRESETS).join(", ")}), not '${preset}'`);
+    const r = intOption("lora", values.lora, 8, 1);
+    lora = { r, alpha: 2 * r, dropout: 0, targetModules: "all-linear" as const };
+  }
+  const policy = await createPolicy(preset, { seed, lora });
+  const contextLength = policy.contextLength;
+  if (values["fresh-buffers"]) (policy as EnginePolicy<EngineModel>).model.reuseBuffers = false;
   let times: number[];
   let seq: number;
   let tokens: number;
   if (what === "step") {
     seq = intOption("seq", values.seq, 16, 2);
-    if (seq > cfg.contextLength) throw new UserError(`--seq: ${seq} exceeds the context length ${cfg.contextLength} of ${preset}`);
+    if (seq > contextLength) throw new UserError(`--seq: ${seq} exceeds the context length ${contextLength} of ${preset}`);
     const steps = intOption("steps", values.steps, toy ? 20 : 10, 1);
     times = benchStep(policy, batch, seq, steps, intOption("warmup", values.warmup, 2, 0), seed);
     tokens = batch * seq;
   } else {
     const prompt = intOption("prompt", values.prompt, 1, 1);
-    const newTokens = intOption("new-tokens", values["new-tokens"], Math.min(64, cfg.contextLength - prompt), 1);
+    const newTokens = intOption("new-tokens", values["new-tokens"], Math.min(64, contextLength - prompt), 1);
     seq = prompt + newTokens;
-    if (seq > cfg.contextLength) throw new UserError(`--prompt + --new-tokens: ${seq} exceeds the context length ${cfg.contextLength} of ${preset}`);
+    if (seq > contextLength) throw new UserError(`--prompt + --new-tokens: ${seq} exceeds the context length ${contextLength} of ${preset}`);
     const steps = intOption("steps", values.steps, toy ? 5 : 3, 1);
     times = benchSample(policy, batch, prompt, newTokens, steps, intOption("warmup", values.warmup, 1, 0), seed);
     tokens = batch * newTokens;
@@ -244,12 +270,13 @@ export async function main(argv: string[]): Promise<void> {
     isa: info.isa,
     threads: info.threads,
     reuse_buffers: !values["fresh-buffers"],
+    lora_r: lora?.r ?? null,
   };
   if (values.json) {
     console.log(JSON.stringify(result));
     return;
   }
-  const shape = what === "step" ? `B${batch} T${seq}` : `B${batch}, ${tokens / batch} new tokens after ${seq - tokens / batch}`;
+  const shape = (what === "step" ? `B${batch} T${seq}` : `B${batch}, ${tokens / batch} new tokens after ${seq - tokens / batch}`) + (lora ? `, LoRA r ${lora.r}` : "");
   console.log(
     `bench ${what} ${preset} (${shape}, ${times.length} runs, kernels ${info.name}/${info.isa}, ${info.threads} threads): ` +
       `median ${result.median_ms} ms, ${result.tokens_per_s} tokens/s, peak RSS ${result.peak_rss_mb} MB`,

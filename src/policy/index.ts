@@ -15,7 +15,7 @@ import { Rng } from "../util/rng.js";
 import { DecoderPolicy } from "./family.js";
 import { GPT2Policy } from "./gpt2.js";
 
-export { EnginePolicy } from "./engine-policy.js";
+export { EnginePolicy, type EngineModel } from "./engine-policy.js";
 export { DecoderPolicy, DECODER_POLICY_STATE_FORMAT } from "./family.js";
 export { GPT2Policy, POLICY_STATE_FORMAT } from "./gpt2.js";
 
