@@ -22,7 +22,7 @@ import {
 } from "./families/config.js";
 import { validateDecoderConfig } from "./families/index.js";
 import { CausalLM, parameterBuffer, throughLayers, withoutPadding, type Parameter, type TokenBatch } from "./lm.js";
-import { add, dropout, groupedQueryAttention, linearT, rmsNorm, rope, scale, swiglu, tokenEmbedding } from "./ops/index.js";
+import { add, groupedQueryAttention, linearT, loraLinear, rmsNorm, rope, swiglu, tokenEmbedding } from "./ops/index.js";
 import { Tensor, type FloatArray } from "./tensor.js";
 import { Rng } from "../util/rng.js";
 
@@ -259,11 +259,9 @@ export class TransformerLM<F extends FloatArray = Float32Array> extends CausalLM
 
   /** x W^T + b, plus (alpha / r) dropout(x) A^T B^T when the module has an adapter and adapters are on. */
   private linear(x: Tensor, m: Linear): Tensor {
-    const y = linearT(x, m.w, m.b);
-    if (m.lora === null || !this.adapters) return y;
+    if (m.lora === null || !this.adapters) return linearT(x, m.w, m.b);
     const p = this.lora!.dropout;
-    const xd = this.training && p > 0 ? dropout(x, p, this.dropoutRng) : x;
-    return add(y, scale(linearT(linearT(xd, m.lora.A, null), m.lora.B, null), this.loraScale));
+    return loraLinear(x, m.w, m.b, m.lora.A, m.lora.B, this.loraScale, this.training && p > 0 ? { p, rng: this.dropoutRng } : null);
   }
 
   /** The LM head's weights [V,C] (embed_tokens' when tied). */

@@ -8,7 +8,7 @@ import { noGrad } from "../../src/engine/autograd.js";
 import { lmHeadLogprobs } from "../../src/engine/lmHead.js";
 import { kernels } from "../../src/engine/backend.js";
 import {
-  add, biasAdd, causalSelfAttention, dropout, embedding, gelu, groupedQueryAttention, layerNorm, linear, linearT,
+  add, biasAdd, causalSelfAttention, dropout, embedding, loraLinear, gelu, groupedQueryAttention, layerNorm, linear, linearT,
   logSoftmax, logSoftmaxGather, matmul, mean, mul, rmsNorm, rope, ropeInvFreq, ropeQkv, scale, silu, softmax, sum,
   swiglu, tokenEmbedding,
 } from "../../src/engine/ops/index.js";
@@ -334,4 +334,19 @@ test("dropout: gradient through the mask; seeded; p = 0 is the identity", () => 
   assert.ok(zeros > 5 && zeros < 30, `${zeros} of 50 dropped at p = 0.3`);
   gradcheck("dropout", ([a]) => dropout(a, 0.3, new Rng(9)), [randn(rng, [20])]);
   assert.equal(dropout(x, 0, new Rng(1)), x);
+});
+
+test("loraLinear: gradient of every input, with and without dropout; equals the composition x W^T + b + s (x A^T) B^T", () => {
+  const x = randn(rng, [2, 3, 4]);
+  const [w, b, a, bm] = [randn(rng, [5, 4]), randn(rng, [5]), randn(rng, [2, 4]), randn(rng, [5, 2])];
+  gradcheck("loraLinear", ([x_, w_, b_, a_, bm_]) => loraLinear(x_, w_, b_, a_, bm_, 1.5), [x, w, b, a, bm]);
+  gradcheck("loraLinear dropout", ([x_, a_, bm_]) => loraLinear(x_, w, null, a_, bm_, 0.5, { p: 0.4, rng: new Rng(3) }), [x, a, bm]);
+  const got = noGrad(() => loraLinear(x, w, b, a, bm, 1.5)).data;
+  const want = noGrad(() => add(linearT(x, w, b), scale(linearT(linearT(x, a, null), bm, null), 1.5))).data;
+  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) < 1e-12);
+  // dropout: the adapter sees dropout(x) with dropout's own mask for the same draws
+  const dropped = noGrad(() => loraLinear(x, w, b, a, bm, 1.5, { p: 0.4, rng: new Rng(8) })).data;
+  const xd = noGrad(() => dropout(x, 0.4, new Rng(8)));
+  const viaOps = noGrad(() => add(linearT(x, w, b), scale(linearT(linearT(xd, a, null), bm, null), 1.5))).data;
+  for (let i = 0; i < viaOps.length; i++) assert.ok(Math.abs(dropped[i] - viaOps[i]) < 1e-12);
 });

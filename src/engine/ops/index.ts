@@ -13,4 +13,5 @@ export { softmax, logSoftmax } from "./softmax.js";
 export { sum, mean } from "./reduce.js";
 export { rope, ropeInvFreq, ropeQkv, type RopeOptions } from "./rope.js";
 export { dropout } from "./dropout.js";
+export { loraLinear } from "./lora.js";
 export { mul } from "./mul.js";
