@@ -1,10 +1,11 @@
 /**
  * `lambda-grpo prm <in.jsonl> --out <per-token.jsonl>`: the implicit PRM of every rollout group, per token.
  *
- * One output line per completion, in input order:
+ * One output line per completion, in input order (src/io/perToken.ts; --fields picks which of them):
  *   {"group", "step"?, "index", "reward", "advantage", "lambda": [|lambda(i,t)|...], "processReward": [R_it...],
- *    "processAdvantage": [A_it...], "node": [process-step id per token]}
+ *    "processAdvantage": [A_it...], "node": [process-step id per token], "tokens"?: [...]}
  * `step` is present when the input has steps. `node` ids are per group (preorder ids of src/prm/tree.ts).
+ * A group is written as it is computed, in pieces: a group of any size streams out.
  *
  * --scale batch divides by the std of all rewards of the step, which is known only after the step has been
  * read: a first streaming pass gathers per-step reward statistics, the second computes and writes. The
@@ -14,14 +15,8 @@ import { inputInfo, openSink, type InputInfo } from "../io/files.js";
 import { createProgress, type Progress } from "../io/progress.js";
 import { readRolloutGroups, rewardStatsByStep, type RolloutGroup } from "../io/rollouts.js";
 import { loadTokenizer, type TextEncoder } from "../io/tokenizer.js";
-import {
-  buildPrefixTree,
-  DEFAULT_EPS,
-  groupAdvantages,
-  perToken,
-  REWARD_SCALINGS,
-  type AdvantageOptions,
-} from "../prm/index.js";
+import { DEFAULT_FIELDS, parseFields, PER_TOKEN_FIELDS, writePerTokenGroup } from "../io/perToken.js";
+import { buildPrefixTree, DEFAULT_EPS, groupAdvantages, REWARD_SCALINGS, type AdvantageOptions } from "../prm/index.js";
 import { inputError, UserError } from "../util/errors.js";
 import { choiceOption, numberOption, parseCommand, requiredOption, usageError } from "./args.js";
 
@@ -36,33 +31,11 @@ options:
                        batch: by the std of all rewards of the step + eps (reads the input twice);
                        none: no division (Dr. GRPO)
   --eps <x>            added to the std (default ${DEFAULT_EPS})
+  --fields <list>      what to write per completion, comma-separated, from ${PER_TOKEN_FIELDS.join(", ")}
+                       (default ${DEFAULT_FIELDS.join(",")}; group, step and index are always written)
   --tokenizer <file>   Hugging Face tokenizer.json, for completions given as "text"
   -q, --quiet          no progress bar (it is shown only on a terminal anyway)
   -h, --help           this text`;
-
-/** The numbers of a typed array as a JSON array (Number#toString is JSON's number syntax for finite values). */
-function jsonArray(a: ArrayLike<number> & { join(sep: string): string }): string {
-  return `[${a.join(",")}]`;
-}
-
-/** The output lines of one group ("\n"-terminated), one per completion. */
-function perTokenLines(group: RolloutGroup, opts: AdvantageOptions): string {
-  const tokens = group.completions.map((c) => c.tokens);
-  const rewards = group.completions.map((c) => c.reward);
-  const tree = buildPrefixTree(tokens);
-  const { advantages, stepRewards, stepAdvantages } = groupAdvantages(tree, rewards, opts);
-  const processReward = perToken(tree, stepRewards);
-  const processAdvantage = perToken(tree, stepAdvantages);
-  const head = `{"group":${JSON.stringify(group.id)}${group.step === null ? "" : `,"step":${group.step}`}`;
-  let out = "";
-  for (let i = 0; i < tokens.length; i++) {
-    out +=
-      `${head},"index":${i},"reward":${rewards[i]},"advantage":${advantages[i]},` +
-      `"lambda":${jsonArray(tree.lambdaSize[i])},"processReward":${jsonArray(processReward[i])},` +
-      `"processAdvantage":${jsonArray(processAdvantage[i])},"node":${jsonArray(tree.stepOf[i])}}\n`;
-  }
-  return out;
-}
 
 function progressFor(label: string, input: InputInfo, quiet: boolean): Progress {
   return createProgress({ label, total: input.size, unit: "bytes", quiet });
@@ -76,6 +49,7 @@ export async function main(argv: string[]): Promise<void> {
       scale: { type: "string" },
       eps: { type: "string" },
       tokenizer: { type: "string" },
+      fields: { type: "string" },
       quiet: { type: "boolean", short: "q" },
     },
     USAGE,
@@ -87,6 +61,7 @@ export async function main(argv: string[]): Promise<void> {
   const scale = choiceOption("scale", values.scale, REWARD_SCALINGS) ?? "group";
   const eps = numberOption("eps", values.eps, DEFAULT_EPS, 0);
   const quiet = values.quiet ?? false;
+  const fields = values.fields === undefined ? DEFAULT_FIELDS : parseFields(values.fields);
   const path = positionals[0];
   if (scale === "batch" && path === "-") {
     throw new UserError("--scale batch reads the input twice (per-step reward std first), so it needs a file, not stdin");
@@ -114,15 +89,16 @@ export async function main(argv: string[]): Promise<void> {
     for await (const group of readRolloutGroups(path, readOpts)) {
       const opts: AdvantageOptions = { scale, eps };
       if (scale === "batch") opts.batchStd = batchStd.get(group.step) ?? 0;
-      let lines: string;
+      const tree = buildPrefixTree(group.completions.map((c) => c.tokens));
+      let adv;
       try {
-        lines = perTokenLines(group, opts);
+        adv = groupAdvantages(tree, group.completions.map((c) => c.reward), opts);
       } catch (err) {
         // The PRM's own checks (e.g. eps 0 with equal rewards) know nothing of files; say where.
         if (err instanceof UserError) throw inputError(input.name, group.line, null, err.message);
         throw err;
       }
-      await sink.write(lines);
+      await writePerTokenGroup(sink, group, tree, adv, fields);
       groups += 1;
       completions += group.completions.length;
       bar.update(group.bytesRead, { groups, completions });

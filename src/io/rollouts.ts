@@ -7,7 +7,8 @@
  * - `"text": "..."` may stand for `"tokens"` when a tokenizer is given (never both in one completion).
  * - `step` is a non-negative integer, on every line or on none (none: the whole file is one step, null).
  * - `id` (group format) is optional and defaults to the group's 0-based position in the file; `group`
- *   (completion format) is required. Ids are strings or integers and are passed through unchanged.
+ *   (completion format) is required. Ids are strings or integers and are passed through unchanged; two
+ *   groups with one (step, id) are refused, naming both lines (a viewer or a join by id would see only one).
  * - Other fields (`prompt`, metadata) are ignored. Blank lines are skipped.
  *
  * Streaming: groups are yielded as soon as they are complete, so memory holds one group, not the file.
@@ -21,7 +22,7 @@
  * `completions[2].tokens[5]`.
  */
 import { inputError } from "../util/errors.js";
-import { readJsonl, type ByteSource } from "./jsonl.js";
+import { printable, readJsonl, type ByteSource } from "./jsonl.js";
 import type { TextEncoder } from "./tokenizer.js";
 
 export type GroupId = string | number;
@@ -58,8 +59,7 @@ export interface ReadRolloutsOptions {
 const MAX_TOKEN_ID = 0x7fffffff;
 
 function show(value: unknown): string {
-  const s = value === undefined ? "nothing" : JSON.stringify(value);
-  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+  return value === undefined ? "nothing" : printable(JSON.stringify(value), 40);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -170,6 +170,11 @@ class RecordParser {
   }
 }
 
+/** A group's identity: (step, id), with 7 and "7" distinct as in the input. */
+function groupKey(step: number | null, id: GroupId): string {
+  return JSON.stringify([step, id]);
+}
+
 /**
  * The groups of a rollouts file, in input order, each yielded as soon as it is complete. `source` is a
  * path, "-" for stdin, or any (async) iterable of byte/string chunks (a stream, a generator, an array).
@@ -178,7 +183,7 @@ export async function* readRolloutGroups(source: ByteSource, options: ReadRollou
   const file = options.file ?? (typeof source === "string" ? (source === "-" ? "<stdin>" : source) : "<input>");
   const p = new RecordParser(file, options.tokenizer);
   let ordinal = 0;
-  // Completion format: the group being gathered, and the keys of the groups already finished.
+  // Completion format: the group being gathered. Both formats: the first line of every finished group by key.
   let current: RolloutGroup | null = null;
   let currentKey = "";
   const finished = new Map<string, number>();
@@ -190,6 +195,12 @@ export async function* readRolloutGroups(source: ByteSource, options: ReadRollou
 
     if (format === "group") {
       const id = value.id === undefined ? ordinal : p.id(value.id, line, "id");
+      const key = groupKey(step, id);
+      const seenAt = finished.get(key);
+      if (seenAt !== undefined) {
+        throw p.err(line, "id", `group ${show(id)}${step === null ? "" : ` (step ${step})`} appears twice: on line ${seenAt} and here (ids must be unique within a step)`);
+      }
+      finished.set(key, line);
       const list = value.completions;
       if (!Array.isArray(list)) throw p.err(line, "completions", `expected an array of completions, got ${show(list)}`);
       if (list.length === 0) throw p.err(line, "completions", "empty group (a group needs at least one completion)");
@@ -204,7 +215,7 @@ export async function* readRolloutGroups(source: ByteSource, options: ReadRollou
 
     const id = p.id(value.group, line, "group");
     const completion = p.completion(value, line, "");
-    const key = JSON.stringify([step, id]);
+    const key = groupKey(step, id);
     if (current !== null && key === currentKey) {
       current.completions.push(completion);
       current.bytesRead = bytesRead;

@@ -84,3 +84,35 @@ test("groups come out before the input ends (one completion per line: when the n
   }
   assert.equal(seen, 100);
 });
+
+test("gzip input is read by its magic bytes (whatever the name), in chunks of any size", async () => {
+  const { gzipSync } = await import("node:zlib");
+  const text = '{"id": 1, "completions": [{"tokens": [1, 2], "reward": 1}]}\n{"id": 2, "completions": [{"tokens": [3], "reward": 0}]}\n';
+  const gz = gzipSync(Buffer.from(text));
+  for (const size of [1, 2, 7, gz.length]) {
+    const parts: Buffer[] = [];
+    for (let i = 0; i < gz.length; i += size) parts.push(gz.subarray(i, i + size));
+    const lines = await collect(readLines(chunks(parts)));
+    assert.deepEqual(lines.map((l) => l.text), text.trimEnd().split("\n"), `chunk size ${size}`);
+  }
+  const groups = await collect(readRolloutGroups(chunks([gz]), { file: "r.jsonl.gz" }));
+  assert.deepEqual(groups.map((g) => g.completions.map((c) => c.tokens)), [[[1, 2]], [[3]]]);
+});
+
+test("a truncated gzip file is one error naming the file; binary bytes are never echoed raw", async () => {
+  const { gzipSync } = await import("node:zlib");
+  const gz = gzipSync(Buffer.from('{"a": 1}\n'.repeat(1000)));
+  await assert.rejects(collect(readLines(chunks([gz.subarray(0, gz.length >> 1)]), "r.jsonl.gz")), (err: Error) => {
+    assert.match(err.message, /^r\.jsonl\.gz: not a readable gzip file \(/);
+    return true;
+  });
+  // Bytes that are not JSON (here a zip header and control bytes): the message escapes them.
+  const binary = Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x00, 0x07, 0x1b, 0x5b, 0x32, 0x4a, 0xff, 0xfe, 0x0a]);
+  await assert.rejects(collect(readJsonl(chunks([binary]), "x.jsonl")), (err: Error) => {
+    assert.match(err.message, /^x\.jsonl:1: malformed JSON \(/);
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(err.message, /[\u0000-\u001f\u007f-\u009f\ufffd]/);
+    assert.match(err.message, /\\x1b/);
+    return true;
+  });
+});

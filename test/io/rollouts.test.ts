@@ -51,3 +51,13 @@ test("rewardStatsByStep gives each step's count, mean and n-1 variance in one pa
   assert.ok(Math.abs(s0.m2 - 26 / 3) < 1e-12);
   assert.deepEqual(stats.get(3), { count: 2, mean: 2, m2: 0 });
 });
+
+test("two groups with one (step, id) in the group format are refused, naming both lines", async () => {
+  const g = (id: unknown, step: number) => ({ id, step, completions: [{ tokens: [1], reward: 1 }] });
+  await assert.rejects(groupsOf([g("a", 0), g("b", 0), g("a", 0)]), {
+    message: 't.jsonl:3: id: group "a" (step 0) appears twice: on line 1 and here (ids must be unique within a step)',
+  });
+  // The same id at another step, and 7 beside "7", are distinct groups.
+  const ok = await groupsOf([g("a", 0), g("a", 1), g(7, 1), g("7", 1)]);
+  assert.equal(ok.length, 4);
+});
