@@ -13,7 +13,7 @@
  */
 import { inputInfo, openSink, type InputInfo } from "../io/files.js";
 import { createProgress, type Progress } from "../io/progress.js";
-import { readRolloutGroups, rewardStatsByStep, type RolloutGroup } from "../io/rollouts.js";
+import { readRolloutGroups, rewardStatsByStep } from "../io/rollouts.js";
 import { loadTokenizer, type TextEncoder } from "../io/tokenizer.js";
 import { DEFAULT_FIELDS, parseFields, PER_TOKEN_FIELDS, writePerTokenGroup } from "../io/perToken.js";
 import { buildPrefixTree, DEFAULT_EPS, groupAdvantages, REWARD_SCALINGS, type AdvantageOptions } from "../prm/index.js";

@@ -90,7 +90,6 @@ export async function* openSource(source: ByteSource, file = typeof source === "
  */
 export function printable(text: string, max = 120): string {
   const cut = text.length > max ? `${text.slice(0, max - 3)}...` : text;
-  // eslint-disable-next-line no-control-regex
   return cut.replace(/[\u0000-\u001f\u007f-\u009f\ufffd\u2028\u2029]/g, (c) => {
     const code = c.charCodeAt(0);
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;

@@ -110,7 +110,6 @@ test("a truncated gzip file is one error naming the file; binary bytes are never
   const binary = Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x00, 0x07, 0x1b, 0x5b, 0x32, 0x4a, 0xff, 0xfe, 0x0a]);
   await assert.rejects(collect(readJsonl(chunks([binary]), "x.jsonl")), (err: Error) => {
     assert.match(err.message, /^x\.jsonl:1: malformed JSON \(/);
-    // eslint-disable-next-line no-control-regex
     assert.doesNotMatch(err.message, /[\u0000-\u001f\u007f-\u009f\ufffd]/);
     assert.match(err.message, /\\x1b/);
     return true;
