@@ -6,17 +6,16 @@
  * a readable summary to stdout, and writes the JSON summary and a self-contained HTML report atomically.
  */
 import { writeFileAtomic } from "../io/atomic.js";
-import { inputInfo } from "../io/files.js";
+import type { RolloutInput } from "../io/formats/index.js";
 import { createProgress } from "../io/progress.js";
-import { readRolloutGroups } from "../io/rollouts.js";
-import { loadTokenizer, type TextEncoder } from "../io/tokenizer.js";
 import { buildPrefixTree, OverlapStats, type OverlapSummary } from "../prm/index.js";
 import { analyzeReportHtml, SUMMARY_HEADERS, summaryCells, type AnalyzeSummary } from "../report/analyze.js";
 import { cannotWrite, UserError } from "../util/errors.js";
 import { evenlySpaced } from "../util/spread.js";
 import { parseCommand, usageError } from "./args.js";
+import { INPUT_OPTIONS, INPUT_USAGE, openInput, reportNotes } from "./input.js";
 
-const USAGE = `usage: lambda-grpo analyze <in.jsonl | -> [--json summary.json] [--report report.html] [options]
+const USAGE = `usage: lambda-grpo analyze <rollouts | -> [--json summary.json] [--report report.html] [options]
 
 Prefix-overlap metrics of rollout groups, overall and per step: groups, completions, tokens, fraction of
 flat trees, path depth and intermediate proportion (mean and median over completions).
@@ -24,7 +23,7 @@ flat trees, path depth and intermediate proportion (mean and median over complet
 options:
   --json <file>        write the summary as JSON ({input, overall, steps: [...]})
   --report <file>      write a self-contained HTML report (tables and plots against step; works offline)
-  --tokenizer <file>   Hugging Face tokenizer.json, for completions given as "text"
+${INPUT_USAGE}
   -q, --quiet          no progress bar (it is shown only on a terminal anyway)
   -h, --help           this text`;
 
@@ -32,15 +31,12 @@ options:
 const MAX_PRINTED_STEPS = 30;
 
 /** Reads a rollouts source and returns its overlap summary. */
-async function analyzeRollouts(
-  path: string,
-  options: { name: string; size: number; tokenizer?: TextEncoder; quiet?: boolean },
-): Promise<AnalyzeSummary> {
+async function analyzeRollouts(input: RolloutInput, quiet: boolean | undefined): Promise<AnalyzeSummary> {
   const stats = new OverlapStats();
-  const bar = createProgress({ label: "analyze", total: options.size, unit: "bytes", quiet: options.quiet });
+  const bar = createProgress({ label: "analyze", total: input.size, unit: "bytes", quiet });
   let groups = 0;
   try {
-    for await (const group of readRolloutGroups(path, { file: options.name, tokenizer: options.tokenizer })) {
+    for await (const group of input.groups()) {
       stats.add(group.step, buildPrefixTree(group.completions.map((c) => c.tokens)));
       groups += 1;
       bar.update(group.bytesRead, { groups });
@@ -48,9 +44,10 @@ async function analyzeRollouts(
   } finally {
     bar.stop();
   }
-  if (groups === 0) throw new UserError(`${options.name}: no rollout groups (the input is empty)`);
+  reportNotes("analyze", input);
+  if (groups === 0) throw new UserError(`${input.name}: no rollout groups (the input is empty)`);
   const { overall, steps } = stats.summary();
-  return { input: options.name, overall, steps };
+  return { input: input.name, format: input.format, notes: input.notes.lines(), overall, steps };
 }
 
 function textTable(headers: string[], rows: string[][]): string {
@@ -89,7 +86,7 @@ export async function main(argv: string[]): Promise<void> {
     {
       json: { type: "string" },
       report: { type: "string" },
-      tokenizer: { type: "string" },
+      ...INPUT_OPTIONS,
       quiet: { type: "boolean", short: "q" },
     },
     USAGE,
@@ -98,9 +95,8 @@ export async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw usageError("analyze", `expected one input file, got ${positionals.length}`);
   const path = positionals[0];
-  const input = await inputInfo(path);
-  const tokenizer = values.tokenizer ? await loadTokenizer(values.tokenizer) : undefined;
-  const summary = await analyzeRollouts(path, { ...input, tokenizer, quiet: values.quiet });
+  const input = await openInput("analyze", path, values);
+  const summary = await analyzeRollouts(input, values.quiet);
 
   // Render both before writing either, so a failure leaves neither half-done.
   const outputs: [string, string, string][] = [];

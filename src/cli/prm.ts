@@ -11,18 +11,21 @@
  * read: a first streaming pass gathers per-step reward statistics, the second computes and writes. The
  * input must then be a file (stdin cannot be read twice). Memory stays one group plus a few numbers per step.
  */
-import { inputInfo, openSink, type InputInfo } from "../io/files.js";
+import { openSink } from "../io/files.js";
+import type { RolloutInput } from "../io/formats/index.js";
 import { createProgress, type Progress } from "../io/progress.js";
-import { readRolloutGroups, rewardStatsByStep } from "../io/rollouts.js";
-import { loadTokenizer, type TextEncoder } from "../io/tokenizer.js";
+import { rewardStatsOfGroups } from "../io/rollouts.js";
 import { DEFAULT_FIELDS, parseFields, PER_TOKEN_FIELDS, writePerTokenGroup } from "../io/perToken.js";
 import { buildPrefixTree, DEFAULT_EPS, groupAdvantages, REWARD_SCALINGS, type AdvantageOptions } from "../prm/index.js";
 import { inputError, UserError } from "../util/errors.js";
 import { choiceOption, numberOption, parseCommand, requiredOption, usageError } from "./args.js";
+import { INPUT_OPTIONS, INPUT_USAGE, openInput, reportNotes } from "./input.js";
 
-const USAGE = `usage: lambda-grpo prm <in.jsonl | -> --out <per-token.jsonl | -> [options]
+const USAGE = `usage: lambda-grpo prm <rollouts | -> --out <per-token.jsonl | -> [options]
 
 Per-token process rewards, process advantages and lambda sizes of rollout groups (PAPER.md section 2).
+The input is our rollouts JSONL (a file or a run directory) or another trainer's log: a verl
+rollout_data_dir, TRL's completions/ Parquet files, open-instruct's rollout traces (docs/cli-prm.md).
 
 options:
   -o, --out <file>     output JSONL, one line per completion in input order; '-' for stdout.
@@ -33,11 +36,11 @@ options:
   --eps <x>            added to the std (default ${DEFAULT_EPS})
   --fields <list>      what to write per completion, comma-separated, from ${PER_TOKEN_FIELDS.join(", ")}
                        (default ${DEFAULT_FIELDS.join(",")}; group, step and index are always written)
-  --tokenizer <file>   Hugging Face tokenizer.json, for completions given as "text"
+${INPUT_USAGE}
   -q, --quiet          no progress bar (it is shown only on a terminal anyway)
   -h, --help           this text`;
 
-function progressFor(label: string, input: InputInfo, quiet: boolean): Progress {
+function progressFor(label: string, input: RolloutInput, quiet: boolean): Progress {
   return createProgress({ label, total: input.size, unit: "bytes", quiet });
 }
 
@@ -48,7 +51,7 @@ export async function main(argv: string[]): Promise<void> {
       out: { type: "string", short: "o" },
       scale: { type: "string" },
       eps: { type: "string" },
-      tokenizer: { type: "string" },
+      ...INPUT_OPTIONS,
       fields: { type: "string" },
       quiet: { type: "boolean", short: "q" },
     },
@@ -66,9 +69,7 @@ export async function main(argv: string[]): Promise<void> {
   if (scale === "batch" && path === "-") {
     throw new UserError("--scale batch reads the input twice (per-step reward std first), so it needs a file, not stdin");
   }
-  const input = await inputInfo(path);
-  const tokenizer: TextEncoder | undefined = values.tokenizer ? await loadTokenizer(values.tokenizer) : undefined;
-  const readOpts = { file: input.name, tokenizer };
+  const input = await openInput("prm", path, values);
 
   const sink = await openSink(outPath, "--out");
   const bars: Progress[] = [];
@@ -78,7 +79,7 @@ export async function main(argv: string[]): Promise<void> {
       const bar = progressFor("prm pass 1/2", input, quiet);
       bars.push(bar);
       let groups = 0;
-      const stats = await rewardStatsByStep(path, readOpts, (g) => bar.update(g.bytesRead, { groups: ++groups }));
+      const stats = await rewardStatsOfGroups(input.groups(), (g) => bar.update(g.bytesRead, { groups: ++groups }));
       bar.stop();
       batchStd = new Map([...stats].map(([step, s]) => [step, s.count > 1 ? Math.sqrt(s.m2 / (s.count - 1)) : 0]));
     }
@@ -86,7 +87,7 @@ export async function main(argv: string[]): Promise<void> {
     bars.push(bar);
     let groups = 0;
     let completions = 0;
-    for await (const group of readRolloutGroups(path, readOpts)) {
+    for await (const group of input.groups()) {
       const opts: AdvantageOptions = { scale, eps };
       if (scale === "batch") opts.batchStd = batchStd.get(group.step) ?? 0;
       const tree = buildPrefixTree(group.completions.map((c) => c.tokens));
@@ -95,7 +96,7 @@ export async function main(argv: string[]): Promise<void> {
         adv = groupAdvantages(tree, group.completions.map((c) => c.reward), opts);
       } catch (err) {
         // The PRM's own checks (e.g. eps 0 with equal rewards) know nothing of files; say where.
-        if (err instanceof UserError) throw inputError(input.name, group.line, null, err.message);
+        if (err instanceof UserError) throw inputError(group.file ?? input.name, group.line, null, err.message);
         throw err;
       }
       await writePerTokenGroup(sink, group, tree, adv, fields);
@@ -104,6 +105,7 @@ export async function main(argv: string[]): Promise<void> {
       bar.update(group.bytesRead, { groups, completions });
     }
     bar.stop();
+    reportNotes("prm", input);
     if (groups === 0) throw new UserError(`${input.name}: no rollout groups (the input is empty)`);
     await sink.commit();
   } finally {

@@ -6,11 +6,12 @@
 import { LOSS_TYPES } from "../prm/index.js";
 import { startViewer } from "../view/server.js";
 import { lossTypeOption, parseCommand, portOption, usageError } from "./args.js";
+import { INPUT_OPTIONS, viewerInput } from "./input.js";
 
 /** Default port: fixed so a bookmarked address keeps working between runs; --port 0 takes any free one. */
 const DEFAULT_PORT = 8765;
 
-const USAGE = `usage: lambda-grpo view <run dir | rollouts.jsonl> [options]
+const USAGE = `usage: lambda-grpo view <run dir | rollouts.jsonl | another trainer's log> [options]
 
 Serves a local page: the run's curves (with a run directory), a group browser that draws each group's
 prefix tree B(G) (one box per process step with |lambda|, R and A), and per-token weights under GRPO and
@@ -20,6 +21,8 @@ options:
   -p, --port <n>       port (default ${DEFAULT_PORT}; 0 = any free port)
   --host <addr>        loopback address to bind: 127.0.0.1 (default), ::1 or localhost; others are refused
   --tokenizer <file>   Hugging Face tokenizer.json: show token text instead of ids (and read "text" completions)
+  --format <f>         auto (default), lambda-grpo, verl, trl, open-instruct: as for prm (docs/cli-prm.md)
+  --reward-field <c>   the reward column of another trainer's log (as for prm)
   --loss-type <t>      aggregation for the per-token weights: ${LOSS_TYPES.join(", ")}
                        (default: the run's config.json loss_type, else dapo)
   -h, --help           this text`;
@@ -30,7 +33,7 @@ export async function main(argv: string[]): Promise<void> {
     {
       port: { type: "string", short: "p" },
       host: { type: "string" },
-      tokenizer: { type: "string" },
+      ...INPUT_OPTIONS,
       "loss-type": { type: "string" },
     },
     USAGE,
@@ -38,8 +41,9 @@ export async function main(argv: string[]): Promise<void> {
   if (!parsed) return;
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw usageError("view", `expected one run directory or rollouts file, got ${positionals.length}`);
+  const input = await viewerInput("view", positionals[0], values);
   const viewer = await startViewer({
-    path: positionals[0],
+    path: input.path,
     host: values.host,
     port: portOption(values.port, DEFAULT_PORT),
     tokenizer: values.tokenizer,
@@ -52,7 +56,10 @@ export async function main(argv: string[]): Promise<void> {
     const stop = (): void => {
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
-      void viewer.close().then(resolve);
+      void viewer.close().then(() => {
+        input.cleanup();
+        resolve();
+      });
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);

@@ -40,8 +40,10 @@ export interface RolloutGroup {
   /** Training step, or null when the input has no steps. */
   step: number | null;
   completions: RolloutCompletion[];
-  /** First input line of the group. */
+  /** First input line (or Parquet row) of the group. */
   line: number;
+  /** The file it came from, when the input is a folder of files (src/io/formats); else the input itself. */
+  file?: string;
   /** Input bytes consumed when the group was complete (for progress against the file size). */
   bytesRead: number;
 }
@@ -64,6 +66,18 @@ function show(value: unknown): string {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** `value` checked to be an array of token ids (non-negative integers that fit Int32); the error names `field`. */
+export function tokenIds(value: unknown, file: string, line: number, field: string): number[] {
+  if (!Array.isArray(value)) throw inputError(file, line, field, `expected an array of token ids, got ${show(value)}`);
+  for (let i = 0; i < value.length; i++) {
+    const v: unknown = value[i];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > MAX_TOKEN_ID) {
+      throw inputError(file, line, `${field}[${i}]`, `expected a non-negative integer token id, got ${show(v)}`);
+    }
+  }
+  return value as number[];
 }
 
 const FORMAT_NAME: Record<RolloutFormat, string> = {
@@ -139,15 +153,7 @@ class RecordParser {
     if (hasTokens && hasText) {
       throw this.err(line, `${prefix}tokens`, "give either 'tokens' or 'text', not both");
     } else if (hasTokens) {
-      const t = rec.tokens;
-      if (!Array.isArray(t)) throw this.err(line, `${prefix}tokens`, `expected an array of token ids, got ${show(t)}`);
-      for (let i = 0; i < t.length; i++) {
-        const v: unknown = t[i];
-        if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > MAX_TOKEN_ID) {
-          throw this.err(line, `${prefix}tokens[${i}]`, `expected a non-negative integer token id, got ${show(v)}`);
-        }
-      }
-      tokens = t as number[];
+      tokens = tokenIds(rec.tokens, this.file, line, `${prefix}tokens`);
     } else if (hasText) {
       const text = rec.text;
       if (typeof text !== "string") throw this.err(line, `${prefix}text`, `expected a string, got ${show(text)}`);
@@ -253,8 +259,16 @@ export async function rewardStatsByStep(
   options: ReadRolloutsOptions = {},
   onGroup?: (group: RolloutGroup) => void,
 ): Promise<Map<number | null, StepRewardStats>> {
+  return rewardStatsOfGroups(readRolloutGroups(source, options), onGroup);
+}
+
+/** rewardStatsByStep of groups already read (e.g. from another trainer's log, src/io/formats). */
+export async function rewardStatsOfGroups(
+  groups: AsyncIterable<RolloutGroup>,
+  onGroup?: (group: RolloutGroup) => void,
+): Promise<Map<number | null, StepRewardStats>> {
   const stats = new Map<number | null, StepRewardStats>();
-  for await (const group of readRolloutGroups(source, options)) {
+  for await (const group of groups) {
     onGroup?.(group);
     let s = stats.get(group.step);
     if (!s) stats.set(group.step, (s = { count: 0, mean: 0, m2: 0 }));

@@ -10,6 +10,9 @@ import { asset, escapeHtml, inlineJson, inlineScript, inlineStyle } from "./asse
 export interface AnalyzeSummary {
   /** The input's name as given on the command line. */
   input: string;
+  /** The log format it was read as (src/io/formats), and what the log got wrong (uneven groups, ...). */
+  format: string;
+  notes: string[];
   overall: OverlapSummary;
   /** One entry per training step, ascending; empty when the input has no steps. */
   steps: OverlapStepSummary[];
