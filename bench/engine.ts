@@ -6,20 +6,35 @@
  *   toy step (vocab 8, ctx 16, 4x128, 4 heads; B16 T16)  ours <= 1/3 of its time
  *   gpt2-small step (124M; B16 T16)                    ours <= 1/2 of its time, peak RSS no higher
  *   sampling tokens/s with the KV cache, batch 16      ours >= 1.5x, for each preset
+ *   qwen2-0.5b step (full fine-tuning; B4 T128)        ours <= 1/2 of its time, peak RSS no higher
+ *   qwen2-0.5b sampling, 6 x 512 new tokens (KV cache) ours >= 2x its tokens/s
+ *   r1-distill-1.5b LoRA r64 (all linear) step, 6 x 1024 tokens: ours <= 16 GB peak RSS, time beside PyTorch's
  *
  * Ours runs in child processes (`lambda-grpo bench step|sample --json`: createPolicy + the Policy's
  * scoreForTraining/backward/optimizerStep, or Policy.sample), PyTorch in `/usr/bin/python3
  * bench/torch_engine.py` with the same workload and options, one process per figure so that peak RSS is
- * that figure's alone. PyTorch's float32 matmuls go through oneDNN when the build has it (Debian's torch
- * otherwise calls the system BLAS, which may be the reference one; `--torch-matmul blas` times that). PyTorch's child gets every core (torch.set_num_threads(os.cpu_count()), unless
+ * that figure's alone. PyTorch's float32 matmuls take torch's own path (its BLAS) when that is OpenBLAS,
+ * MKL or BLIS, and oneDNN otherwise when the build has it (`--torch-matmul onednn|blas` chooses).
+ * PyTorch's child gets every core (torch.set_num_threads(os.cpu_count()), unless
  * --torch-threads) and an environment without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE. When
  * `/usr/bin/python3 -c 'import torch'` fails, the PyTorch column is skipped with a line saying why.
+ *
+ * The run first prints which BLAS PyTorch loaded (`torch_engine.py blas`: the libraries in its
+ * /proc/self/maps and torch.__config__.show()'s BLAS_INFO). On the reference BLAS (Debian's python3-torch
+ * without libopenblas0-pthread: about 8 GFLOP/s here, against 440 with OpenBLAS) every ratio would flatter
+ * ours, so the table then shows both columns but no ratio and no pass/fail, and says why.
+ *
+ * The families' PyTorch side is scripts/golden_families.py's reference model with random weights in
+ * FAMILY_PRESETS' shapes (passed as JSON); for the LoRA step it computes the LM head 1024 rows at a time
+ * and recomputes each block in backward (HF's gradient_checkpointing), as anyone training a 1.5B model on
+ * 6 x 1024 tokens in PyTorch 1.13 must: without them its activations alone would exceed this machine's memory.
  */
 import { spawnSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { benchGemm, GEMM_SHAPES } from "./gemm.js";
+import { FAMILY_PRESETS } from "../src/engine/families/config.js";
+import { benchGemm, GEMM_SHAPES, torchChildEnv } from "./gemm.js";
 
 const fromSources = import.meta.url.endsWith(".ts");
 const MAIN = fileURLToPath(new URL(fromSources ? "../src/cli/main.ts" : "../src/cli/main.js", import.meta.url));
@@ -31,15 +46,30 @@ const USAGE = `usage: npm run bench:engine [-- options]    (or: node dist/bench/
 options:
   --quick               fewer repetitions and 16 instead of 64 new tokens for gpt2-small sampling
   --torch-threads <n>   PyTorch's thread count (default: every core)
-  --torch-matmul <m>    PyTorch's float32 matmuls: auto (oneDNN when this torch has it, else its BLAS),
-                        onednn, or blas (torch.mm/addmm: the BLAS it links; Debian's is the system libblas)
+  --torch-matmul <m>    PyTorch's float32 matmuls: auto (torch's own path when its BLAS is OpenBLAS, MKL
+                        or BLIS, else oneDNN when this torch has it), onednn, or blas (torch.mm/addmm,
+                        F.linear: the BLAS it links; Debian's is the system libblas)
   --json                print everything as JSON instead of the table`;
 
 /** One workload, run identically on both sides. */
 interface Workload {
   what: "step" | "sample";
-  preset: "toy" | "gpt2-small";
+  /** a GPT-2 preset (toy, gpt2-small) or one of FAMILY_PRESETS */
+  preset: string;
   args: Record<string, number>;
+  /** PyTorch only: how it runs the same workload (LM head chunking, gradient checkpointing, LoRA's alpha) */
+  torchArgs?: string[];
+}
+
+/** What torch_engine.py blas says: the BLAS PyTorch's matmuls run on. */
+interface TorchBlas {
+  /** openblas, blis, mkl, atlas, reference or unknown */
+  kind: string;
+  libraries: string[];
+  /** torch.__config__.show()'s BLAS_INFO ("generic": Debian's, which calls the system libblas.so.3) */
+  build: string;
+  torch: string;
+  threads: number;
 }
 
 interface RunResult {
@@ -49,7 +79,7 @@ interface RunResult {
   threads: number;
   kernels?: string;
   isa?: string;
-  blas?: string;
+  blas?: TorchBlas;
   matmul?: string;
   torch?: string;
 }
@@ -61,7 +91,7 @@ export interface Row {
   torch: number | null;
   /** ours / PyTorch */
   ratio: number | null;
-  /** "<= 0.33x" or ">= 1.5x" */
+  /** "<= 0.33x", ">= 1.5x", or an absolute bound on ours ("ours <= 16384") */
   target: string;
   pass: boolean | null;
 }
@@ -72,9 +102,7 @@ export interface Row {
  * a toy step measured 459 ms instead of 41 ms; that would time the scheduler, not PyTorch.
  */
 function torchEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
+  const env = torchChildEnv();
   env.OMP_WAIT_POLICY ??= "PASSIVE";
   return env;
 }
@@ -106,18 +134,42 @@ function ours(w: Workload): RunResult {
   return runJson(process.execPath, argv, process.env, `lambda-grpo bench ${w.what} --preset ${w.preset}`);
 }
 
-function pytorch(w: Workload, threads: number | null, matmul: string): RunResult {
+function torchEnvWith(threads: number | null): NodeJS.ProcessEnv {
   const env = torchEnv();
   if (threads !== null) env.LAMBDA_GRPO_TORCH_THREADS = String(threads);
-  const argv = [TORCH_SCRIPT, w.what, "--preset", w.preset, ...flags(w.args), "--matmul", matmul];
-  return runJson(PYTHON, argv, env, `bench/torch_engine.py ${w.what} --preset ${w.preset}`);
+  return env;
 }
 
-/** A row: ratio ours/PyTorch against `target` (at most, for times and memory; at least, for rates). */
-function row(figure: string, unit: string, o: number | null, t: number | null, bound: number, atMost: boolean): Row {
-  const ratio = o !== null && t !== null && t > 0 ? o / t : null;
+function pytorch(w: Workload, threads: number | null, matmul: string): RunResult {
+  const family = FAMILY_PRESETS[w.preset];
+  const decoder = family === undefined ? [] : ["--decoder", JSON.stringify(family)];
+  const argv = [TORCH_SCRIPT, w.what, "--preset", w.preset, ...decoder, ...flags(w.args), ...(w.torchArgs ?? []), "--matmul", matmul];
+  return runJson(PYTHON, argv, torchEnvWith(threads), `bench/torch_engine.py ${w.what} --preset ${w.preset}`);
+}
+
+function torchBlas(threads: number | null): TorchBlas {
+  return runJson(PYTHON, [TORCH_SCRIPT, "blas"], torchEnvWith(threads), "bench/torch_engine.py blas") as unknown as TorchBlas;
+}
+
+/** One line on the BLAS PyTorch runs on. */
+export function describeBlas(b: TorchBlas): string {
+  return `${b.kind} (${b.libraries.join(", ") || "no BLAS library mapped"}; torch ${b.torch} built with BLAS_INFO=${b.build})`;
+}
+
+/**
+ * A row: ratio ours/PyTorch against `target` (at most, for times and memory; at least, for rates).
+ * `noRatio`: PyTorch's figure is shown, but no ratio or verdict (it runs on the reference BLAS).
+ */
+function row(figure: string, unit: string, o: number | null, t: number | null, bound: number, atMost: boolean, noRatio = false): Row {
+  const ratio = !noRatio && o !== null && t !== null && t > 0 ? o / t : null;
   const target = `${atMost ? "<=" : ">="} ${bound === 1 / 3 ? "1/3" : bound === 1 / 2 ? "1/2" : `${bound}x`}`;
   return { figure, unit, ours: o, torch: t, ratio, target, pass: ratio === null ? null : atMost ? ratio <= bound : ratio >= bound };
+}
+
+/** A row judged on ours alone (an absolute bound); PyTorch's figure beside it, and the ratio unless noRatio. */
+function absoluteRow(figure: string, unit: string, o: number | null, t: number | null, bound: number | null, noRatio = false): Row {
+  const ratio = !noRatio && o !== null && t !== null && t > 0 ? o / t : null;
+  return { figure, unit, ours: o, torch: t, ratio, target: bound === null ? "reported" : `ours <= ${bound}`, pass: bound === null || o === null ? null : o <= bound };
 }
 
 function fmt(x: number | null): string {
@@ -166,6 +218,12 @@ async function main(): Promise<void> {
 
   log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), load average ${loadavg().map((x) => x.toFixed(1)).join(" ")}, node ${process.version}`);
   if (noTorch) log(`PyTorch: skipped (${noTorch}); the PyTorch column is empty`);
+  const blas = noTorch ? null : torchBlas(torchThreads);
+  const referenceBlas = blas?.kind === "reference";
+  const blasNote = blas === null ? null : referenceBlas
+    ? `PyTorch runs its matmuls on the reference BLAS, ${describeBlas(blas)}: ratios against it would flatter ours, so none are printed. Install OpenBLAS (Debian: apt-get install libopenblas0-pthread) and rerun.`
+    : `PyTorch's BLAS: ${describeBlas(blas)}`;
+  if (blasNote) log(blasNote);
 
   // Step and sampling workloads, the same on both sides. Toy's context of 16 caps its new tokens at 12.
   const step = (preset: Workload["preset"], steps: number, warmup: number): Workload => ({ what: "step", preset, args: { batch: 16, seq: 16, steps, warmup } });
@@ -179,6 +237,15 @@ async function main(): Promise<void> {
     // one run, no warm-up: 64 tokens of gpt2-small take minutes on a loaded 2-core machine
     smallSample: sample("gpt2-small", 8, quick ? 16 : 64, 1, 0),
   };
+  // The families (issue 8): a group of 6 completions of one 64-token prompt; one run each (minutes on CPU)
+  const familyWorkloads = {
+    qwen2Step: { what: "step", preset: "qwen2-0.5b", args: { batch: 4, seq: 128, steps: quick ? 1 : 3, warmup: 1 } },
+    qwen2Sample: { what: "sample", preset: "qwen2-0.5b", args: { batch: 6, prompt: 64, "new-tokens": quick ? 64 : 512, steps: 1, warmup: 0 } },
+    r1Lora: {
+      what: "step", preset: "r1-distill-1.5b", args: { batch: 6, seq: quick ? 256 : 1024, lora: 64, steps: 1, warmup: 0 },
+      torchArgs: ["--lora-alpha", "128", "--lora-dropout", "0.05", "--head-chunk", "1024", "--checkpoint-layers"],
+    },
+  } satisfies Record<string, Workload>;
 
   log("GEMM ...");
   const gemm = await benchGemm({ reps: quick ? 5 : 15, withTs: false, shapes: GEMM_SHAPES.slice(0, 2) });
@@ -187,19 +254,47 @@ async function main(): Promise<void> {
     log(`${w.what} ${w.preset} ${flags(w.args).join(" ")} ...`);
     results[key] = { ours: ours(w), torch: noTorch ? null : pytorch(w, torchThreads, values["torch-matmul"]!) };
   }
+  // ours for the families comes with `lambda-grpo bench --preset qwen2-0.5b|r1-distill-1.5b`; until a
+  // side can run its workload, its cell stays empty and a note says why
+  const familyResults: Record<string, { ours: RunResult | null; torch: RunResult | null }> = {};
+  const unavailable: string[] = [];
+  const attempt = (what: string, run: () => RunResult): RunResult | null => {
+    try {
+      return run();
+    } catch (err) {
+      unavailable.push(`${what}: ${(err as Error).message.split("\n").slice(0, 2).join(" ")}`);
+      return null;
+    }
+  };
+  for (const [key, w] of Object.entries(familyWorkloads) as [string, Workload][]) {
+    log(`${w.what} ${w.preset} ${flags(w.args).join(" ")} ...`);
+    familyResults[key] = {
+      ours: attempt(`ours, ${w.what} ${w.preset}`, () => ours(w)),
+      torch: noTorch ? null : attempt(`PyTorch, ${w.what} ${w.preset}`, () => pytorch(w, torchThreads, values["torch-matmul"]!)),
+    };
+  }
 
   const rows: Row[] = [];
+  const noRatio = referenceBlas;
   gemm.rows.forEach((g, i) => {
     const best = g.torchMm === null && g.torchOnednn === null ? null : Math.max(g.torchMm ?? 0, g.torchOnednn ?? 0);
-    rows.push(row(`GEMM ${["768x768x768", "64x768x3072"][i]}`, "GFLOP/s", g.native, best, 0.9, false));
+    rows.push(row(`GEMM ${["768x768x768", "64x768x3072"][i]}`, "GFLOP/s", g.native, best, 0.9, false, noRatio));
   });
   const r = results;
-  rows.push(row("toy step, B16 T16", "ms", r.toyStep.ours.median_ms, r.toyStep.torch?.median_ms ?? null, 1 / 3, true));
-  rows.push(row("gpt2-small step, B16 T16", "ms", r.smallStep.ours.median_ms, r.smallStep.torch?.median_ms ?? null, 1 / 2, true));
-  rows.push(row("gpt2-small step peak RSS", "MB", r.smallStep.ours.peak_rss_mb, r.smallStep.torch?.peak_rss_mb ?? null, 1, true));
+  rows.push(row("toy step, B16 T16", "ms", r.toyStep.ours.median_ms, r.toyStep.torch?.median_ms ?? null, 1 / 3, true, noRatio));
+  rows.push(row("gpt2-small step, B16 T16", "ms", r.smallStep.ours.median_ms, r.smallStep.torch?.median_ms ?? null, 1 / 2, true, noRatio));
+  rows.push(row("gpt2-small step peak RSS", "MB", r.smallStep.ours.peak_rss_mb, r.smallStep.torch?.peak_rss_mb ?? null, 1, true, noRatio));
   const sampleLabel = (w: Workload): string => `${w.preset} sampling, B${w.args.batch}, ${w.args["new-tokens"]} new tokens`;
-  rows.push(row(sampleLabel(workloads.toySample), "tokens/s", r.toySample.ours.tokens_per_s, r.toySample.torch?.tokens_per_s ?? null, 1.5, false));
-  rows.push(row(sampleLabel(workloads.smallSample), "tokens/s", r.smallSample.ours.tokens_per_s, r.smallSample.torch?.tokens_per_s ?? null, 1.5, false));
+  rows.push(row(sampleLabel(workloads.toySample), "tokens/s", r.toySample.ours.tokens_per_s, r.toySample.torch?.tokens_per_s ?? null, 1.5, false, noRatio));
+  rows.push(row(sampleLabel(workloads.smallSample), "tokens/s", r.smallSample.ours.tokens_per_s, r.smallSample.torch?.tokens_per_s ?? null, 1.5, false, noRatio));
+  const f = familyResults;
+  const fw = familyWorkloads;
+  rows.push(row("qwen2-0.5b step, B4 T128", "ms", f.qwen2Step.ours?.median_ms ?? null, f.qwen2Step.torch?.median_ms ?? null, 1 / 2, true, noRatio));
+  rows.push(row("qwen2-0.5b step peak RSS", "MB", f.qwen2Step.ours?.peak_rss_mb ?? null, f.qwen2Step.torch?.peak_rss_mb ?? null, 1, true, noRatio));
+  rows.push(row(`qwen2-0.5b sampling, B6, ${fw.qwen2Sample.args["new-tokens"]} new tokens`, "tokens/s", f.qwen2Sample.ours?.tokens_per_s ?? null, f.qwen2Sample.torch?.tokens_per_s ?? null, 2, false, noRatio));
+  const lora = `r1-distill-1.5b LoRA r64 step, 6x${fw.r1Lora.args.seq}`;
+  rows.push(absoluteRow(lora, "ms", f.r1Lora.ours?.median_ms ?? null, f.r1Lora.torch?.median_ms ?? null, null, noRatio));
+  rows.push(absoluteRow(`${lora} peak RSS`, "MB", f.r1Lora.ours?.peak_rss_mb ?? null, f.r1Lora.torch?.peak_rss_mb ?? null, 16384, noRatio));
 
   const o = r.toyStep.ours;
   const t = r.toyStep.torch;
@@ -207,12 +302,15 @@ async function main(): Promise<void> {
   const notes = [
     `ours: ${o.kernels} kernels (${o.isa}), ${o.threads} threads; GEMM: ${gemm.isa ?? "native not loaded"}, ${gemm.threads ?? "-"} threads`,
     t
-      ? `PyTorch ${t.torch}: ${t.threads} threads (OMP_WAIT_POLICY=${torchEnv().OMP_WAIT_POLICY}), matmuls on ${t.matmul} (its BLAS: ${t.blas}); GEMM column: the faster of torch.mm and oneDNN (${gemm.torchThreads} threads)`
+      ? `PyTorch ${t.torch}: ${t.threads} threads (OMP_WAIT_POLICY=${torchEnv().OMP_WAIT_POLICY}), matmuls on ${t.matmul}; GEMM column: the faster of torch.mm and oneDNN (${gemm.torchThreads} threads)`
       : `PyTorch: skipped (${noTorch})`,
+    ...(blasNote ? [blasNote] : []),
+    `families' PyTorch side: scripts/golden_families.py's model; LoRA step with the LM head 1024 rows at a time and gradient checkpointing (${fw.r1Lora.torchArgs.join(" ")})`,
+    ...unavailable.map((u) => `not measured: ${u}`),
     `${quick ? "--quick: fewer repetitions; " : ""}load average at the end ${loadavg().map((x) => x.toFixed(1)).join(" ")}; ${seconds.toFixed(0)} s in all`,
   ];
   if (values.json) {
-    console.log(JSON.stringify({ rows, notes, gemm, results }, null, 2));
+    console.log(JSON.stringify({ rows, notes, gemm, results, familyResults, blas }, null, 2));
     return;
   }
   console.log(formatTable(rows));

@@ -139,12 +139,20 @@ interface TorchResult {
   rows1: { mm: number; onednn: number | null }[];
 }
 
-function runTorch(shapes: GemmShape[], reps: number): TorchResult | string {
+/**
+ * The environment of a PyTorch child process: ours without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (settings
+ * made for our process would pick OpenBLAS kernels for another CPU and time those, not PyTorch at its best).
+ */
+export function torchChildEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
+  return env;
+}
+
+function runTorch(shapes: GemmShape[], reps: number): TorchResult | string {
   const r = spawnSync("/usr/bin/python3", ["-c", TORCH_SCRIPT, JSON.stringify(shapes), String(reps)], {
-    env,
+    env: torchChildEnv(),
     encoding: "utf8",
     timeout: 300_000,
   });

@@ -1,23 +1,31 @@
 #!/usr/bin/python3
 """PyTorch side of `npm run bench:engine`: the same workloads as our engine, timed in the same run.
 
+    /usr/bin/python3 bench/torch_engine.py blas
     /usr/bin/python3 bench/torch_engine.py step   --preset toy|gpt2-small [--batch 16 --seq 16 --steps N --warmup N]
     /usr/bin/python3 bench/torch_engine.py sample --preset toy|gpt2-small [--batch 16 --prompt P --new-tokens N --steps N --warmup N]
+    /usr/bin/python3 bench/torch_engine.py step|sample --preset NAME --decoder JSON [--lora R ...] [...]
 
 The same options as `lambda-grpo bench step|sample`, which bench/engine.ts passes to both sides. Each run
 prints one JSON object (median_ms, tokens_per_s, peak_rss_mb, threads, torch, blas). bench/engine.ts runs
 one process per figure so that peak RSS (resource.getrusage) belongs to that figure alone. PyTorch uses
 one thread by default on this machine; we give it every core (torch.set_num_threads(os.cpu_count())).
-(GEMM is timed by bench/gemm.ts, which also tries PyTorch's oneDNN path.)
+(GEMM is timed by bench/gemm.ts, which also tries PyTorch's oneDNN path.) `blas` prints which BLAS this
+torch runs its matmuls on (blas_info below): bench/engine.ts refuses to print ratios on the reference BLAS.
 
-The model is GPT-2 as in scripts/golden_gpt2.py (pre-LN, Conv1D-style weights, GELU tanh, tied LM head),
-written with torch.nn.functional; the step is what our trainer's step does: forward, per-token log-probs of
-the next token, loss = -mean(log-probs), backward, global-norm clip at 1.0, AdamW.
+GPT-2 presets: the model of scripts/golden_gpt2.py (pre-LN, Conv1D-style weights, GELU tanh, tied LM
+head), written with torch.nn.functional. Decoder families (`--decoder`, a DecoderConfig of
+src/engine/families/config.ts as JSON, e.g. FAMILY_PRESETS["qwen2-0.5b"]): the reference model of
+scripts/golden_families.py with random weights (HF's init: N(0, 0.02), norms 1, biases 0), float32; with
+`--lora R` the base is frozen and PEFT-style adapters (A kaiming-uniform, B 0, alpha / r, dropout) on every
+linear layer are trained. The step is what our trainer's step does: forward, per-token log-probs of the
+next token, loss = -mean(log-probs), backward, global-norm clip at 1.0, AdamW.
 """
 import argparse
 import json
 import math
 import os
+import re
 import resource
 import statistics
 import sys
@@ -25,6 +33,10 @@ import time
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from golden_families import Decoder, DecoderLM, lora_shapes, parameter_shapes, LINEAR_MODULES  # noqa: E402
 
 PRESETS = {
     # vocab, context, layers, width, heads (the same presets as `lambda-grpo bench step`)
@@ -39,13 +51,32 @@ def threads():
     return torch.get_num_threads()
 
 
-def blas_library():
-    """The BLAS shared library this process loaded (Debian's torch links the system libblas.so.3, which is
-    whatever update-alternatives points at: the reference BLAS, OpenBLAS, BLIS, ...)."""
-    torch.mm(torch.ones(2, 2), torch.ones(2, 2))
+# A mapped library path -> the BLAS it is (first match wins; Debian puts each alternative's libblas.so.3 in
+# a directory of its own: blas/ is the reference BLAS, openblas-pthread/, blis-openmp/, atlas/, ...).
+BLAS_KINDS = [("openblas", "openblas"), ("blis", "blis"), ("mkl", "mkl"), ("atlas", "atlas"), ("/blas/", "reference")]
+
+
+def blas_info():
+    """Which BLAS this torch runs its matmuls on: `kind` (openblas, blis, mkl, atlas, reference or unknown),
+    the BLAS libraries mapped into this process (/proc/self/maps, real paths) and what torch was built
+    against (torch.__config__.show()'s BLAS_INFO: "generic" for Debian's, which links the system
+    libblas.so.3, i.e. whatever update-alternatives points at). The reference BLAS is ~50x slower than
+    OpenBLAS at GEMM here and would flatter every ratio against PyTorch."""
+    torch.mm(torch.ones(64, 64), torch.ones(64, 64))
     with open("/proc/self/maps") as f:
-        paths = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
-    return ", ".join(sorted(os.path.realpath(p) for p in paths)) or "unknown"
+        mapped = {line.split()[-1] for line in f if "/" in line}
+    libs = sorted({os.path.realpath(p) for p in mapped if re.search(r"blas|mkl|blis|atlas", os.path.basename(p), re.I)})
+    m = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
+    build = m.group(1) if m else "unknown"
+    return {"kind": blas_kind(libs, build), "libraries": libs, "build": build}
+
+
+def blas_kind(libraries, build):
+    """libraries: real paths of the mapped BLAS libraries; build: BLAS_INFO."""
+    kind = next((k for pat, k in BLAS_KINDS for lib in libraries if pat in lib.lower()), None)
+    if kind is None:
+        kind = "mkl" if build == "mkl" else "unknown"  # pip wheels link MKL statically
+    return kind
 
 
 def peak_rss_mb():
@@ -77,9 +108,10 @@ class OnednnMatmul(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dy):
         x, w = ctx.saved_tensors
-        dx = _onednn_linear(dy, w, None)  # dy [M,N] @ w^T: w [K,N] is the weight [out=K, in=N]
-        dw = _onednn_linear(x.t(), dy.t(), None)  # x^T [K,M] @ dy [M,N]
-        return dx, dw, dy.sum(0) if ctx.has_bias else None
+        need_x, need_w, need_b = ctx.needs_input_grad
+        dx = _onednn_linear(dy, w, None) if need_x else None  # dy [M,N] @ w^T: w [K,N] is the weight [out=K, in=N]
+        dw = _onednn_linear(x.t(), dy.t(), None) if need_w else None  # x^T [K,M] @ dy [M,N]; none for a frozen weight
+        return dx, dw, dy.sum(0) if ctx.has_bias and need_b else None
 
 
 def onednn_mm(x, w, b):
@@ -87,6 +119,13 @@ def onednn_mm(x, w, b):
 
 
 MATMUL = {"onednn": onednn_mm, "blas": dense_mm}
+
+
+def as_linear(mm):
+    """mm(x [M,K], w [K,N], b) -> the nn.Linear form linear(x [...,in], W [out,in], b) the families use."""
+    if mm is dense_mm:
+        return F.linear
+    return lambda x, w, b: mm(x.reshape(-1, x.shape[-1]), w.t(), b).view(*x.shape[:-1], w.shape[0])
 
 
 class GPT2(torch.nn.Module):
@@ -203,10 +242,110 @@ def bench_sample(preset, batch, prompt, new_tokens, steps, warmup, mm):
             "tokens_per_s": batch * new_tokens / median(times) * 1e3, "times_ms": times, "peak_rss_mb": peak_rss_mb()}
 
 
+def decoder_model(c, mm, lora_r, lora_alpha, lora_dropout, checkpoint_layers):
+    """Random float32 weights in c's shapes (HF's init); with lora_r, PEFT-style adapters on every linear
+    layer and the base frozen. Returns the model and the trained parameters."""
+    gen = torch.Generator().manual_seed(0)
+    params = {}
+    for name, shape in parameter_shapes(c):
+        if len(shape) == 2:
+            t = torch.randn(shape, generator=gen) * 0.02
+        else:
+            t = torch.ones(shape) if name.endswith("norm.weight") else torch.zeros(shape)
+        params[name] = t.requires_grad_(lora_r == 0)
+    lora = {}
+    if lora_r:
+        for name, shape in lora_shapes(c, lora_r, LINEAR_MODULES):
+            # PEFT: A kaiming-uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), B = 0
+            t = torch.zeros(shape) if ".lora_B." in name else (torch.rand(shape, generator=gen) * 2 - 1) / math.sqrt(shape[1])
+            lora[name] = t.requires_grad_(True)
+    model = DecoderLM(c, params, lora, lora_alpha / lora_r if lora_r else 1.0, as_linear(mm), lora_dropout=lora_dropout,
+                      checkpoint_layers=checkpoint_layers)
+    return model, list(lora.values()) if lora_r else list(params.values())
+
+
+def next_token_logprobs(model, tokens, head_chunk):
+    """[B, T-1] log p(tokens[:, t+1] | ..t). head_chunk > 0: the LM head and log-softmax over that many rows
+    at a time, recomputed in backward (torch.utils.checkpoint), so the [rows, V] logits never exist whole
+    (TRL computes per-token log-probs row by row for the same reason)."""
+    h = model.hidden(tokens)
+    B, T, C = h.shape
+    hs = h[:, :-1].reshape(-1, C)
+    targets = tokens[:, 1:].reshape(-1)
+    W = model.head_weight()
+
+    def piece(hc, tc):
+        return model.linear(hc, W, None).log_softmax(-1).gather(-1, tc[:, None]).squeeze(-1)
+
+    if head_chunk <= 0:
+        return piece(hs, targets).view(B, T - 1)
+    parts = [torch.utils.checkpoint.checkpoint(piece, hs[i:i + head_chunk], targets[i:i + head_chunk], use_reentrant=False)
+             for i in range(0, hs.shape[0], head_chunk)]
+    return torch.cat(parts).view(B, T - 1)
+
+
+def bench_decoder_step(name, c, batch, seq, steps, warmup, mm, lora_r, lora_alpha, lora_dropout, head_chunk, checkpoint_layers):
+    torch.manual_seed(0)
+    model, trained = decoder_model(c, mm, lora_r, lora_alpha, lora_dropout, checkpoint_layers)
+    opt = torch.optim.AdamW(trained, lr=1e-5, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+    tokens = torch.randint(0, c.vocab_size, (batch, seq), generator=torch.Generator().manual_seed(1))
+    times = []
+    for i in range(warmup + steps):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=False)
+        loss = -next_token_logprobs(model, tokens, head_chunk).mean()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
+        opt.step()
+        if i >= warmup:
+            times.append((time.perf_counter() - t0) * 1e3)
+    return {"what": "step", "preset": name, "median_ms": median(times), "tokens_per_s": batch * seq / median(times) * 1e3,
+            "times_ms": times, "params": sum(p.numel() for p in model.p.values()), "trained": sum(p.numel() for p in trained),
+            "lora": lora_r, "head_chunk": head_chunk, "checkpoint_layers": checkpoint_layers, "peak_rss_mb": peak_rss_mb()}
+
+
+@torch.no_grad()
+def bench_decoder_sample(name, c, batch, prompt, new_tokens, steps, warmup, mm):
+    """A group's sampling: one random prompt [prompt] for all `batch` completions (prefilled for each row,
+    as HF's generate with num_return_sequences does), then new tokens one at a time with the KV cache
+    (KV heads only), temperature 1, multinomial."""
+    torch.manual_seed(0)
+    model, _ = decoder_model(c, mm, 0, 0, 0.0, False)
+    for p in model.p.values():
+        p.requires_grad_(False)
+    prompts = torch.randint(0, c.vocab_size, (1, prompt), generator=torch.Generator().manual_seed(1)).expand(batch, prompt)
+
+    def run():
+        cache = model.new_cache(batch, prompt + new_tokens, torch.float32)
+        logits = model.forward(prompts, None, cache, 0)[:, -1]
+        pos = prompt
+        for i in range(new_tokens):
+            tok = torch.multinomial(logits.softmax(-1), 1)
+            if i + 1 < new_tokens:
+                logits = model.forward(tok, None, cache, pos)[:, -1]
+                pos += 1
+
+    times = []
+    for i in range(warmup + steps):
+        t0 = time.perf_counter()
+        run()
+        if i >= warmup:
+            times.append((time.perf_counter() - t0) * 1e3)
+    return {"what": "sample", "preset": name, "median_ms": median(times),
+            "tokens_per_s": batch * new_tokens / median(times) * 1e3, "times_ms": times, "peak_rss_mb": peak_rss_mb()}
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["step", "sample"])
-    ap.add_argument("--preset", choices=list(PRESETS), required=True)
+    ap.add_argument("what", choices=["step", "sample", "blas"])
+    ap.add_argument("--preset", help=f"{' or '.join(PRESETS)}; with --decoder, the name of its shapes")
+    ap.add_argument("--decoder", help="a DecoderConfig (src/engine/families/config.ts) as JSON: a Llama/Qwen2/Qwen3 model")
+    ap.add_argument("--lora", type=int, default=0, help="step with --decoder: LoRA rank on every linear layer (0: full fine-tuning)")
+    ap.add_argument("--lora-alpha", type=float, help="default 2 x --lora")
+    ap.add_argument("--lora-dropout", type=float, default=0.05)
+    ap.add_argument("--head-chunk", type=int, default=0, help="step with --decoder: LM head rows at a time, recomputed in backward (0: all)")
+    ap.add_argument("--checkpoint-layers", action="store_true",
+                    help="step with --decoder: recompute each block in backward (HF's gradient_checkpointing)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq", type=int, default=16)
     ap.add_argument("--prompt", type=int, default=8)
@@ -214,18 +353,35 @@ def main():
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--matmul", choices=["auto", "onednn", "blas"], default="auto",
-                    help="auto: oneDNN when this torch has it (torch.backends.mkldnn), else the BLAS path")
+                    help="auto: torch's own path (F.linear / addmm on its BLAS) when that BLAS is an optimised one "
+                         "(OpenBLAS, MKL, BLIS), else oneDNN when this torch has it (torch.backends.mkldnn)")
     args = ap.parse_args()
     n = threads()
+    if args.what == "blas":
+        print(json.dumps(dict(blas_info(), torch=torch.__version__, threads=n)))
+        return
+    if args.decoder is None and args.preset not in PRESETS:
+        ap.error(f"--preset: expected one of {', '.join(PRESETS)}, or --decoder JSON")
     matmul = args.matmul
+    blas = blas_info()
     if matmul == "auto":
-        matmul = "onednn" if torch.backends.mkldnn.is_available() else "blas"
+        fast_blas = blas["kind"] in ("openblas", "mkl", "blis")
+        matmul = "blas" if fast_blas or not torch.backends.mkldnn.is_available() else "onednn"
     mm = MATMUL[matmul]
-    if args.what == "step":
+    if args.decoder is not None:
+        c = Decoder.from_contract(json.loads(args.decoder))
+        name = args.preset or c.family
+        if args.what == "step":
+            alpha = args.lora_alpha if args.lora_alpha is not None else 2.0 * args.lora
+            result = bench_decoder_step(name, c, args.batch, args.seq, args.steps, args.warmup, mm, args.lora, alpha,
+                                        args.lora_dropout, args.head_chunk, args.checkpoint_layers)
+        else:
+            result = bench_decoder_sample(name, c, args.batch, args.prompt, args.new_tokens, args.steps, args.warmup, mm)
+    elif args.what == "step":
         result = bench_step(args.preset, args.batch, args.seq, args.steps, args.warmup, mm)
     else:
         result = bench_sample(args.preset, args.batch, args.prompt, args.new_tokens, args.steps, args.warmup, mm)
-    result.update(torch=torch.__version__, threads=n, blas=blas_library(), matmul=matmul)
+    result.update(torch=torch.__version__, threads=n, blas=blas, matmul=matmul)
     print(json.dumps(result))
     sys.stdout.flush()
 

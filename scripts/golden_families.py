@@ -44,6 +44,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 SEED = 20261201
 OUT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "families"))
@@ -234,30 +235,62 @@ Linear = Callable[[torch.Tensor, torch.Tensor, Optional[torch.Tensor]], torch.Te
 
 class DecoderLM:
     """params: HF name -> tensor (weights [out, in]); lora: name -> tensor (`...q_proj.lora_A.weight`),
-    applied with scale alpha / r; linear(x, w, b) = x w^T + b (bench/torch_engine.py may pass oneDNN's)."""
+    applied with scale alpha / r and dropout on its input (PEFT's lora_dropout; 0 for the fixtures);
+    linear(x, w, b) = x w^T + b (bench/torch_engine.py may pass oneDNN's); checkpoint_layers: recompute
+    each block in backward (HF's gradient_checkpointing)."""
 
     def __init__(self, c: Decoder, params: Dict[str, torch.Tensor], lora: Optional[Dict[str, torch.Tensor]] = None,
-                 lora_scale: float = 1.0, linear: Linear = F.linear):
+                 lora_scale: float = 1.0, linear: Linear = F.linear, lora_dropout: float = 0.0, checkpoint_layers: bool = False):
         self.c, self.p, self.lora, self.lora_scale, self.linear = c, params, lora or {}, lora_scale, linear
+        self.lora_dropout, self.checkpoint_layers = lora_dropout, checkpoint_layers
 
     def proj(self, name, x):
         y = self.linear(x, self.p[name + ".weight"], self.p.get(name + ".bias"))
         a = self.lora.get(name + ".lora_A.weight")
         if a is not None:
-            # PEFT's lora.Linear: base_layer(x) + lora_B(lora_A(dropout(x))) * scaling (dropout 0 here)
-            y = y + self.linear(self.linear(x, a, None), self.lora[name + ".lora_B.weight"], None) * self.lora_scale
+            # PEFT's lora.Linear: base_layer(x) + lora_B(lora_A(dropout(x))) * scaling
+            xd = F.dropout(x, self.lora_dropout) if self.lora_dropout > 0 else x
+            y = y + self.linear(self.linear(xd, a, None), self.lora[name + ".lora_B.weight"], None) * self.lora_scale
         return y
 
     def head_weight(self):
         return self.p["model.embed_tokens.weight" if self.c.tie_word_embeddings else "lm_head.weight"]
 
-    def forward(self, tokens, attention_mask=None, cache=None, pos=0):
-        """tokens [B,T] at positions pos..pos+T-1 -> logits [B,T,V].
+    def block(self, i, x, cos, sin, mask, cache, pos):
+        """Decoder layer i on x [B,T,C] (modeling_llama's LlamaDecoderLayer and LlamaAttention)."""
+        c = self.c
+        B, T, _ = x.shape
+        H, KV, D = c.n_head, c.n_kv_head, c.head_dim
+        p = f"model.layers.{i}."
+        h = rms_norm(x, self.p[p + "input_layernorm.weight"], c.rms_norm_eps)
+        q = self.proj(p + "self_attn.q_proj", h).view(B, T, H, D)
+        k = self.proj(p + "self_attn.k_proj", h).view(B, T, KV, D)
+        v = self.proj(p + "self_attn.v_proj", h).view(B, T, KV, D).transpose(1, 2)
+        if c.qk_norm:  # Qwen3: per head, before RoPE
+            q = rms_norm(q, self.p[p + "self_attn.q_norm.weight"], c.rms_norm_eps)
+            k = rms_norm(k, self.p[p + "self_attn.k_norm.weight"], c.rms_norm_eps)
+        q = apply_rope(q.transpose(1, 2), cos, sin)
+        k = apply_rope(k.transpose(1, 2), cos, sin)
+        if cache is not None:
+            kc, vc = cache[i]
+            kc[:, :, pos:pos + T] = k
+            vc[:, :, pos:pos + T] = v
+            k, v = kc[:, :, :pos + T], vc[:, :, :pos + T]
+        k, v = repeat_kv(k, H // KV), repeat_kv(v, H // KV)
+        att = (q @ k.transpose(-2, -1)) * D ** -0.5 + mask
+        att = att.softmax(-1, dtype=torch.promote_types(x.dtype, torch.float32)).to(x.dtype)
+        y = (att @ v).transpose(1, 2).reshape(B, T, H * D)
+        x = x + self.proj(p + "self_attn.o_proj", y)
+        h = rms_norm(x, self.p[p + "post_attention_layernorm.weight"], c.rms_norm_eps)
+        h = F.silu(self.proj(p + "mlp.gate_proj", h)) * self.proj(p + "mlp.up_proj", h)
+        return x + self.proj(p + "mlp.down_proj", h)
+
+    def hidden(self, tokens, attention_mask=None, cache=None, pos=0):
+        """tokens [B,T] at positions pos..pos+T-1 -> final hidden states [B,T,C] (after model.norm).
         attention_mask [B, pos+T]: 1 for a real token, 0 for padding (HF's; None: all real).
         cache: per layer [k, v], each [B, KV, Tmax, D] (KV heads only, k after RoPE), written at pos.."""
         c = self.c
         B, T = tokens.shape
-        H, KV, D = c.n_head, c.n_kv_head, c.head_dim
         x = self.p["model.embed_tokens.weight"][tokens]
         dtype = x.dtype
         cos, sin = rope_cos_sin(c, torch.arange(pos, pos + T), dtype)
@@ -269,31 +302,15 @@ class DecoderLM:
             allowed = allowed & attention_mask[:, None, None, :keys].bool()
         mask = torch.zeros(B, 1, T, keys, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
         for i in range(c.n_layer):
-            p = f"model.layers.{i}."
-            h = rms_norm(x, self.p[p + "input_layernorm.weight"], c.rms_norm_eps)
-            q = self.proj(p + "self_attn.q_proj", h).view(B, T, H, D)
-            k = self.proj(p + "self_attn.k_proj", h).view(B, T, KV, D)
-            v = self.proj(p + "self_attn.v_proj", h).view(B, T, KV, D).transpose(1, 2)
-            if c.qk_norm:  # Qwen3: per head, before RoPE
-                q = rms_norm(q, self.p[p + "self_attn.q_norm.weight"], c.rms_norm_eps)
-                k = rms_norm(k, self.p[p + "self_attn.k_norm.weight"], c.rms_norm_eps)
-            q = apply_rope(q.transpose(1, 2), cos, sin)
-            k = apply_rope(k.transpose(1, 2), cos, sin)
-            if cache is not None:
-                kc, vc = cache[i]
-                kc[:, :, pos:keys] = k
-                vc[:, :, pos:keys] = v
-                k, v = kc[:, :, :keys], vc[:, :, :keys]
-            k, v = repeat_kv(k, H // KV), repeat_kv(v, H // KV)
-            att = (q @ k.transpose(-2, -1)) * D ** -0.5 + mask
-            att = att.softmax(-1, dtype=torch.promote_types(dtype, torch.float32)).to(dtype)
-            y = (att @ v).transpose(1, 2).reshape(B, T, H * D)
-            x = x + self.proj(p + "self_attn.o_proj", y)
-            h = rms_norm(x, self.p[p + "post_attention_layernorm.weight"], c.rms_norm_eps)
-            h = F.silu(self.proj(p + "mlp.gate_proj", h)) * self.proj(p + "mlp.up_proj", h)
-            x = x + self.proj(p + "mlp.down_proj", h)
-        x = rms_norm(x, self.p["model.norm.weight"], c.rms_norm_eps)
-        return self.linear(x, self.head_weight(), None)
+            if self.checkpoint_layers and torch.is_grad_enabled():
+                x = torch.utils.checkpoint.checkpoint(self.block, i, x, cos, sin, mask, cache, pos, use_reentrant=False)
+            else:
+                x = self.block(i, x, cos, sin, mask, cache, pos)
+        return rms_norm(x, self.p["model.norm.weight"], c.rms_norm_eps)
+
+    def forward(self, tokens, attention_mask=None, cache=None, pos=0):
+        """tokens [B,T] -> logits [B,T,V] (arguments as `hidden`)."""
+        return self.linear(self.hidden(tokens, attention_mask, cache, pos), self.head_weight(), None)
 
     def new_cache(self, batch, tmax, dtype):
         c = self.c
