@@ -1,5 +1,5 @@
 /**
- * `npm run bench:engine [-- --quick]`: the engine's figures, each beside PyTorch's in the same run, against
+ * `npm run bench:engine [-- --quick | --smoke]`: the engine's figures, each beside PyTorch's in the same run, against
  * the issue's targets.
  *
  *   GEMM GFLOP/s at 768x768x768 and 64x768x3072       ours >= 0.9x PyTorch   (bench/gemm.ts: benchGemm)
@@ -45,6 +45,8 @@ const USAGE = `usage: npm run bench:engine [-- options]    (or: node dist/bench/
 
 options:
   --quick               fewer repetitions and 16 instead of 64 new tokens for gpt2-small sampling
+  --smoke               every workload at a tiny size, once (toy, qwen2-tiny): checks that the harness runs;
+                        its figures mean nothing
   --torch-threads <n>   PyTorch's thread count (default: every core)
   --torch-matmul <m>    PyTorch's float32 matmuls: auto (torch's own path when its BLAS is OpenBLAS, MKL
                         or BLIS, else oneDNN when this torch has it), onednn, or blas (torch.mm/addmm,
@@ -196,6 +198,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       quick: { type: "boolean", default: false },
+      smoke: { type: "boolean", default: false },
       "torch-threads": { type: "string" },
       "torch-matmul": { type: "string", default: "auto" },
       json: { type: "boolean", default: false },
@@ -207,7 +210,8 @@ async function main(): Promise<void> {
     return;
   }
   if (!["auto", "onednn", "blas"].includes(values["torch-matmul"]!)) throw new Error(`--torch-matmul: expected auto, onednn or blas\n\n${USAGE}`);
-  const quick = values.quick;
+  const smoke = values.smoke;
+  const quick = values.quick || smoke;
   const torchThreads = values["torch-threads"] === undefined ? null : Number(values["torch-threads"]);
   if (torchThreads !== null && !(Number.isInteger(torchThreads) && torchThreads >= 1)) {
     throw new Error(`--torch-threads: expected a positive integer, got '${values["torch-threads"]}'\n\n${USAGE}`);
@@ -230,32 +234,34 @@ async function main(): Promise<void> {
   const sample = (preset: Workload["preset"], prompt: number, newTokens: number, steps: number, warmup: number): Workload => ({
     what: "sample", preset, args: { batch: 16, prompt, "new-tokens": newTokens, steps, warmup },
   });
+  const small = smoke ? "toy" : "gpt2-small";
   const workloads = {
-    toyStep: step("toy", quick ? 5 : 20, quick ? 1 : 3),
-    smallStep: step("gpt2-small", quick ? 1 : 3, 1),
-    toySample: sample("toy", 4, 12, quick ? 2 : 5, 1),
+    toyStep: step("toy", quick ? (smoke ? 1 : 5) : 20, quick ? 1 : 3),
+    smallStep: step(small, quick ? 1 : 3, smoke ? 0 : 1),
+    toySample: sample("toy", 4, 12, quick ? (smoke ? 1 : 2) : 5, smoke ? 0 : 1),
     // one run, no warm-up: 64 tokens of gpt2-small take minutes on a loaded 2-core machine
-    smallSample: sample("gpt2-small", 8, quick ? 16 : 64, 1, 0),
+    smallSample: sample(small, 8, smoke ? 8 : quick ? 16 : 64, 1, 0),
   };
-  // The families (issue 8): a group of 6 completions of one 64-token prompt; one run each (minutes on CPU)
+  // The families (issue 8): 6 completions (a group) after 64-token prompts; one run each (minutes on CPU)
+  const [qwen2, r1] = smoke ? ["qwen2-tiny", "qwen2-tiny"] : ["qwen2-0.5b", "r1-distill-1.5b"];
   const familyWorkloads = {
-    qwen2Step: { what: "step", preset: "qwen2-0.5b", args: { batch: 4, seq: 128, steps: quick ? 1 : 3, warmup: 1 } },
-    qwen2Sample: { what: "sample", preset: "qwen2-0.5b", args: { batch: 6, prompt: 64, "new-tokens": quick ? 64 : 512, steps: 1, warmup: 0 } },
+    qwen2Step: { what: "step", preset: qwen2, args: { batch: smoke ? 2 : 4, seq: smoke ? 16 : 128, steps: quick ? 1 : 3, warmup: smoke ? 0 : 1 } },
+    qwen2Sample: { what: "sample", preset: qwen2, args: { batch: 6, prompt: smoke ? 4 : 64, "new-tokens": smoke ? 8 : quick ? 64 : 512, steps: 1, warmup: 0 } },
     r1Lora: {
-      what: "step", preset: "r1-distill-1.5b", args: { batch: 6, seq: quick ? 256 : 1024, lora: 64, steps: 1, warmup: 0 },
-      torchArgs: ["--lora-alpha", "128", "--lora-dropout", "0.05", "--head-chunk", "1024", "--checkpoint-layers"],
+      what: "step", preset: r1, args: { batch: smoke ? 2 : 6, seq: smoke ? 32 : quick ? 256 : 1024, lora: smoke ? 4 : 64, steps: 1, warmup: 0 },
+      torchArgs: ["--lora-alpha", smoke ? "8" : "128", "--lora-dropout", "0", "--head-chunk", smoke ? "16" : "1024", "--checkpoint-layers"],
     },
   } satisfies Record<string, Workload>;
 
   log("GEMM ...");
-  const gemm = await benchGemm({ reps: quick ? 5 : 15, withTs: false, shapes: GEMM_SHAPES.slice(0, 2) });
+  const gemm = await benchGemm({ reps: smoke ? 1 : quick ? 5 : 15, withTs: false, shapes: GEMM_SHAPES.slice(0, 2) });
   const results: Record<string, { ours: RunResult; torch: RunResult | null }> = {};
   for (const [key, w] of Object.entries(workloads)) {
     log(`${w.what} ${w.preset} ${flags(w.args).join(" ")} ...`);
     results[key] = { ours: ours(w), torch: noTorch ? null : pytorch(w, torchThreads, values["torch-matmul"]!) };
   }
-  // ours for the families comes with `lambda-grpo bench --preset qwen2-0.5b|r1-distill-1.5b`; until a
-  // side can run its workload, its cell stays empty and a note says why
+  // the families' workloads are minutes and gigabytes each: a side that fails (out of memory, say) leaves
+  // its cell empty and a note says why, rather than losing the whole table
   const familyResults: Record<string, { ours: RunResult | null; torch: RunResult | null }> = {};
   const unavailable: string[] = [];
   const attempt = (what: string, run: () => RunResult): RunResult | null => {
@@ -282,17 +288,19 @@ async function main(): Promise<void> {
   });
   const r = results;
   rows.push(row("toy step, B16 T16", "ms", r.toyStep.ours.median_ms, r.toyStep.torch?.median_ms ?? null, 1 / 3, true, noRatio));
-  rows.push(row("gpt2-small step, B16 T16", "ms", r.smallStep.ours.median_ms, r.smallStep.torch?.median_ms ?? null, 1 / 2, true, noRatio));
-  rows.push(row("gpt2-small step peak RSS", "MB", r.smallStep.ours.peak_rss_mb, r.smallStep.torch?.peak_rss_mb ?? null, 1, true, noRatio));
+  rows.push(row(`${small} step, B16 T16`, "ms", r.smallStep.ours.median_ms, r.smallStep.torch?.median_ms ?? null, 1 / 2, true, noRatio));
+  rows.push(row(`${small} step peak RSS`, "MB", r.smallStep.ours.peak_rss_mb, r.smallStep.torch?.peak_rss_mb ?? null, 1, true, noRatio));
   const sampleLabel = (w: Workload): string => `${w.preset} sampling, B${w.args.batch}, ${w.args["new-tokens"]} new tokens`;
   rows.push(row(sampleLabel(workloads.toySample), "tokens/s", r.toySample.ours.tokens_per_s, r.toySample.torch?.tokens_per_s ?? null, 1.5, false, noRatio));
   rows.push(row(sampleLabel(workloads.smallSample), "tokens/s", r.smallSample.ours.tokens_per_s, r.smallSample.torch?.tokens_per_s ?? null, 1.5, false, noRatio));
   const f = familyResults;
   const fw = familyWorkloads;
-  rows.push(row("qwen2-0.5b step, B4 T128", "ms", f.qwen2Step.ours?.median_ms ?? null, f.qwen2Step.torch?.median_ms ?? null, 1 / 2, true, noRatio));
-  rows.push(row("qwen2-0.5b step peak RSS", "MB", f.qwen2Step.ours?.peak_rss_mb ?? null, f.qwen2Step.torch?.peak_rss_mb ?? null, 1, true, noRatio));
-  rows.push(row(`qwen2-0.5b sampling, B6, ${fw.qwen2Sample.args["new-tokens"]} new tokens`, "tokens/s", f.qwen2Sample.ours?.tokens_per_s ?? null, f.qwen2Sample.torch?.tokens_per_s ?? null, 2, false, noRatio));
-  const lora = `r1-distill-1.5b LoRA r64 step, 6x${fw.r1Lora.args.seq}`;
+  const qs = fw.qwen2Step.args;
+  rows.push(row(`${qwen2} step, B${qs.batch} T${qs.seq}`, "ms", f.qwen2Step.ours?.median_ms ?? null, f.qwen2Step.torch?.median_ms ?? null, 1 / 2, true, noRatio));
+  rows.push(row(`${qwen2} step peak RSS`, "MB", f.qwen2Step.ours?.peak_rss_mb ?? null, f.qwen2Step.torch?.peak_rss_mb ?? null, 1, true, noRatio));
+  rows.push(row(`${qwen2} sampling, B6, ${fw.qwen2Sample.args["new-tokens"]} new tokens`, "tokens/s", f.qwen2Sample.ours?.tokens_per_s ?? null, f.qwen2Sample.torch?.tokens_per_s ?? null, 2, false, noRatio));
+  const la = fw.r1Lora.args;
+  const lora = `${r1} LoRA r${la.lora} step, ${la.batch}x${la.seq}`;
   rows.push(absoluteRow(lora, "ms", f.r1Lora.ours?.median_ms ?? null, f.r1Lora.torch?.median_ms ?? null, null, noRatio));
   rows.push(absoluteRow(`${lora} peak RSS`, "MB", f.r1Lora.ours?.peak_rss_mb ?? null, f.r1Lora.torch?.peak_rss_mb ?? null, 16384, noRatio));
 
@@ -307,7 +315,7 @@ async function main(): Promise<void> {
     ...(blasNote ? [blasNote] : []),
     `families' PyTorch side: scripts/golden_families.py's model; LoRA step with the LM head 1024 rows at a time and gradient checkpointing (${fw.r1Lora.torchArgs.join(" ")})`,
     ...unavailable.map((u) => `not measured: ${u}`),
-    `${quick ? "--quick: fewer repetitions; " : ""}load average at the end ${loadavg().map((x) => x.toFixed(1)).join(" ")}; ${seconds.toFixed(0)} s in all`,
+    `${smoke ? "--smoke: tiny sizes, figures meaningless; " : quick ? "--quick: fewer repetitions; " : ""}load average at the end ${loadavg().map((x) => x.toFixed(1)).join(" ")}; ${seconds.toFixed(0)} s in all`,
   ];
   if (values.json) {
     console.log(JSON.stringify({ rows, notes, gemm, results, familyResults, blas }, null, 2));

@@ -18,7 +18,7 @@ head), written with torch.nn.functional. Decoder families (`--decoder`, a Decode
 src/engine/families/config.ts as JSON, e.g. FAMILY_PRESETS["qwen2-0.5b"]): the reference model of
 scripts/golden_families.py with random weights (HF's init: N(0, 0.02), norms 1, biases 0), float32; with
 `--lora R` the base is frozen and PEFT-style adapters (A kaiming-uniform, B 0, alpha / r, dropout) on every
-linear layer are trained. The step is what our trainer's step does: forward, per-token log-probs of the
+linear layer are trained (alpha 2R and dropout 0 by default, as `lambda-grpo bench --lora R`). The step is what our trainer's step does: forward, per-token log-probs of the
 next token, loss = -mean(log-probs), backward, global-norm clip at 1.0, AdamW.
 """
 import argparse
@@ -306,14 +306,13 @@ def bench_decoder_step(name, c, batch, seq, steps, warmup, mm, lora_r, lora_alph
 
 @torch.no_grad()
 def bench_decoder_sample(name, c, batch, prompt, new_tokens, steps, warmup, mm):
-    """A group's sampling: one random prompt [prompt] for all `batch` completions (prefilled for each row,
-    as HF's generate with num_return_sequences does), then new tokens one at a time with the KV cache
-    (KV heads only), temperature 1, multinomial."""
+    """KV-cache sampling as `lambda-grpo bench sample` times it: random prompts [batch, prompt], one prefill
+    pass, then new tokens one at a time with the KV cache (KV heads only), temperature 1, multinomial."""
     torch.manual_seed(0)
     model, _ = decoder_model(c, mm, 0, 0, 0.0, False)
     for p in model.p.values():
         p.requires_grad_(False)
-    prompts = torch.randint(0, c.vocab_size, (1, prompt), generator=torch.Generator().manual_seed(1)).expand(batch, prompt)
+    prompts = torch.randint(0, c.vocab_size, (batch, prompt), generator=torch.Generator().manual_seed(1))
 
     def run():
         cache = model.new_cache(batch, prompt + new_tokens, torch.float32)
@@ -342,7 +341,7 @@ def main():
     ap.add_argument("--decoder", help="a DecoderConfig (src/engine/families/config.ts) as JSON: a Llama/Qwen2/Qwen3 model")
     ap.add_argument("--lora", type=int, default=0, help="step with --decoder: LoRA rank on every linear layer (0: full fine-tuning)")
     ap.add_argument("--lora-alpha", type=float, help="default 2 x --lora")
-    ap.add_argument("--lora-dropout", type=float, default=0.05)
+    ap.add_argument("--lora-dropout", type=float, default=0.0, help="default 0, as `lambda-grpo bench --lora`")
     ap.add_argument("--head-chunk", type=int, default=0, help="step with --decoder: LM head rows at a time, recomputed in backward (0: all)")
     ap.add_argument("--checkpoint-layers", action="store_true",
                     help="step with --decoder: recompute each block in backward (HF's gradient_checkpointing)")
