@@ -7,17 +7,17 @@
  * y = x W + b), so loading is a name check and a copy: no transposes. Names are accepted with or without
  * the `transformer.` prefix (GPT2LMHeadModel saves with it, GPT2Model and the Hub's gpt2 without).
  */
-import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../io/atomic.js";
-import { readSafetensors, writeSafetensors, type NamedTensor } from "../io/safetensors.js";
+import { SafetensorsCheckpoint, WEIGHTS_FILE, WEIGHTS_INDEX_FILE, writeSafetensors, type NamedTensor } from "../io/safetensors.js";
 import { UserError } from "../util/errors.js";
+import { FAMILIES, type Family } from "./families/config.js";
 import { GPT2, parameterShapes, type GPT2Config } from "./gpt2.js";
 
 export const HF_CONFIG_FILE = "config.json";
-export const HF_WEIGHTS_FILE = "model.safetensors";
-export const HF_INDEX_FILE = "model.safetensors.index.json";
+export const HF_WEIGHTS_FILE = WEIGHTS_FILE;
+export const HF_INDEX_FILE = WEIGHTS_INDEX_FILE;
 
 /** HF's default for GPT2Config.layer_norm_epsilon (older configs omit it). */
 const HF_DEFAULT_LAYER_NORM_EPSILON = 1e-5;
@@ -113,7 +113,7 @@ function isIgnoredBuffer(name: string): boolean {
 
 const PREFIX = "transformer.";
 
-async function readJson(path: string): Promise<unknown> {
+export async function readJson(path: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -128,63 +128,64 @@ async function readJson(path: string): Promise<unknown> {
   }
 }
 
-/** Every tensor of the checkpoint by its name in the file, with the file it came from. */
-async function readWeights(dir: string): Promise<Map<string, NamedTensor & { file: string }>> {
-  const single = join(dir, HF_WEIGHTS_FILE);
-  const index = join(dir, HF_INDEX_FILE);
-  let files = [single];
-  if (!existsSync(single) && existsSync(index)) {
-    const json = (await readJson(index)) as { weight_map?: Record<string, unknown> };
-    const map = json?.weight_map;
-    if (typeof map !== "object" || map === null || !Object.values(map).every((f) => typeof f === "string")) {
-      throw new UserError(`${index}: weight_map: expected an object of tensor name -> file name`);
-    }
-    files = [...new Set(Object.values(map) as string[])].map((f) => join(dir, f));
-  }
-  const out = new Map<string, NamedTensor & { file: string }>();
-  for (const file of files) {
-    let contents;
-    try {
-      // views into the file's bytes: each is copied into the model below, so the file is held once
-      contents = await readSafetensors(file, { copy: false });
-    } catch (err) {
-      if (file === single && err instanceof UserError && err.message.endsWith("no such file")) {
-        throw new UserError(`${single}: no such file (a Hugging Face GPT-2 directory holds ${HF_CONFIG_FILE} and ${HF_WEIGHTS_FILE}; pytorch_model.bin is not read)`);
-      }
-      throw err;
-    }
-    for (const [name, t] of contents.tensors) out.set(name, { shape: t.shape, data: t.data, file });
-  }
-  return out;
+/** What a Hugging Face directory holds, by its config.json's `model_type`: GPT-2 or one of the decoder families. */
+export type HFModelKind = "gpt2" | Family;
+
+/**
+ * The kind of model in `dir` (config.json's model_type; GPT-2 configs of old may lack it and are GPT-2):
+ * "gpt2" loads with `loadHFModel`, the families with src/engine/hf-families.ts.
+ */
+export async function hfModelKind(dir: string): Promise<HFModelKind> {
+  const path = join(dir, HF_CONFIG_FILE);
+  const json = await readJson(path);
+  if (typeof json !== "object" || json === null || Array.isArray(json)) throw new UserError(`${path}: expected a JSON object`);
+  const type = (json as Record<string, unknown>).model_type;
+  if (type === undefined || type === "gpt2") return "gpt2";
+  if (typeof type === "string" && (FAMILIES as readonly string[]).includes(type)) return type as Family;
+  throw new UserError(`${path}: model_type: ${JSON.stringify(type)} is not supported (expected gpt2, ${FAMILIES.join(", ")})`);
 }
 
 /**
- * Loads a Hugging Face-format GPT-2 directory. Errors name the file, the tensor and what was expected.
+ * Loads a Hugging Face-format GPT-2 directory, streaming each tensor from the file into the model (peak
+ * memory: the model plus a few MB). Errors name the file, the tensor and what was expected.
  * opts.trainable false makes a model without gradient buffers (inference only).
  */
 export async function loadHFModel(dir: string, opts: { trainable?: boolean } = {}): Promise<GPT2> {
   const configPath = join(dir, HF_CONFIG_FILE);
   const config = configFromHF(await readJson(configPath), configPath);
-  const raw = await readWeights(dir);
+  const checkpoint = await SafetensorsCheckpoint.open(
+    dir,
+    `(a Hugging Face GPT-2 directory holds ${HF_CONFIG_FILE} and ${HF_WEIGHTS_FILE}; pytorch_model.bin is not read)`,
+  );
+  try {
+    return await loadInto(checkpoint, config, dir, opts.trainable ?? true);
+  } finally {
+    await checkpoint.close();
+  }
+}
 
+type Stored = { shape: number[]; file: string; fileName: string };
+
+async function loadInto(checkpoint: SafetensorsCheckpoint, config: GPT2Config, dir: string, trainable: boolean): Promise<GPT2> {
   // our name -> the file's tensor
-  const byName = new Map<string, NamedTensor & { file: string; fileName: string }>();
-  let lmHead: (NamedTensor & { file: string; fileName: string }) | null = null;
-  for (const [fileName, t] of raw) {
+  const byName = new Map<string, Stored>();
+  let lmHead: Stored | null = null;
+  for (const [fileName, t] of checkpoint.tensors) {
+    const stored = { shape: t.entry.shape, file: t.file.path, fileName };
     const name = fileName.startsWith(PREFIX) ? fileName.slice(PREFIX.length) : fileName;
     if (name === "lm_head.weight") {
-      lmHead = { ...t, fileName };
+      lmHead = stored;
       continue;
     }
     if (isIgnoredBuffer(name)) continue;
     const seen = byName.get(name);
     if (seen) {
-      throw new UserError(`${t.file}: tensor '${fileName}' is also stored as '${seen.fileName}' (with and without '${PREFIX}')`);
+      throw new UserError(`${stored.file}: tensor '${fileName}' is also stored as '${seen.fileName}' (with and without '${PREFIX}')`);
     }
-    byName.set(name, { ...t, fileName });
+    byName.set(name, stored);
   }
 
-  const model = new GPT2(config, { trainable: opts.trainable ?? true });
+  const model = new GPT2(config, { trainable });
   const expected = new Set(model.parameters().map((p) => p.name));
   const unexpected = [...byName.entries()].filter(([name]) => !expected.has(name)).map(([, t]) => t);
   if (unexpected.length > 0) {
@@ -194,31 +195,34 @@ export async function loadHFModel(dir: string, opts: { trainable?: boolean } = {
   }
   if (!byName.has("wte.weight") && lmHead) byName.set("wte.weight", lmHead);
 
-  const weightsName = raw.size > 0 ? [...raw.values()][0].file : join(dir, HF_WEIGHTS_FILE);
+  const weightsName = checkpoint.files[0]?.path ?? join(dir, HF_WEIGHTS_FILE);
   for (const p of model.parameters()) {
     const t = byName.get(p.name);
     if (!t) {
       throw new UserError(`${weightsName}: tensor '${PREFIX}${p.name}' (or '${p.name}') is missing; expected shape [${p.shape.join(", ")}]`);
     }
     checkShape(t, p.shape, config);
-    p.data.set(t.data);
+    await checkpoint.readInto(t.fileName, p.data);
   }
 
-  if (lmHead && byName.get("wte.weight") !== lmHead) {
-    const wte = byName.get("wte.weight")!;
+  const wte = byName.get("wte.weight")!;
+  if (lmHead && wte !== lmHead) {
     checkShape(lmHead, [config.vocabSize, config.nEmbd], config);
-    for (let i = 0; i < wte.data.length; i++) {
-      if (lmHead.data[i] !== wte.data[i]) {
-        throw new UserError(
-          `${lmHead.file}: tensor '${lmHead.fileName}' differs from '${wte.fileName}' at element ${i}: an untied LM head is not supported (the LM head is the token embedding)`,
-        );
-      }
+    const embedding = model.parameters().find((p) => p.name === "wte.weight")!.data;
+    let differs = -1;
+    await checkpoint.forEachChunk(lmHead.fileName, (values, first) => {
+      for (let i = 0; i < values.length && differs < 0; i++) if (values[i] !== embedding[first + i]) differs = first + i;
+    });
+    if (differs >= 0) {
+      throw new UserError(
+        `${lmHead.file}: tensor '${lmHead.fileName}' differs from '${wte.fileName}' at element ${differs}: an untied LM head is not supported (the LM head is the token embedding)`,
+      );
     }
   }
   return model;
 }
 
-function checkShape(t: NamedTensor & { file: string; fileName: string }, shape: number[], config: GPT2Config): void {
+function checkShape(t: Stored, shape: number[], config: GPT2Config): void {
   if (t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i])) return;
   const dims = `n_embd ${config.nEmbd}, vocab_size ${config.vocabSize}, n_positions ${config.contextLength}`;
   const transposed = shape.length === 2 && t.shape.length === 2 && t.shape[0] === shape[1] && t.shape[1] === shape[0];
