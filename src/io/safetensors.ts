@@ -294,24 +294,39 @@ export class SafetensorsFile {
       await readFully(this.handle, new Uint8Array(dest.buffer, dest.byteOffset, dest.byteLength), this.dataStart + e.begin, this.path);
       return;
     }
-    await this.forEachChunk(name, (chunk, at) => dest.set(chunk, at));
+    await this.stream(e, (raw, first) => decodeInto(raw, e.dtype, dest, first));
   }
 
   /** Calls fn(values, firstIndex) over tensor `name` in order, a chunk at a time (`values` is reused). */
   async forEachChunk(name: string, fn: (values: Float32Array, firstIndex: number) => void): Promise<void> {
     const e = this.entry(name);
     const size = BYTES_PER_ELEMENT[e.dtype];
-    const perChunk = Math.max(1, Math.floor(READ_CHUNK_BYTES / size));
-    const raw = new Uint8Array(perChunk * size);
-    const values = new Float32Array(perChunk);
-    const n = (e.end - e.begin) / size;
-    for (let first = 0; first < n; first += perChunk) {
-      const count = Math.min(perChunk, n - first);
-      const bytes = raw.subarray(0, count * size);
-      await readFully(this.handle, bytes, this.dataStart + e.begin + first * size, this.path);
-      const out = values.subarray(0, count);
-      decodeInto(bytes, e.dtype, out, 0);
+    const values = new Float32Array(Math.min(READ_CHUNK_BYTES, e.end - e.begin) / size);
+    await this.stream(e, (raw, first) => {
+      const out = values.subarray(0, raw.byteLength / size);
+      decodeInto(raw, e.dtype, out, 0);
       fn(out, first);
+    });
+  }
+
+  /** One chunk buffer per file, reused by every read (a fresh one per read would pile up garbage of the model's size). */
+  private scratch: Uint8Array | null = null;
+
+  /** The raw bytes of `e`, a whole number of elements per chunk, with the index of each chunk's first element. */
+  private async stream(e: TensorEntry, visit: (raw: Uint8Array, firstIndex: number) => void): Promise<void> {
+    const size = BYTES_PER_ELEMENT[e.dtype];
+    const chunkBytes = Math.floor(READ_CHUNK_BYTES / size) * size;
+    // null: not allocated yet, or taken by a read in progress (a concurrent read then gets its own)
+    const buffer = this.scratch ?? new Uint8Array(chunkBytes);
+    this.scratch = null;
+    try {
+      for (let at = e.begin; at < e.end; at += chunkBytes) {
+        const bytes = buffer.subarray(0, Math.min(chunkBytes, e.end - at));
+        await readFully(this.handle, bytes, this.dataStart + at, this.path);
+        visit(bytes, (at - e.begin) / size);
+      }
+    } finally {
+      this.scratch = buffer;
     }
   }
 
