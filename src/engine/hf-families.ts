@@ -22,6 +22,8 @@ import {
 import { UserError } from "../util/errors.js";
 import { FAMILIES, parameterShapes, type DecoderConfig, type Family, type Llama3RopeScaling } from "./families/config.js";
 import { HF_CONFIG_FILE, readJson } from "./hf.js";
+import { readAdapter, type AdapterConfig } from "./peft.js";
+import { TransformerLM } from "./transformer.js";
 
 /** transformers' class per family (config.json `architectures`). */
 export const HF_ARCHITECTURES: Record<Family, string> = {
@@ -367,4 +369,23 @@ export async function saveDecoderModel(dir: string, config: DecoderConfig, param
   }
   await writeSafetensorsCheckpoint(dir, tensors, { format: "pt" }, { dtype, maxShardBytes: opts.maxShardBytes });
   await writeFileAtomic(join(dir, HF_CONFIG_FILE), JSON.stringify(hfConfig, null, 2) + "\n");
+}
+
+/**
+ * A TransformerLM with the weights of HF directory `dir` (streamed into its buffers); with `adapter` (a
+ * PEFT adapter directory), its LoRA adapters loaded on the frozen base. `trainable` false: no gradients.
+ */
+export async function loadDecoderModel(
+  dir: string,
+  opts: { trainable?: boolean; adapter?: string | null } = {},
+): Promise<{ model: TransformerLM; dtypes: ReadableDtype[]; adapter: AdapterConfig | null }> {
+  const { config } = await readDecoderConfig(dir);
+  const adapter = opts.adapter ? await readAdapter(opts.adapter, config) : null;
+  const model = new TransformerLM(config, { trainable: opts.trainable ?? true, lora: adapter?.adapter.lora ?? null });
+  const { dtypes } = await loadDecoderWeights(dir, config, model.baseParameters());
+  if (adapter) {
+    const byName = new Map(adapter.tensors.map((t) => [t.name, t.data]));
+    for (const p of model.loraParameters()) p.data.set(byName.get(p.name)!);
+  }
+  return { model, dtypes, adapter: adapter?.adapter ?? null };
 }

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../io/atomic.js";
 import { SafetensorsFile, writeSafetensors, type NamedTensor } from "../io/safetensors.js";
 import { UserError } from "../util/errors.js";
-import { LINEAR_MODULES, type DecoderConfig, type LinearModule, type LoraConfig } from "./families/config.js";
+import { LINEAR_MODULES, loraParameterShapes, modulePath, type DecoderConfig, type LinearModule, type LoraConfig } from "./families/config.js";
 import { readJson } from "./hf.js";
 import type { ParameterView } from "./hf-families.js";
 import { kernels } from "./kernels/index.js";
@@ -36,41 +36,9 @@ export interface AdapterConfig {
   baseModelNameOrPath: string | null;
 }
 
-/** The block each linear module lives in. */
-function modulePath(m: LinearModule): string {
-  return m === "gate_proj" || m === "up_proj" || m === "down_proj" ? `mlp.${m}` : `self_attn.${m}`;
-}
-
-/** The linear modules `lora` adapts, in block order (`all-linear`: every linear layer of a block, as PEFT; not the LM head). */
-export function targetedModules(lora: LoraConfig): LinearModule[] {
-  if (lora.targetModules === "all-linear") return [...LINEAR_MODULES];
-  return LINEAR_MODULES.filter((m) => (lora.targetModules as string[]).includes(m));
-}
-
-/** [out, in] of a linear module of `config`. */
-function linearShape(config: DecoderConfig, m: LinearModule): [number, number] {
-  const C = config.hiddenSize;
-  const q = config.nHead * config.headDim;
-  const kv = config.nKvHead * config.headDim;
-  const I = config.intermediateSize;
-  const shapes: Record<LinearModule, [number, number]> = {
-    q_proj: [q, C], k_proj: [kv, C], v_proj: [kv, C], o_proj: [C, q], gate_proj: [I, C], up_proj: [I, C], down_proj: [C, I],
-  };
-  return shapes[m];
-}
-
-/** The LoRA parameters of `config` under `lora` (our names), by layer then module, A before B: the weight's name, A [r, in], B [out, r]. */
-export function loraParameterShapes(config: DecoderConfig, lora: LoraConfig): { name: string; shape: number[]; weight: string }[] {
-  const out: { name: string; shape: number[]; weight: string }[] = [];
-  for (let i = 0; i < config.nLayer; i++) {
-    for (const m of targetedModules(lora)) {
-      const module = `model.layers.${i}.${modulePath(m)}`;
-      const [o, n] = linearShape(config, m);
-      out.push({ name: `${module}.lora_A.weight`, shape: [lora.r, n], weight: `${module}.weight` });
-      out.push({ name: `${module}.lora_B.weight`, shape: [o, lora.r], weight: `${module}.weight` });
-    }
-  }
-  return out;
+/** The base weight an adapter tensor belongs to: `...q_proj.lora_A.weight` -> `...q_proj.weight`. */
+export function adaptedWeight(loraName: string): string {
+  return loraName.replace(/\.lora_[AB]\.weight$/, ".weight");
 }
 
 /** The AdapterConfig of a parsed adapter_config.json; `file` names it in errors. */
@@ -222,11 +190,12 @@ export function mergeLora(base: Iterable<ParameterView>, adapter: Iterable<Param
     const b = shapes[k + 1];
     const [r, n] = a.shape;
     const out = b.shape[0];
-    const W = weights.get(a.weight);
+    const weight = adaptedWeight(a.name);
+    const W = weights.get(weight);
     const A = ab.get(a.name);
     const B = ab.get(b.name);
-    if (!W || W.length !== out * n) throw new Error(`mergeLora: no ${out * n}-element base weight '${a.weight}'`);
-    if (!A || A.length !== r * n || !B || B.length !== out * r) throw new Error(`mergeLora: adapter tensors for '${a.weight}' missing or misshapen`);
+    if (!W || W.length !== out * n) throw new Error(`mergeLora: no ${out * n}-element base weight '${weight}'`);
+    if (!A || A.length !== r * n || !B || B.length !== out * r) throw new Error(`mergeLora: adapter tensors for '${weight}' missing or misshapen`);
     // W[out, n] = scale * B[out, r] A[r, n] + W
     kernels.gemm(false, false, out, n, r, scale, B, A, 1, W);
   }

@@ -4,18 +4,20 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DecoderConfig, LoraConfig } from "../../src/engine/families/config.js";
+import { loraParameterShapes } from "../../src/engine/families/config.js";
 import {
+  adaptedWeight,
   adapterConfigFromPeft,
-  loraParameterShapes,
   mergeLora,
   readAdapter,
   writeAdapter,
   type AdapterConfig,
 } from "../../src/engine/peft.js";
+import { loadDecoderModel, saveDecoderModel } from "../../src/engine/hf-families.js";
 import { readSafetensors, writeSafetensors } from "../../src/io/safetensors.js";
 import { UserError } from "../../src/util/errors.js";
 import { Rng } from "../../src/util/rng.js";
-import { randomParameters, TINY } from "../fixtures/tiny-families.js";
+import { randomParameters, TINY, writeTinyCheckpoint } from "../fixtures/tiny-families.js";
 
 async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "peft-"));
@@ -133,7 +135,7 @@ test("mergeLora adds (alpha / r) B A to each targeted weight, checked against th
     const adapter = randomAdapter(config, lora, 12);
     mergeLora(base, adapter, config, lora);
     const byName = new Map(adapter.map((t) => [t.name, t]));
-    const targeted = new Set(loraParameterShapes(config, lora).map((s) => s.weight));
+    const targeted = new Set(loraParameterShapes(config, lora).map((s) => adaptedWeight(s.name)));
     for (let p = 0; p < base.length; p++) {
       const { name, shape } = base[p];
       if (!targeted.has(name)) {
@@ -154,4 +156,37 @@ test("mergeLora adds (alpha / r) B A to each targeted weight, checked against th
       }
     }
   }
+});
+
+test("a merged checkpoint scores like its base with the adapter on (TransformerLM, every family)", async () => {
+  await withTemp(async (root) => {
+    for (const config of Object.values(TINY)) {
+      const dir = join(root, config.family);
+      const base = await writeTinyCheckpoint(join(dir, "base"), config, 21);
+      const lora: LoraConfig = { r: 4, alpha: 8, dropout: 0, targetModules: "all-linear" };
+      // B != 0 (a trained adapter), scaled so the update moves the logits visibly
+      const adapter = randomAdapter(config, lora, 22).map((t) => ({ ...t, data: t.data.map((x) => 0.2 * x) }));
+      await writeAdapter(join(dir, "adapter"), config, { lora, baseModelNameOrPath: null }, adapter);
+      mergeLora(base, adapter, config, lora);
+      await saveDecoderModel(join(dir, "merged"), config, base);
+
+      const withAdapter = await loadDecoderModel(join(dir, "base"), { trainable: false, adapter: join(dir, "adapter") });
+      const merged = await loadDecoderModel(join(dir, "merged"), { trainable: false });
+      const plain = await loadDecoderModel(join(dir, "base"), { trainable: false });
+      const batch = { tokens: Int32Array.from({ length: 2 * 9 }, (_, i) => (i * 7 + 3) % config.vocabSize), batch: 2, seqLen: 9, lengths: Int32Array.from([9, 6]) };
+      const a = withAdapter.model.logits(batch);
+      const m = merged.model.logits(batch);
+      const p = plain.model.logits(batch);
+      let scaleOf = 0;
+      let diff = 0;
+      let moved = 0;
+      for (let i = 0; i < a.length; i++) {
+        scaleOf = Math.max(scaleOf, Math.abs(a[i]));
+        diff = Math.max(diff, Math.abs(a[i] - m[i]));
+        moved = Math.max(moved, Math.abs(a[i] - p[i]));
+      }
+      assert.ok(diff / scaleOf < 1e-4, `${config.family}: merged vs adapter ${diff / scaleOf}`);
+      assert.ok(moved / scaleOf > 1e-2, `${config.family}: the adapter changes the logits (${moved / scaleOf})`);
+    }
+  });
 });
