@@ -17,6 +17,14 @@ export interface TextEncoder {
   encode(text: string): number[];
 }
 
+/** A tokenizer.json both ways, with its special tokens by text (chat templates, stop tokens). */
+export interface HFTokenizer extends TextEncoder {
+  /** Text of `ids`, special tokens kept unless `skipSpecialTokens` */
+  decode(ids: number[], opts?: { skipSpecialTokens?: boolean }): string;
+  /** The id of a token (added tokens included), undefined when it has none */
+  tokenToId(token: string): number | undefined;
+}
+
 async function readJson(path: string, what: string): Promise<object> {
   let text: string;
   try {
@@ -34,7 +42,7 @@ async function readJson(path: string, what: string): Promise<object> {
 }
 
 /** Loads a tokenizer.json (and tokenizer_config.json from the same directory, if there is one). */
-export async function loadTokenizer(path: string): Promise<TextEncoder> {
+export async function loadTokenizer(path: string): Promise<HFTokenizer> {
   const json = await readJson(path, "tokenizer.json");
   const configPath = join(dirname(path), "tokenizer_config.json");
   let config: object = {};
@@ -58,6 +66,12 @@ export async function loadTokenizer(path: string): Promise<TextEncoder> {
         if (!Number.isInteger(ids[i])) throw new Error(`piece '${tokens[i]}' has no id in the tokenizer's vocabulary`);
       }
       return ids;
+    },
+    decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+      return tokenizer.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? false });
+    },
+    tokenToId(token: string): number | undefined {
+      return tokenizer.token_to_id(token);
     },
   };
 }
