@@ -12,8 +12,10 @@ import {
   loadDecoderWeights,
   readDecoderConfig,
 } from "../../src/engine/hf-families.js";
+import { readAdapter } from "../../src/engine/peft.js";
 import { floatToBf16, readSafetensors, writeSafetensors, type NamedTensor } from "../../src/io/safetensors.js";
 import { UserError } from "../../src/util/errors.js";
+import { FAMILY_FIXTURES } from "../fixtures/families/fixture.js";
 import { GPT2_TINY_DIR } from "../fixtures/gpt2-tiny/fixture.js";
 import { TINY, writeTinyCheckpoint } from "../fixtures/tiny-families.js";
 
@@ -231,4 +233,23 @@ test("a missing, misshapen, transposed, unexpected or untied-but-tied tensor: er
     await assert.rejects(loadDecoderWeights(empty, TINY.qwen2, allocateParameters(TINY.qwen2)), /empty\/model\.safetensors: no such file \(a Hugging Face directory holds config\.json and model\.safetensors/);
     assert.deepEqual(JSON.parse(await readFile(join(empty, "config.json"), "utf8")).architectures, ["Qwen2ForCausalLM"]);
   });
+});
+
+test("the checkpoints PyTorch wrote (F32, BF16, sharded F16, a PEFT adapter) read as their stated configs, tensor for tensor", async () => {
+  for (const f of FAMILY_FIXTURES) {
+    const { config } = await readDecoderConfig(f.dir);
+    assert.deepEqual(config, f.config, f.name);
+    const dest = allocateParameters(config);
+    const { dtypes } = await loadDecoderWeights(f.dir, config, dest);
+    assert.deepEqual(dtypes, [f.dtype]);
+    const whole = new Map<string, Float32Array>();
+    for (const file of f.weightFiles) for (const [name, t] of (await readSafetensors(join(f.dir, file))).tensors) whole.set(name, t.data);
+    for (const p of dest) assert.deepEqual(p.data, whole.get(p.name), `${f.name} ${p.name}`);
+    if (f.lora) {
+      const { adapter, tensors } = await readAdapter(join(f.dir, "adapter"), config);
+      assert.deepEqual({ ...adapter.lora, targetModules: [...adapter.lora.targetModules].sort() }, { ...f.lora, targetModules: [...f.lora.targetModules].sort() });
+      const file = (await readSafetensors(join(f.dir, "adapter", "adapter_model.safetensors"))).tensors;
+      for (const t of tensors) assert.deepEqual(t.data, file.get(`base_model.model.${t.name}`)!.data, t.name);
+    }
+  }
 });
