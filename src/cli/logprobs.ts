@@ -1,31 +1,34 @@
 /**
  * `lambda-grpo logprobs --model <dir> --input <in.jsonl> --out <out.jsonl>`: per-token log-probs of token
- * sequences under a Hugging Face-format GPT-2.
+ * sequences under a Hugging Face model: GPT-2, or a Llama 3 / Qwen2 / Qwen3 (optionally with a PEFT adapter).
  *
  * Input: one `{"tokens": [int, ...]}` per line (other fields ignored, blank lines skipped). Output: one
  * `{"logprobs": [...]}` per input record, in order, where entry t is log p(tokens[t+1] | tokens[0..t])
  * (so tokens.length - 1 entries; the first token is conditioned on, not scored). The input is streamed
  * a batch at a time; the output appears atomically (temporary file + rename), and not at all on an error.
  */
-import { loadHFModel } from "../engine/hf.js";
-import type { GPT2 } from "../engine/gpt2.js";
+import { hfModelKind, loadHFModel } from "../engine/hf.js";
+import { loadDecoderModel } from "../engine/hf-families.js";
+import type { CausalLM } from "../engine/lm.js";
 import { inputInfo, openSink } from "../io/files.js";
 import { readJsonl } from "../io/jsonl.js";
 import { createProgress } from "../io/progress.js";
 import { inputError } from "../util/errors.js";
-import { intOption, parseCommand, requiredOption } from "./args.js";
+import { intOption, parseCommand, requiredOption, usageError } from "./args.js";
 
 /** Sequences per forward pass: enough to keep the GEMMs efficient, small enough for long contexts. */
 const DEFAULT_BATCH_SIZE = 16;
 
 const USAGE = `usage: lambda-grpo logprobs --model <dir> --input <in.jsonl | -> --out <out.jsonl | -> [options]
 
-Per-token log-probs under a Hugging Face-format GPT-2 (a directory with config.json and model.safetensors).
+Per-token log-probs under a Hugging Face model (a directory with config.json and model.safetensors or
+shards): GPT-2, Llama 3, Qwen2 or Qwen3.
 Each input line {"tokens": [...]} gives one output line {"logprobs": [...]}: the log-prob of each token
 given the ones before it (tokens.length - 1 numbers).
 
 options:
-  --model <dir>        Hugging Face GPT-2 directory
+  --model <dir>        Hugging Face model directory
+  --lora <dir>         a PEFT LoRA adapter on the model (Llama 3, Qwen2, Qwen3)
   --input <file>       JSONL of {"tokens": [int, ...]}; "-" reads stdin
   -o, --out <file>     JSONL output, written atomically; "-" writes stdout
   --batch-size <n>     sequences per forward pass (default ${DEFAULT_BATCH_SIZE})
@@ -42,6 +45,7 @@ export async function main(argv: string[]): Promise<void> {
     argv,
     {
       model: { type: "string" },
+      lora: { type: "string" },
       input: { type: "string" },
       out: { type: "string", short: "o" },
       "batch-size": { type: "string" },
@@ -58,7 +62,7 @@ export async function main(argv: string[]): Promise<void> {
   const batchSize = intOption("batch-size", values["batch-size"], DEFAULT_BATCH_SIZE);
 
   const input = await inputInfo(inputPath);
-  const model = await loadHFModel(modelDir, { trainable: false });
+  const model = await loadModel(modelDir, values.lora);
   const sink = await openSink(outPath, "--out");
   const bar = createProgress({ label: "logprobs", total: input.size, unit: "bytes", quiet: values.quiet });
   let sequences = 0;
@@ -93,8 +97,17 @@ export async function main(argv: string[]): Promise<void> {
   if (outPath !== "-") console.error(`lambda-grpo logprobs: ${sequences} sequence${sequences === 1 ? "" : "s"} -> ${outPath}`);
 }
 
+/** The model of a HF directory, whichever family it holds, without gradient buffers. */
+async function loadModel(dir: string, lora: string | undefined): Promise<CausalLM> {
+  if ((await hfModelKind(dir)) === "gpt2") {
+    if (lora !== undefined) throw usageError("logprobs", "--lora: GPT-2 models take no adapter here");
+    return loadHFModel(dir, { trainable: false });
+  }
+  return (await loadDecoderModel(dir, { trainable: false, adapter: lora ?? null })).model;
+}
+
 /** The record's token ids, checked against the model (vocabulary, context length). */
-function tokensOf(value: unknown, file: string, line: number, model: GPT2): number[] {
+function tokensOf(value: unknown, file: string, line: number, model: CausalLM): number[] {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw inputError(file, line, null, `expected an object {"tokens": [...]}, got ${JSON.stringify(value)?.slice(0, 40)}`);
   }
@@ -102,7 +115,8 @@ function tokensOf(value: unknown, file: string, line: number, model: GPT2): numb
   if (tokens === undefined) throw inputError(file, line, "tokens", "missing");
   if (!Array.isArray(tokens)) throw inputError(file, line, "tokens", `expected an array of token ids, got ${JSON.stringify(tokens).slice(0, 40)}`);
   if (tokens.length === 0) throw inputError(file, line, "tokens", "empty (at least one token is needed)");
-  const { vocabSize: V, contextLength } = model.config;
+  const V = model.vocabSize;
+  const contextLength = model.maxSequenceLength;
   if (tokens.length > contextLength) {
     throw inputError(file, line, "tokens", `${tokens.length} tokens, more than the model's context length ${contextLength}`);
   }
@@ -116,7 +130,7 @@ function tokensOf(value: unknown, file: string, line: number, model: GPT2): numb
 }
 
 /** Log-probs of each sequence of `batch` (tokens.length - 1 each), from one padded forward pass. */
-function scoreBatch(model: GPT2, batch: Pending[]): number[][] {
+function scoreBatch(model: CausalLM, batch: Pending[]): number[][] {
   if (batch.length === 0) return [];
   const B = batch.length;
   const T = Math.max(...batch.map((p) => p.tokens.length));

@@ -12,9 +12,11 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(arg
   analyze: { summary: "prefix-overlap metrics of rollout groups, with an HTML report", load: () => import("./analyze.js") },
   view: { summary: "serve a local page that draws each group's prefix tree and the run's curves", load: () => import("./view.js") },
   report: { summary: "write the viewer's pages as one self-contained HTML file", load: () => import("./report.js") },
-  logprobs: { summary: "per-token log-probs of token sequences under a Hugging Face-format GPT-2", load: () => import("./logprobs.js") },
+  logprobs: { summary: "per-token log-probs of token sequences under a Hugging Face model (GPT-2, Llama 3, Qwen2, Qwen3)", load: () => import("./logprobs.js") },
+  generate: { summary: "sample a completion of a prompt (--chat: through the chat template) from a Hugging Face model", load: () => import("./generate.js") },
+  export: { summary: "merge a PEFT LoRA adapter into its base model and write a plain Hugging Face checkpoint", load: () => import("./export.js") },
   bench: { summary: "time a training step of the engine (bench step --preset toy|gpt2-small)", load: () => import("./bench.js") },
-  info: { summary: "which kernels (native or TypeScript) the engine uses here", load: () => import("./info.js") },
+  info: { summary: "which kernels the engine uses here; with --model, what a Hugging Face directory holds", load: () => import("./info.js") },
 };
 
 function usage(): string {

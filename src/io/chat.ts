@@ -166,3 +166,33 @@ export async function stopTokenIds(dir: string, tokenizer: HFTokenizer | null): 
   }
   return [...new Set(ids)];
 }
+
+/** How generate samples by default: transformers' reading of generation_config.json. */
+export interface GenerationDefaults {
+  /** 0: greedy (do_sample false or absent, transformers' default) */
+  temperature: number;
+  topK: number;
+  topP: number;
+}
+
+/** transformers' GenerationConfig defaults for do_sample true: temperature 1, top_k 50, top_p 1. */
+const HF_SAMPLE_DEFAULTS = { temperature: 1, topK: 50, topP: 1 };
+
+/** The sampling settings of `dir`'s generation_config.json (greedy without one, as transformers' generate). */
+export async function generationDefaults(dir: string): Promise<GenerationDefaults> {
+  const path = join(dir, GENERATION_CONFIG_FILE);
+  if (!existsSync(path)) return { temperature: 0, topK: 0, topP: 1 };
+  const g = await readJsonObject(path);
+  if (g.do_sample !== true) return { temperature: 0, topK: 0, topP: 1 };
+  const num = (key: string, fallback: number, ok: (x: number) => boolean): number => {
+    const v = g[key];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== "number" || !ok(v)) throw new UserError(`${path}: ${key}: out of range, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  return {
+    temperature: num("temperature", HF_SAMPLE_DEFAULTS.temperature, (x) => x >= 0 && Number.isFinite(x)),
+    topK: num("top_k", HF_SAMPLE_DEFAULTS.topK, (x) => Number.isInteger(x) && x >= 0),
+    topP: num("top_p", HF_SAMPLE_DEFAULTS.topP, (x) => x > 0 && x <= 1),
+  };
+}

@@ -68,6 +68,8 @@ export async function loadTokenizer(path: string): Promise<HFTokenizer> {
       return ids;
     },
     decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+      // the library refuses an empty list; no tokens are no text
+      if (ids.length === 0) return "";
       return tokenizer.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? false });
     },
     tokenToId(token: string): number | undefined {
