@@ -10,6 +10,7 @@
  * means cost linear in tokens (it falls with length where a fixed cost per group still shows).
  */
 import { Rng } from "../src/util/rng.js";
+import { makeGroup, VOCAB } from "./workload.js";
 import {
   buildPrefixTree,
   lossWeights,
@@ -21,8 +22,6 @@ import {
 
 const GROUP_SIZES = [6, 16, 36];
 const LENGTHS = [512, 1024, 2048, 4096];
-/** GPT-2's vocabulary: distinct branches almost never collide again after they split. */
-const VOCAB = 50257;
 /** Prompts per training step (the paper's code uses 4): lossWeights sees this many groups at once. */
 const GROUPS_PER_BATCH = 4;
 
@@ -30,28 +29,6 @@ const quick = process.argv.includes("--quick");
 /** Tokens generated per configuration; each is timed over several repetitions, best kept. */
 const TOKENS_PER_CONFIG = quick ? 400_000 : 2_000_000;
 const REPS = quick ? 3 : 9;
-
-/**
- * One group: lengths in [0.75 L, L]; each completion after the first copies an opening of an earlier one
- * (up to 60% of it, so shared openings are long) and then samples its own tokens.
- */
-function makeGroup(rng: Rng, k: number, L: number): Int32Array[] {
-  const group: Int32Array[] = [];
-  for (let i = 0; i < k; i++) {
-    const len = L - rng.int((L >> 2) + 1);
-    const y = new Int32Array(len);
-    let t = 0;
-    if (i > 0) {
-      const parent = group[rng.int(i)];
-      const branch = Math.min(len, rng.int(Math.floor(parent.length * 0.6) + 1));
-      y.set(parent.subarray(0, branch));
-      t = branch;
-    }
-    for (; t < len; t++) y[t] = rng.int(VOCAB);
-    group.push(y);
-  }
-  return group;
-}
 
 interface Workload {
   groups: Int32Array[][];

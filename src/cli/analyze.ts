@@ -56,7 +56,7 @@ function textTable(headers: string[], rows: string[][]): string {
   return [fmt(headers), ...rows.map(fmt)].join("\n");
 }
 
-const SHORT_HEADERS = ["groups", "completions", "tokens", "flat", "depth mean", "depth median", "interm. mean", "interm. median"];
+const SHORT_HEADERS = ["groups", "completions", "tokens", "flat", "depth mean", "depth median", "interm. mean", "interm. median", "shared wt", "mean |lambda|"];
 
 /** The readable summary printed to stdout. */
 function summaryText(summary: AnalyzeSummary): string {
@@ -70,6 +70,8 @@ function summaryText(summary: AnalyzeSummary): string {
     `${label(3)}${o.flatGroups} of ${count(o.groups, "group")} (${(100 * o.flatFraction).toFixed(1)}%)`,
     `${"path depth".padEnd(32)}mean ${cells[4]}, median ${cells[5]}`,
     `${"intermediate proportion".padEnd(32)}mean ${cells[6]}, median ${cells[7]}`,
+    `${"GRPO weight on shared steps".padEnd(32)}${cells[8]} (|lambda| > 1; lambda-GRPO divides it by |lambda|)`,
+    `${"token-weighted mean |lambda|".padEnd(32)}${cells[9]}`,
   ];
   if (summary.steps.length > 0) {
     const shown = evenlySpaced(summary.steps, MAX_PRINTED_STEPS);

@@ -9,6 +9,16 @@
  * - flat: no two trajectories share even their first token (every step has one member). An empty group is
  *   flat (vacuously).
  * Means and medians pool completions (not per-group means); with equal group sizes the means agree.
+ *
+ * How much lambda changes the update: GRPO gives every token of the batch the same weight under the
+ * token-sum aggregations (dapo's 1/T; dr_grpo and one-micro-batch bnpo are uniform too), and lambda-GRPO
+ * divides a token's weight by its |lambda|. Two figures say how far apart the two updates are:
+ * - shared weight share: the share of GRPO's token weight on tokens of shared steps (|lambda| > 1), i.e. the
+ *   weight lambda-GRPO scales down;
+ * - token-weighted mean |lambda|: sum over tokens of |lambda(i,t)| / T, the factor by which GRPO weighs a
+ *   typical token's process step over lambda-GRPO.
+ * Both pool the tokens of all groups (the batch's 1/T), not per-group means. (Under grpo's per-sequence
+ * mean the weights are 1/|y_i| per completion instead; these figures use the token-sum weights.)
  */
 import { UserError } from "../util/errors.js";
 import type { PrefixTree } from "./tree.js";
@@ -38,6 +48,31 @@ export function intermediateProportions(tree: PrefixTree): Float64Array {
   return shared;
 }
 
+/** Token-weighted lambda figures of a tree: sums over its tokens (one per completion through each step). */
+export interface LambdaWeightSums {
+  /** Tokens, counted once per completion: the total GRPO token weight at weight 1 per token. */
+  tokens: number;
+  /** Of them, tokens in steps with |lambda| > 1. */
+  sharedTokens: number;
+  /** Sum over tokens of |lambda(i,t)|. */
+  lambdaSum: number;
+}
+
+/** The sums of one tree, one pass over its steps (a step of length L and m members is L*m tokens). */
+export function lambdaWeightSums(tree: PrefixTree): LambdaWeightSums {
+  let tokens = 0;
+  let sharedTokens = 0;
+  let lambdaSum = 0;
+  for (const s of tree.steps) {
+    const m = s.members.length;
+    const n = s.length * m;
+    tokens += n;
+    if (m > 1) sharedTokens += n;
+    lambdaSum += n * m;
+  }
+  return { tokens, sharedTokens, lambdaSum };
+}
+
 /** Overlap figures of a set of groups (one group, one training step, or a whole run). */
 export interface OverlapSummary {
   groups: number;
@@ -51,6 +86,10 @@ export interface OverlapSummary {
   /** Over non-empty completions; 0 when there are none. */
   intermediateProportionMean: number;
   intermediateProportionMedian: number;
+  /** Share of GRPO's (token-sum) weight on tokens of shared steps (|lambda| > 1); 0 with no tokens. */
+  sharedWeightShare: number;
+  /** Token-weighted mean |lambda| (sum of |lambda| over tokens / tokens); 0 with no tokens. */
+  lambdaSizeMean: number;
 }
 
 export interface OverlapStepSummary extends OverlapSummary {
@@ -90,9 +129,13 @@ class Acc {
   flatGroups = 0;
   depth = new Pool();
   proportion = new Pool();
+  sharedTokens = 0;
+  lambdaSum = 0;
 
-  add(tree: PrefixTree, depths: Int32Array, props: Float64Array, flat: boolean): void {
+  add(tree: PrefixTree, depths: Int32Array, props: Float64Array, flat: boolean, sums: LambdaWeightSums): void {
     this.groups++;
+    this.sharedTokens += sums.sharedTokens;
+    this.lambdaSum += sums.lambdaSum;
     if (flat) this.flatGroups++;
     for (let i = 0; i < depths.length; i++) {
       this.completions++;
@@ -113,6 +156,8 @@ class Acc {
       pathDepthMedian: this.depth.median(),
       intermediateProportionMean: this.proportion.mean(),
       intermediateProportionMedian: this.proportion.median(),
+      sharedWeightShare: this.tokens > 0 ? this.sharedTokens / this.tokens : 0,
+      lambdaSizeMean: this.tokens > 0 ? this.lambdaSum / this.tokens : 0,
     };
   }
 }
@@ -120,7 +165,7 @@ class Acc {
 /** The overlap figures of one group. */
 export function overlapSummary(tree: PrefixTree): OverlapSummary {
   const acc = new Acc();
-  acc.add(tree, pathDepths(tree), intermediateProportions(tree), isFlat(tree));
+  acc.add(tree, pathDepths(tree), intermediateProportions(tree), isFlat(tree), lambdaWeightSums(tree));
   return acc.summary();
 }
 
@@ -143,14 +188,15 @@ export class OverlapStats {
     const depths = pathDepths(tree);
     const props = intermediateProportions(tree);
     const flat = isFlat(tree);
-    this.all.add(tree, depths, props, flat);
+    const sums = lambdaWeightSums(tree);
+    this.all.add(tree, depths, props, flat, sums);
     if (step !== null) {
       let acc = this.bySteps.get(step);
       if (acc === undefined) {
         acc = new Acc();
         this.bySteps.set(step, acc);
       }
-      acc.add(tree, depths, props, flat);
+      acc.add(tree, depths, props, flat, sums);
     }
   }
 

@@ -37,6 +37,8 @@ export function summaryCells(s: OverlapSummary): string[] {
     fixed(s.pathDepthMedian, 1),
     s.intermediateProportionMean.toFixed(3),
     s.intermediateProportionMedian.toFixed(3),
+    pct(s.sharedWeightShare),
+    s.lambdaSizeMean.toFixed(2),
   ];
 }
 
@@ -49,6 +51,8 @@ export const SUMMARY_HEADERS = [
   "path depth median",
   "intermediate proportion mean",
   "intermediate proportion median",
+  "GRPO weight on shared steps",
+  "token-weighted mean |lambda|",
 ];
 
 function table(headers: string[], rows: string[][]): string {
@@ -86,7 +90,11 @@ const PLOT_SCRIPT = `
     { id: "plot-proportion", title: "Intermediate proportion", y: "fraction of tokens shared", range: [0, 1],
       series: [["mean", "intermediateProportionMean", "#2ca02c", null], ["median", "intermediateProportionMedian", "#d62728", [6, 4]]] },
     { id: "plot-flat", title: "Flat trees", y: "fraction of groups", range: [0, 1],
-      series: [["flat fraction", "flatFraction", "#9467bd", null]] }
+      series: [["flat fraction", "flatFraction", "#9467bd", null]] },
+    { id: "plot-shared", title: "GRPO weight on shared steps", y: "share of token weight", range: [0, 1],
+      series: [["|lambda| > 1", "sharedWeightShare", "#8c564b", null]] },
+    { id: "plot-lambda", title: "Token-weighted mean |lambda|", y: "|lambda|", range: null,
+      series: [["mean |lambda|", "lambdaSizeMean", "#e377c2", null]] }
   ];
   var plots = [];
   charts.forEach(function (c) {
@@ -121,6 +129,8 @@ export function analyzeReportHtml(summary: AnalyzeSummary): string {
 <div class="plot" id="plot-depth"></div>
 <div class="plot" id="plot-proportion"></div>
 <div class="plot" id="plot-flat"></div>
+<div class="plot" id="plot-shared"></div>
+<div class="plot" id="plot-lambda"></div>
 <h2>Per step</h2>
 ${stepRows.length > COLLAPSE_STEPS
   ? `<details><summary>${stepRows.length} steps</summary>\n${table(["step", ...SUMMARY_HEADERS], stepRows)}\n</details>`
@@ -143,6 +153,8 @@ ${table(SUMMARY_HEADERS, [summaryCells(o)])}
 <p class="note">Path depth: process steps (nodes of the group's prefix tree) from the root to a completion's leaf.
 Intermediate proportion: the fraction of a completion's tokens that lie in a node shared with another completion (|&lambda;| &gt; 1).
 A tree is flat when no two completions share even their first token; there the implicit PRM is just the outcome reward.
+How much lambda changes the update: the share of GRPO's token weight (token-sum aggregation, every token alike) on tokens of shared steps, which lambda-GRPO divides by |&lambda;|,
+and the token-weighted mean |&lambda;|, the factor by which GRPO weighs a typical token's step over lambda-GRPO.
 Means and medians are over completions (an empty completion has no intermediate proportion).</p>
 ${plots}
 ${inlineJson("analyze-data", summary)}

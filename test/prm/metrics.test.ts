@@ -5,12 +5,14 @@ import {
   buildPrefixTree,
   intermediateProportions,
   isFlat,
+  lambdaWeightSums,
   OverlapStats,
   overlapSummary,
   pathDepths,
   pathOf,
 } from "../../src/prm/index.js";
 
+import { Rng } from "../../src/util/rng.js";
 import { charIds as ids, PAPER_WORDS } from "../fixtures/paper-example.js";
 
 const example = buildPrefixTree(PAPER_WORDS.map(ids));
@@ -78,4 +80,57 @@ test("pathOf walks root to leaf; its length is the path depth", () => {
   for (let i = 0; i < 6; i++) assert.equal(pathOf(example, i).length, depths[i]);
   assert.deepEqual(pathOf(buildPrefixTree([[], [1]]), 0), []);
   assert.throws(() => pathOf(example, 6), /pathOf: no completion 6/);
+});
+
+/** |lambda(i,t)| from its definition: the completions whose first t+1 tokens equal completion i's. */
+function bruteLambda(group: readonly number[][], i: number, t: number): number {
+  let n = 0;
+  for (const y of group) {
+    if (y.length <= t) continue;
+    let same = true;
+    for (let u = 0; u <= t && same; u++) same = y[u] === group[i][u];
+    if (same) n++;
+  }
+  return n;
+}
+
+test("shared weight share and token-weighted mean |lambda| equal their per-token definitions, pooled per step", () => {
+  const rng = new Rng(11);
+  const stats = new OverlapStats();
+  const byStep = new Map<number, { tokens: number; shared: number; lambda: number }>();
+  for (let g = 0; g < 40; g++) {
+    const step = g % 3;
+    // Small vocabulary and short lengths: many shared prefixes, end steps and empty completions.
+    const group = Array.from({ length: 1 + rng.int(7) }, () => Array.from({ length: rng.int(6) }, () => rng.int(3)));
+    const tree = buildPrefixTree(group);
+    stats.add(step, tree);
+    const acc = byStep.get(step) ?? { tokens: 0, shared: 0, lambda: 0 };
+    for (let i = 0; i < group.length; i++) {
+      for (let t = 0; t < group[i].length; t++) {
+        const lam = bruteLambda(group, i, t);
+        acc.tokens++;
+        acc.lambda += lam;
+        if (lam > 1) acc.shared++;
+      }
+    }
+    byStep.set(step, acc);
+    const one = lambdaWeightSums(tree);
+    const single = overlapSummary(tree);
+    assert.ok(Math.abs(single.lambdaSizeMean - (one.tokens > 0 ? one.lambdaSum / one.tokens : 0)) < 1e-12);
+  }
+  for (const s of stats.summary().steps) {
+    const want = byStep.get(s.step)!;
+    assert.equal(s.tokens, want.tokens);
+    assert.ok(Math.abs(s.sharedWeightShare - want.shared / want.tokens) < 1e-12, `step ${s.step} shared share`);
+    assert.ok(Math.abs(s.lambdaSizeMean - want.lambda / want.tokens) < 1e-12, `step ${s.step} mean |lambda|`);
+  }
+});
+
+test("on the paper's group: 17 of 31 token weights lie on shared steps (AB, JKL, NQ), mean |lambda| 57/31", () => {
+  const s = overlapSummary(buildPrefixTree(PAPER_WORDS.map(ids)));
+  // AB: 2 tokens x 2 members, JKL: 3 x 3, NQ: 2 x 2 -> 4 + 9 + 4 = 17 shared token-weights of 31 tokens.
+  assert.equal(s.tokens, 31);
+  assert.ok(Math.abs(s.sharedWeightShare - 17 / 31) < 1e-15);
+  // lambda sum: AB 4*2 + JKL 9*3 + NQ 4*2 + the 14 unshared tokens at 1 = 8 + 27 + 8 + 14 = 57.
+  assert.ok(Math.abs(s.lambdaSizeMean - 57 / 31) < 1e-15);
 });
