@@ -357,8 +357,13 @@ export class RunIndex {
     // As the reader: a group without an id is known by its 0-based position in the file.
     const id = kind.id ?? this.entries.length;
     const key = groupKey(kind.step, id);
-    // Ids repeated at one step are kept apart by handle; lookups by (step, id) find the first.
-    this.insert({ id, step: kind.step, index: 0, ranges: [range] }, this.byKey.has(key) ? null : key);
+    // As the reader (issue 12): one (step, id) is one group, else a page could open only the first.
+    const known = this.byKey.get(key);
+    if (known !== undefined) {
+      const stepText = kind.step === null ? "" : ` (step ${kind.step})`;
+      throw inputError(file, line, "id", `group ${JSON.stringify(id)}${stepText} appears twice: on line ${this.entries[known].ranges[0].line} and here (ids must be unique within a step)`);
+    }
+    this.insert({ id, step: kind.step, index: 0, ranges: [range] }, key);
   }
 
   private insert(entry: GroupEntry, key: string | null): number {

@@ -179,7 +179,7 @@ test("missing rewards, empty completions and uneven groups are reported with cou
   writeFileSync(uneven, [g("a", 2), g("b", 2), g("c", 3), g("d", 2)].map((x) => JSON.stringify(x)).join("\n") + "\n");
   const u = runCli(["prm", uneven, "--out", join(dir, "uneven.out.jsonl")]);
   assert.equal(u.status, 0, u.stderr);
-  assert.equal(u.stderr, `lambda-grpo prm: note: groups not of the usual size 2 (of which there are 3): 1 (sizes 3 x1), first at ${uneven}:3\n`);
+  assert.equal(u.stderr, `lambda-grpo prm: note: group sizes differ: 3 of 2, 1 of 3 (the first not of size 2 at ${uneven}:3)\n`);
 });
 
 test("bad format options and logs are one-line errors naming the file, line and field", async () => {

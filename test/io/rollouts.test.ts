@@ -1,7 +1,11 @@
 /** The rollout reader's rules beyond validation (which test/cli/prm-errors.test.ts covers). */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { readRolloutGroups, rewardStatsByStep, type RolloutGroup } from "../../src/io/rollouts.js";
+import { RunIndex } from "../../src/view/runIndex.js";
 
 async function groupsOf(lines: unknown[]): Promise<RolloutGroup[]> {
   const text = lines.map((l) => JSON.stringify(l)).join("\n");
@@ -60,4 +64,13 @@ test("two groups with one (step, id) in the group format are refused, naming bot
   // The same id at another step, and 7 beside "7", are distinct groups.
   const ok = await groupsOf([g("a", 0), g("a", 1), g(7, 1), g("7", 1)]);
   assert.equal(ok.length, 4);
+  // The viewer's index (which reads only the leading fields of a line) refuses them the same way.
+  const dir = mkdtempSync(join(tmpdir(), "lgrpo-dup-"));
+  try {
+    const file = join(dir, "r.jsonl");
+    writeFileSync(file, [g("a", 0), g("b", 0), g("a", 0)].map((l) => JSON.stringify(l)).join("\n") + "\n");
+    await assert.rejects(RunIndex.open(file), { message: `r.jsonl:3: id: group "a" (step 0) appears twice: on line 1 and here (ids must be unique within a step)` });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

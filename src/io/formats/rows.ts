@@ -54,14 +54,12 @@ export class InputNotes {
   lines(): string[] {
     const out = [...this.notes].map(([kind, n]) => `${kind}: ${n.count.toLocaleString("en-US")}, first at ${n.first}`);
     if (this.sizes.size > 1) {
-      const bySize = [...this.sizes].sort((a, b) => b[1].count - a[1].count);
-      const [usual, u] = bySize[0];
-      const others = bySize.slice(1);
-      const uneven = others.reduce((s, [, o]) => s + o.count, 0);
-      const first = others.map(([, o]) => o.first).sort(compareWhere)[0];
+      const bySize = [...this.sizes].sort((x, y) => y[1].count - x[1].count || y[0] - x[0]);
+      const usual = bySize[0][0];
+      const first = bySize.slice(1).map(([, o]) => o.first).sort(compareWhere)[0];
       out.push(
-        `groups not of the usual size ${usual} (of which there are ${u.count.toLocaleString("en-US")}): ${uneven.toLocaleString("en-US")} ` +
-          `(sizes ${others.map(([size, o]) => `${size} x${o.count}`).join(", ")}), first at ${first}`,
+        `group sizes differ: ${bySize.map(([size, o]) => `${o.count.toLocaleString("en-US")} of ${size}`).join(", ")} ` +
+          `(the first not of size ${usual} at ${first})`,
       );
     }
     return out;
