@@ -18,8 +18,9 @@ export const INPUT_OPTIONS = {
   tokenizer: { type: "string" },
 } as const;
 
-export const INPUT_USAGE = `  --format <f>         ${INPUT_FORMATS.join(" | ")} (default auto: from the folder's file names, the
-                       extension or the first record; says on stderr what it found)
+export const INPUT_USAGE = `  --format <f>         ${INPUT_FORMATS.join(", ")}
+                       (default auto: from the folder's file names, the extension or the first
+                       record; says on stderr what it found)
   --reward-field <c>   the reward column of another trainer's log; several, comma-separated, are summed
                        (default: verl 'score', open-instruct 'reward', TRL the sum of its reward columns)
   --tokenizer <file>   Hugging Face tokenizer.json, for completions given as text (verl, TRL, "text")`;

@@ -34,8 +34,9 @@ options:
                        batch: by the std of all rewards of the step + eps (reads the input twice);
                        none: no division (Dr. GRPO)
   --eps <x>            added to the std (default ${DEFAULT_EPS})
-  --fields <list>      what to write per completion, comma-separated, from ${PER_TOKEN_FIELDS.join(", ")}
-                       (default ${DEFAULT_FIELDS.join(",")}; group, step and index are always written)
+  --fields <list>      what to write per completion, comma-separated, of
+                       ${PER_TOKEN_FIELDS.join(",")}
+                       (default: all but tokens; group, step and index are always written)
 ${INPUT_USAGE}
   -q, --quiet          no progress bar (it is shown only on a terminal anyway)
   -h, --help           this text`;

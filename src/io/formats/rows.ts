@@ -64,11 +64,6 @@ export class InputNotes {
     }
     return out;
   }
-
-  /** As a JSON-friendly object for summaries. */
-  toJSON(): { notes: string[] } {
-    return { notes: this.lines() };
-  }
 }
 
 /** Orders "file:line" texts by file, then line number. */
