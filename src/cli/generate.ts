@@ -7,11 +7,11 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { kernels } from "../engine/backend.js";
+import type { GPT2 } from "../engine/gpt2.js";
 import { hfModelKind, loadHFModel } from "../engine/hf.js";
 import { loadDecoderModel } from "../engine/hf-families.js";
-import type { CausalLM } from "../engine/lm.js";
-import { checkSamplingRule, chooseToken, generate, type SamplingRule } from "../engine/sample.js";
+import { checkSamplingRule, generate, type SamplingRule } from "../engine/sample.js";
+import type { TransformerLM } from "../engine/transformer.js";
 import { generationDefaults, loadChatTemplate, stopTokenIds, type ChatMessage } from "../io/chat.js";
 import { loadTokenizer } from "../io/tokenizer.js";
 import { UserError } from "../util/errors.js";
@@ -92,59 +92,21 @@ export async function main(argv: string[]): Promise<void> {
   const stop = await stopTokenIds(dir, tokenizer);
   const rng = new Rng(seed);
 
-  let completion: number[];
+  let model: GPT2 | TransformerLM;
   if ((await hfModelKind(dir)) === "gpt2") {
     if (values.lora !== undefined) throw usageError("generate", "--lora: GPT-2 models take no adapter here");
-    const model = await loadHFModel(dir, { trainable: false });
-    checkRule(rule, model.vocabSize);
-    checkLength(ids.length, model.maxSequenceLength);
-    completion = Array.from(generate(model, [Int32Array.from(ids)], { ...rule, maxNewTokens, stopTokens: stop, rng })[0]);
+    model = await loadHFModel(dir, { trainable: false });
   } else {
-    const { model } = await loadDecoderModel(dir, { trainable: false, adapter: values.lora ?? null });
-    checkRule(rule, model.vocabSize);
-    checkLength(ids.length, model.maxSequenceLength);
-    completion = sampleByRecomputation(model, ids, rule, maxNewTokens, new Set(stop), rng);
+    model = (await loadDecoderModel(dir, { trainable: false, adapter: values.lora ?? null })).model;
   }
-  if (completion.length > 0 && stop.includes(completion[completion.length - 1])) completion.pop();
-  process.stdout.write(tokenizer.decode(completion) + "\n");
-}
-
-function checkRule(rule: SamplingRule, V: number): void {
   try {
-    checkSamplingRule(rule, V);
+    checkSamplingRule(rule, model.vocabSize);
   } catch (err) {
     throw new UserError((err as Error).message);
   }
-}
-
-function checkLength(n: number, max: number): void {
-  if (n > max) throw new UserError(`--prompt: ${n} tokens, more than the model's ${max} positions`);
-}
-
-/**
- * One completion, each token from the logits of a full forward pass over the sequence so far (cost
- * quadratic in its length; the families' KV-cache decoder replaces this when it lands). The stop token,
- * when hit, is the last token returned.
- */
-function sampleByRecomputation(model: CausalLM, prompt: number[], rule: SamplingRule, maxNewTokens: number, stop: Set<number>, rng: Rng): number[] {
-  const V = model.vocabSize;
-  const tokens = [...prompt];
-  const out: number[] = [];
-  const probs = new Float32Array(V);
-  const lp = new Float32Array(1);
-  const ent = new Float32Array(1);
-  const noTarget = new Int32Array([-1]);
-  const invT = rule.temperature > 0 ? 1 / rule.temperature : 1;
-  while (out.length < maxNewTokens && tokens.length < model.maxSequenceLength) {
-    const T = tokens.length;
-    const logits = model.logits({ tokens: Int32Array.from(tokens), batch: 1, seqLen: T, lengths: Int32Array.from([T]) });
-    const row = Float32Array.from(logits.subarray((T - 1) * V, T * V));
-    // p = softmax(logits / temperature), what chooseToken samples from
-    if (rule.temperature > 0) kernels.logSoftmaxGather(row, 1, V, noTarget, invT, null, lp, ent, probs);
-    const next = chooseToken(row, probs, rule, rng);
-    out.push(next);
-    tokens.push(next);
-    if (stop.has(next)) break;
-  }
-  return out;
+  if (ids.length > model.maxSequenceLength) throw new UserError(`--prompt: ${ids.length} tokens, more than the model's ${model.maxSequenceLength} positions`);
+  // the KV-cache sampler of training, one row
+  const completion = Array.from(generate(model, [Int32Array.from(ids)], { ...rule, maxNewTokens, stopTokens: stop, rng })[0]);
+  if (completion.length > 0 && stop.includes(completion[completion.length - 1])) completion.pop();
+  process.stdout.write(tokenizer.decode(completion) + "\n");
 }

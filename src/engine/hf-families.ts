@@ -20,7 +20,8 @@ import {
   type WritableDtype,
 } from "../io/safetensors.js";
 import { UserError } from "../util/errors.js";
-import { FAMILIES, parameterShapes, type DecoderConfig, type Family, type Llama3RopeScaling } from "./families/config.js";
+import { Rng } from "../util/rng.js";
+import { FAMILIES, parameterShapes, type DecoderConfig, type Family, type Llama3RopeScaling, type LoraConfig } from "./families/config.js";
 import { HF_CONFIG_FILE, readJson } from "./hf.js";
 import { readAdapter, type AdapterConfig } from "./peft.js";
 import { TransformerLM } from "./transformer.js";
@@ -372,20 +373,30 @@ export async function saveDecoderModel(dir: string, config: DecoderConfig, param
 }
 
 /**
- * A TransformerLM with the weights of HF directory `dir` (streamed into its buffers); with `adapter` (a
- * PEFT adapter directory), its LoRA adapters loaded on the frozen base. `trainable` false: no gradients.
+ * A TransformerLM with the weights of HF directory `dir` (streamed into its buffers). LoRA either from
+ * `adapter` (a PEFT adapter directory, loaded) or `lora` (fresh adapters, PEFT's init from `seed`), on the
+ * frozen base. `trainable` false: no gradients. `seed` also seeds LoRA dropout.
  */
 export async function loadDecoderModel(
   dir: string,
-  opts: { trainable?: boolean; adapter?: string | null } = {},
+  opts: { trainable?: boolean; adapter?: string | null; lora?: LoraConfig | null; seed?: number } = {},
 ): Promise<{ model: TransformerLM; dtypes: ReadableDtype[]; adapter: AdapterConfig | null }> {
   const { config } = await readDecoderConfig(dir);
+  if (opts.adapter && opts.lora) throw new UserError(`${dir}: give either an adapter directory or a fresh LoRA config, not both`);
   const adapter = opts.adapter ? await readAdapter(opts.adapter, config) : null;
-  const model = new TransformerLM(config, { trainable: opts.trainable ?? true, lora: adapter?.adapter.lora ?? null });
+  const lora = adapter?.adapter.lora ?? opts.lora ?? null;
+  let model: TransformerLM;
+  try {
+    model = new TransformerLM(config, { trainable: opts.trainable ?? true, lora, dropoutSeed: opts.seed ?? 0 });
+  } catch (err) {
+    throw new UserError(`lora: ${(err as Error).message}`);
+  }
   const { dtypes } = await loadDecoderWeights(dir, config, model.baseParameters());
   if (adapter) {
     const byName = new Map(adapter.tensors.map((t) => [t.name, t.data]));
     for (const p of model.loraParameters()) p.data.set(byName.get(p.name)!);
+  } else if (lora !== null) {
+    model.initializeLora(new Rng(opts.seed ?? 0));
   }
   return { model, dtypes, adapter: adapter?.adapter ?? null };
 }

@@ -3,8 +3,7 @@
  * GPT-2 (GPT2Policy) or a decoder family, Llama 3 / Qwen2 / Qwen3 (DecoderPolicy), optionally with LoRA.
  * The RL layer sees the interface only.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, statSync } from "node:fs";
 import { ADAMW_DEFAULTS, type AdamWConfig } from "../engine/adamw.js";
 import { FAMILY_PRESETS, type DecoderConfig, type LoraConfig } from "../engine/families/config.js";
 import { GPT2, GPT2_PRESETS, validateConfig, type GPT2Config } from "../engine/gpt2.js";
@@ -61,30 +60,17 @@ export async function createPolicy(model: string | GPT2Config | DecoderConfig, o
   if (GPT2_PRESETS[model]) return gpt2(GPT2_PRESETS[model]);
   if (FAMILY_PRESETS[model]) return decoder(FAMILY_PRESETS[model], opts.seed, lora, adam);
   if (existsSync(model) && statSync(model).isDirectory()) {
-    const type = modelType(model);
-    if (type === "gpt2") {
+    const { hfModelKind, loadHFModel } = await import("../engine/hf.js");
+    if ((await hfModelKind(model)) === "gpt2") {
       if (lora !== null) throw new UserError(`${model}: lora: LoRA is for the decoder families (Llama 3, Qwen2, Qwen3), not GPT-2`);
-      const { loadHFModel } = await import("../engine/hf.js");
       return new GPT2Policy(await loadHFModel(model), adam);
     }
-    throw new UserError(`${join(model, "config.json")}: model_type ${JSON.stringify(type)}: loading Hugging Face directories of this family is not supported yet (presets: ${Object.keys(FAMILY_PRESETS).join(", ")})`);
+    const { loadDecoderModel } = await import("../engine/hf-families.js");
+    return new DecoderPolicy((await loadDecoderModel(model, { lora, seed: opts.seed })).model, adam);
   }
   throw new UserError(
     `model '${model}': expected a preset (${[...Object.keys(GPT2_PRESETS), ...Object.keys(FAMILY_PRESETS)].join(", ")}) or a Hugging Face-format directory`,
   );
-}
-
-/** config.json's model_type ("gpt2" when absent: older GPT-2 configs omit it). */
-function modelType(dir: string): string {
-  const file = join(dir, "config.json");
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new UserError(`${file}: cannot read the model's config (${(e as Error).message})`);
-  }
-  const t = (json as { model_type?: unknown }).model_type;
-  return typeof t === "string" ? t : "gpt2";
 }
 
 /** A decoder-family policy with random weights (and fresh adapters) from seed. */

@@ -9,10 +9,12 @@ import {
   allocateParameters,
   decoderConfigFromHF,
   decoderConfigToHF,
+  loadDecoderModel,
   loadDecoderWeights,
   readDecoderConfig,
 } from "../../src/engine/hf-families.js";
 import { readAdapter } from "../../src/engine/peft.js";
+import { createPolicy } from "../../src/policy/index.js";
 import { floatToBf16, readSafetensors, writeSafetensors, type NamedTensor } from "../../src/io/safetensors.js";
 import { UserError } from "../../src/util/errors.js";
 import { FAMILY_FIXTURES } from "../fixtures/families/fixture.js";
@@ -252,4 +254,30 @@ test("the checkpoints PyTorch wrote (F32, BF16, sharded F16, a PEFT adapter) rea
       for (const t of tensors) assert.deepEqual(t.data, file.get(`base_model.model.${t.name}`)!.data, t.name);
     }
   }
+});
+
+test("createPolicy takes a family's HF directory (fresh LoRA adapters on it too) and scores as the checkpoint's model", async () => {
+  await withTemp(async (dir) => {
+    const config = TINY.qwen3;
+    await writeTinyCheckpoint(dir, config, 8, { dtype: "BF16" });
+    const { model } = await loadDecoderModel(dir, { trainable: false });
+    const batch = { tokens: Int32Array.from([5, 9, 2, 33, 7, 1, 0, 0]), batch: 2, seqLen: 4, lengths: Int32Array.from([4, 2]) };
+    const want = model.logprobs(batch).logprobs;
+    for (const lora of [null, { r: 2, alpha: 4, dropout: 0, targetModules: "all-linear" as const }]) {
+      const policy = await createPolicy(dir, { seed: 3, lora });
+      // fresh adapters start with B = 0 (PEFT's init): the same scores as the base
+      const got = policy.score(batch).logprobs;
+      // the model's row b, position t ([B, T]) is the policy's [B, T - 1] entry: log p(token t + 1)
+      for (let b = 0; b < 2; b++) {
+        for (let t = 0; t < batch.lengths[b] - 1; t++) {
+          const [g, w] = [got[b * 3 + t], want[b * 4 + t]];
+          assert.ok(Math.abs(g - w) < 1e-5 && w < 0, `${lora ? "lora" : "full"} [${b}, ${t}] ${g} vs ${w}`);
+        }
+      }
+      const names = Object.keys(policy.exportState().tensors);
+      assert.equal(names.some((n) => n.includes("lora_A")), lora !== null);
+    }
+    await writeFile(join(dir, "config.json"), JSON.stringify({ model_type: "mistral" }));
+    await assert.rejects(createPolicy(dir, { seed: 0 }), /config\.json: model_type: "mistral" is not supported/);
+  });
 });
