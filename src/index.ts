@@ -14,7 +14,12 @@ export { FAMILY_PRESETS } from "./engine/families/config.js";
 export type { DecoderConfig, LoraConfig } from "./engine/families/config.js";
 export { GPT2, GPT2_PRESETS } from "./engine/gpt2.js";
 export type { GPT2Config } from "./engine/gpt2.js";
-export { loadHFModel, saveHFModel } from "./engine/hf.js";
+export { hfModelKind, loadHFModel, saveHFModel } from "./engine/hf.js";
+export { decoderConfigFromHF, decoderConfigToHF, loadDecoderModel, loadDecoderWeights, readDecoderConfig, saveDecoderModel } from "./engine/hf-families.js";
+export { mergeLora, readAdapter, writeAdapter } from "./engine/peft.js";
+export type { AdapterConfig } from "./engine/peft.js";
+export { loadChatTemplate, stopTokenIds } from "./io/chat.js";
+export type { ChatMessage, ChatTemplate } from "./io/chat.js";
 
 // Trainer: config, training loop, environments.
 export { train } from "./rl/trainer.js";
@@ -26,4 +31,4 @@ export { createEnvironment, environmentNames, validateEnv } from "./rl/env/index
 // Rollout logs (the input of `prm` / `analyze`, the `rollouts.jsonl` of a run).
 export { readRolloutGroups } from "./io/rollouts.js";
 export type { RolloutGroup, RolloutCompletion } from "./io/rollouts.js";
-export { readSafetensors, writeSafetensors } from "./io/safetensors.js";
+export { readSafetensors, SafetensorsCheckpoint, SafetensorsFile, writeSafetensors, writeSafetensorsCheckpoint } from "./io/safetensors.js";
