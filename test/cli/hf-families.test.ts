@@ -202,3 +202,18 @@ test("generate prints the greedy continuation, through the chat template with --
   const noChat = runCli(["generate", "--model", dir, "--prompt", "w3", "--system", "s"]);
   assert.match(noChat.stderr, /--system needs --chat/);
 });
+
+test("train runs end to end on a Hugging Face Qwen2 directory with a lora: block (tree env)", async () => {
+  const root = tempDir();
+  const model = join(root, "qwen");
+  await writeTinyCheckpoint(model, TINY.qwen2, 4, { dtype: "BF16" });
+  const config = join(root, "c.yaml");
+  await writeFile(config, [
+    `model: ${model}`, "lora: { r: 4, lora_alpha: 8, target_modules: all-linear }", "env: { name: tree, depth: 4, target: LLRL, shared_prefix: 1, r_neg: -1.0 }",
+    "num_generations: 4", "steps: 2", `output_dir: ${join(root, "run")}`,
+  ].join("\n") + "\n");
+  const r = runCli(["train", config]);
+  assert.equal(r.status, 0, r.stderr);
+  const metrics = (await readFile(join(root, "run", "metrics.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(metrics.map((m) => m.step), [1, 2]);
+});
