@@ -27,7 +27,10 @@ stored as F32:
   loss []: mean over valid targets of -logprobs
   grad.<name>: d loss / d parameter, every parameter, HF names (`model.layers.0.self_attn.q_proj.weight`)
 and for qwen2-tiny golden-lora.safetensors: the same with the adapter on (logits, logprobs, loss) and
-grad.<name> for the LoRA parameters only (PEFT names without `base_model.model.`), the base frozen.
+grad.<name> for the LoRA parameters only (PEFT names without `base_model.model.`), the base frozen; for
+llama-tiny and qwen3-tiny golden-long.safetensors: one sequence of LONG_T random tokens (tokens [1,T]) and
+the logits at positions LONG_FROM..T-1 (logits [T-LONG_FROM, V]), RoPE's angles (and llama3's scaled bands)
+far from those of the short batch.
 
 Before writing, the reference checks itself (asserts): RoPE against the complex-number rotation, repeat_kv
 against repeat_interleave, the llama3 bands; recomputing every prefix equals the full forward, and so does
@@ -345,7 +348,7 @@ COMMON = {"attention_dropout": 0.0, "bos_token_id": BOS, "eos_token_id": EOS, "h
 
 FIXTURES = {
     "llama-tiny": {
-        "dtype": "F32", "shards": 1, "lora": None,
+        "dtype": "F32", "shards": 1, "lora": None, "long": True,
         "config": {**COMMON, "architectures": ["LlamaForCausalLM"], "model_type": "llama", "attention_bias": False,
                    "head_dim": 6, "hidden_size": 24, "intermediate_size": 40, "max_position_embeddings": 2048,
                    "mlp_bias": True, "num_attention_heads": 4, "num_hidden_layers": 2, "num_key_value_heads": 2,
@@ -356,7 +359,7 @@ FIXTURES = {
                    "tie_word_embeddings": True, "torch_dtype": "float32"},
     },
     "qwen2-tiny": {
-        "dtype": "BF16", "shards": 1, "lora": {"r": 4, "lora_alpha": 8, "target_modules": LINEAR_MODULES},
+        "dtype": "BF16", "shards": 1, "long": False, "lora": {"r": 4, "lora_alpha": 8, "target_modules": LINEAR_MODULES},
         "config": {**COMMON, "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 24,
                    "intermediate_size": 40, "max_position_embeddings": 4096, "max_window_layers": 2,
                    "num_attention_heads": 6, "num_hidden_layers": 2, "num_key_value_heads": 2, "rms_norm_eps": 1e-6,
@@ -364,7 +367,7 @@ FIXTURES = {
                    "torch_dtype": "bfloat16", "use_sliding_window": False},
     },
     "qwen3-tiny": {
-        "dtype": "F16", "shards": 2, "lora": None,
+        "dtype": "F16", "shards": 2, "lora": None, "long": True,
         "config": {**COMMON, "architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "attention_bias": True,
                    "head_dim": 8, "hidden_size": 24, "intermediate_size": 40, "max_position_embeddings": 4096,
                    "max_window_layers": 2, "num_attention_heads": 4, "num_hidden_layers": 2, "num_key_value_heads": 1,
@@ -372,6 +375,8 @@ FIXTURES = {
                    "tie_word_embeddings": True, "torch_dtype": "float16", "use_sliding_window": False},
     },
 }
+
+LONG_T, LONG_FROM = 1040, 999  # the last 41 positions: a KV-cache decoder's prefill of 999 + 40 steps
 
 TORCH_DTYPE = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16}
 
@@ -592,6 +597,13 @@ def build(name, spec, out, gen):
     grads = [(n, params[n].grad) for n, _ in parameter_shapes(c)]
     write_golden(os.path.join(d, "golden.safetensors"), golden_tensors(tokens, LENGTHS, logits, lp, loss, grads), meta)
     summary = f"{name}: loss {loss.item():.6f}, {sum(t.numel() for t in params.values())} parameters ({spec['dtype']})"
+
+    if spec["long"]:
+        with torch.no_grad():
+            long_tokens = torch.randint(0, VOCAB, (1, LONG_T), generator=torch.Generator().manual_seed(SEED + 1))
+            long_logits = model.forward(long_tokens)[0, LONG_FROM:]
+        write_golden(os.path.join(d, "golden-long.safetensors"), [("tokens", long_tokens.double()), ("logits", long_logits)],
+                     dict(meta, first_position=str(LONG_FROM)))
 
     lora = spec["lora"]
     if lora:

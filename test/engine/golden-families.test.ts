@@ -15,10 +15,13 @@ import { fileURLToPath } from "node:url";
 import { useKernels } from "../../src/engine/backend.js";
 import { LINEAR_MODULES, parameterShapes } from "../../src/engine/families/config.js";
 import type { Parameter } from "../../src/engine/lm.js";
+import { openDecoder } from "../../src/engine/kvcache.js";
 import { TransformerLM } from "../../src/engine/transformer.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
 import { answersOf, expectClose, expectRegenerated, KERNEL_BACKENDS, torchVersion, type Golden } from "../fixtures/golden.js";
-import { FAMILIES_DIR, FAMILY_FIXTURES, fixtureFiles, readFamilyGolden, REGENERATE_FAMILIES, type FamilyFixture } from "../fixtures/families/fixture.js";
+import {
+  FAMILIES_DIR, FAMILY_FIXTURES, fixtureFiles, readFamilyGolden, readLongGolden, REGENERATE_FAMILIES, type FamilyFixture,
+} from "../fixtures/families/fixture.js";
 
 /** name -> {dtype, shape} of a fixture's checkpoint, across its shards (checked against the index). */
 async function checkpointTensors(f: FamilyFixture): Promise<Map<string, { dtype: string; shape: number[] }>> {
@@ -151,6 +154,31 @@ for (const [kernels, k, skip] of KERNEL_BACKENDS) {
         const base = await readFamilyGolden(f);
         const logprobs = answersOf(model, base).logprobs;
         t.diagnostic(`adapters off: logprobs ${expectClose("logprobs with adapters off", logprobs, base.logprobs).toExponential(1)}`);
+      } finally {
+        useKernels(prev);
+      }
+    });
+  }
+}
+
+for (const [kernels, k, skip] of KERNEL_BACKENDS) {
+  for (const f of FAMILY_FIXTURES.filter((x) => x.long)) {
+    test(`${f.name}: logits at positions 999-1039 of a 1040-token sequence match PyTorch, from the full forward and from KV-cache decoding (${kernels} kernels)`, { skip }, async (t) => {
+      const g = await readLongGolden(f);
+      const T = g.tokens.length;
+      const V = f.config.vocabSize;
+      const prev = useKernels(k!);
+      try {
+        const model = await load(f, false);
+        const full = model.logits({ tokens: g.tokens, batch: 1, seqLen: T, lengths: Int32Array.of(T) });
+        const fromFull = expectClose("full forward", full.subarray(g.firstPosition * V), g.logits);
+        // prefill up to firstPosition, then one token per step: each step's logits are the next position's
+        const decoder = openDecoder(model, 1, T, null);
+        const decoded = new Float32Array(g.logits.length);
+        decoded.set(decoder.prefill([g.tokens.subarray(0, g.firstPosition + 1)]));
+        for (let p = g.firstPosition + 1; p < T; p++) decoded.set(decoder.step(g.tokens.subarray(p, p + 1)), (p - g.firstPosition) * V);
+        const fromCache = expectClose("KV-cache decoding", decoded, g.logits);
+        t.diagnostic(`relative errors: full forward ${fromFull.toExponential(1)}, KV cache ${fromCache.toExponential(1)}`);
       } finally {
         useKernels(prev);
       }
