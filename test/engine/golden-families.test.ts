@@ -2,8 +2,9 @@
  * The golden tests of the decoder families: tiny Llama 3, Qwen2 and Qwen3 checkpoints (F32, BF16, sharded
  * F16) with a PEFT adapter, saved in Hugging Face format by scripts/golden_families.py together with
  * PyTorch's logits, per-token log-probs, mean NLL and every gradient (LoRA A/B included) on a padded batch.
- * TransformerLM, on the TypeScript kernels and on the native ones when built, must give the same numbers
- * (REL_TOL: max |ours - PyTorch| / max |PyTorch| per tensor below 1e-4).
+ * TransformerLM, loaded through the HF reader (loadDecoderModel), on the TypeScript kernels and on the
+ * native ones when built, must give the same numbers (REL_TOL: max |ours - PyTorch| / max |PyTorch| per
+ * tensor below 1e-4).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -14,7 +15,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { useKernels } from "../../src/engine/backend.js";
 import { LINEAR_MODULES, parameterShapes } from "../../src/engine/families/config.js";
-import type { Parameter } from "../../src/engine/lm.js";
+import { loadDecoderModel } from "../../src/engine/hf-families.js";
 import { openDecoder } from "../../src/engine/kvcache.js";
 import { TransformerLM } from "../../src/engine/transformer.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
@@ -93,23 +94,10 @@ for (const f of FAMILY_FIXTURES.filter((x) => x.lora)) {
   });
 }
 
-/** Fills `params` by name from safetensors files (each tensor must be there, with the parameter's shape). */
-async function fill(params: Parameter[], files: string[], prefix = ""): Promise<void> {
-  const found = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const file of files) for (const [name, t] of (await readSafetensors(file)).tensors) found.set(name, t);
-  for (const p of params) {
-    const t = found.get(prefix + p.name);
-    assert.ok(t, `no tensor ${prefix + p.name}`);
-    assert.deepEqual(t.shape, p.shape, p.name);
-    p.data.set(t.data);
-  }
-}
-
-/** The fixture's checkpoint (and with `lora` its adapter) in a TransformerLM. */
+/** The fixture's HF directory (and with `lora` its PEFT adapter) through the HF reader. */
 async function load(f: FamilyFixture, lora: boolean): Promise<TransformerLM> {
-  const model = new TransformerLM(f.config, { lora: lora ? f.lora : null });
-  await fill(model.baseParameters(), f.weightFiles.map((w) => join(f.dir, w)));
-  if (lora) await fill(model.loraParameters(), [join(f.dir, "adapter", "adapter_model.safetensors")], "base_model.model.");
+  const { model } = await loadDecoderModel(f.dir, { adapter: lora ? join(f.dir, "adapter") : null });
+  assert.deepEqual(model.config, f.config);
   return model;
 }
 
