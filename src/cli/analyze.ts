@@ -7,6 +7,7 @@
  */
 import { writeFileAtomic } from "../io/atomic.js";
 import type { RolloutInput } from "../io/formats/index.js";
+import { prepareOutputs, rolloutSourceFiles } from "../io/outputs.js";
 import { createProgress } from "../io/progress.js";
 import { buildPrefixTree, OverlapStats, type OverlapSummary } from "../prm/index.js";
 import { analyzeReportHtml, SUMMARY_HEADERS, summaryCells, type AnalyzeSummary } from "../report/analyze.js";
@@ -97,6 +98,10 @@ export async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw usageError("analyze", `expected one input file, got ${positionals.length}`);
   const path = positionals[0];
+  await prepareOutputs({
+    ...rolloutSourceFiles(path, values.tokenizer),
+    outputs: [{ option: "--json", path: values.json }, { option: "--report", path: values.report }],
+  });
   const input = await openInput("analyze", path, values);
   const summary = await analyzeRollouts(input, values.quiet);
 

@@ -57,6 +57,30 @@ export function requiredOption(command: string, name: string, v: string | undefi
 }
 
 type CommandOptions = NonNullable<ParseArgsConfig["options"]>;
+
+/**
+ * `--eps -1` as `--eps=-1`: parseArgs takes a value that starts with '-' for an option and stops with a
+ * three-line hint; joined, the value reaches the option's own check ("--eps: expected a number >= 0").
+ */
+function negativeValues(argv: string[], options: CommandOptions): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const name = a.startsWith("--") ? a.slice(2) : Object.keys(options).find((k) => a === `-${options[k].short}`);
+    const next = argv[i + 1];
+    if (name !== undefined && options[name]?.type === "string" && next !== undefined && /^-(\d|\.\d|inf)/i.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(a);
+    }
+    if (a === "--") {
+      out.push(...argv.slice(i + 1));
+      break;
+    }
+  }
+  return out;
+}
 const HELP = { help: { type: "boolean", short: "h" } } as const;
 type Parsed<T extends CommandOptions> = ReturnType<typeof parseArgs<{ args: string[]; options: T & typeof HELP; allowPositionals: true }>>;
 
@@ -71,7 +95,7 @@ export function parseCommand<T extends CommandOptions>(
   usage: string,
   allowPositionals = true,
 ): Parsed<T> | null {
-  const parsed = parseArgs({ args: argv, allowPositionals, options: { ...options, ...HELP } });
+  const parsed = parseArgs({ args: negativeValues(argv, options), allowPositionals, options: { ...options, ...HELP } });
   if ((parsed.values as { help?: boolean }).help) {
     console.log(usage);
     return null;

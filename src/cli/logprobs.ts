@@ -11,6 +11,7 @@ import { hfModelKind, loadHFModel } from "../engine/hf.js";
 import { loadDecoderModel } from "../engine/hf-families.js";
 import type { CausalLM } from "../engine/lm.js";
 import { inputInfo, openSink } from "../io/files.js";
+import { prepareOutputs } from "../io/outputs.js";
 import { readJsonl } from "../io/jsonl.js";
 import { createProgress } from "../io/progress.js";
 import { inputError } from "../util/errors.js";
@@ -61,6 +62,11 @@ export async function main(argv: string[]): Promise<void> {
   const outPath = requiredOption("logprobs", "out", values.out);
   const batchSize = intOption("batch-size", values["batch-size"], DEFAULT_BATCH_SIZE);
 
+  await prepareOutputs({
+    inputs: [{ option: "--input", path: inputPath }],
+    inputDirs: [{ option: "--model", path: modelDir }],
+    outputs: [{ option: "--out", path: outPath }],
+  });
   const input = await inputInfo(inputPath);
   const model = await loadModel(modelDir, values.lora);
   const sink = await openSink(outPath, "--out");

@@ -3,7 +3,10 @@
  * `lambda-grpo <command> ...`: each command lives in src/cli/<command>.ts and exports
  * `main(argv: string[]): Promise<void>`; they are loaded on demand so `prm` never pays for the engine.
  */
-import { UserError } from "../util/errors.js";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { guardStdio } from "../io/stdio.js";
+import { describeFailure } from "./failure.js";
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(argv: string[]): Promise<void> }> }> = {
   toy: { summary: "run the paper's toy sweep (GRPO vs lambda-GRPO) and report it", load: () => import("./toy.js") },
@@ -22,7 +25,13 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(arg
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `usage: lambda-grpo <command> [options]\n\ncommands:\n${lines.join("\n")}\n\n'lambda-grpo <command> --help' shows a command's options.`;
+  return `usage: lambda-grpo <command> [options]\n\ncommands:\n${lines.join("\n")}\n\n'lambda-grpo <command> --help' shows a command's options; 'lambda-grpo --version' the version.`;
+}
+
+/** The installed package's version (package.json exports itself, so this works from src/ and dist/). */
+function version(): string {
+  const path = fileURLToPath(import.meta.resolve("lambda-grpo/package.json"));
+  return (JSON.parse(readFileSync(path, "utf8")) as { version: string }).version;
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -30,6 +39,10 @@ async function run(argv: string[]): Promise<number> {
   if (!name || name === "--help" || name === "-h" || name === "help") {
     console.log(usage());
     return name ? 0 : 2;
+  }
+  if (name === "--version" || name === "-V") {
+    console.log(version());
+    return 0;
   }
   const command = COMMANDS[name];
   if (!command) {
@@ -40,19 +53,12 @@ async function run(argv: string[]): Promise<number> {
     await (await command.load()).main(rest);
     return 0;
   } catch (err) {
-    if (err instanceof UserError) {
-      console.error(`lambda-grpo ${name}: ${err.message}`);
-      return 1;
-    }
-    // node:util parseArgs: an unknown option, a missing value, a value given to a flag, a stray argument
-    if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS_")) {
-      // (its hint on passing a positional that starts with '-' is left out: no command takes one)
-      const message = err.message.replace(/\. To specify a positional argument.*$/s, "");
-      console.error(`lambda-grpo ${name}: ${message} (see 'lambda-grpo ${name} --help')`);
-      return 2;
-    }
-    throw err;
+    const failure = describeFailure(name, err);
+    if (failure === null) throw err;
+    console.error(failure.message);
+    return failure.status;
   }
 }
 
+guardStdio();
 process.exitCode = await run(process.argv.slice(2));

@@ -13,6 +13,7 @@
  */
 import { openSink } from "../io/files.js";
 import type { RolloutInput } from "../io/formats/index.js";
+import { prepareOutputs, rolloutSourceFiles } from "../io/outputs.js";
 import { createProgress, type Progress } from "../io/progress.js";
 import { rewardStatsOfGroups } from "../io/rollouts.js";
 import { DEFAULT_FIELDS, parseFields, PER_TOKEN_FIELDS, writePerTokenGroup } from "../io/perToken.js";
@@ -70,6 +71,7 @@ export async function main(argv: string[]): Promise<void> {
   if (scale === "batch" && path === "-") {
     throw new UserError("--scale batch reads the input twice (per-step reward std first), so it needs a file, not stdin");
   }
+  await prepareOutputs({ ...rolloutSourceFiles(path, values.tokenizer), outputs: [{ option: "--out", path: outPath }] });
   const input = await openInput("prm", path, values);
 
   const sink = await openSink(outPath, "--out");

@@ -2,6 +2,7 @@
  * `lambda-grpo report <run dir> --out report.html`: the viewer's pages as one self-contained offline file
  * (scripts, styles and data inlined; no request of any kind). Which groups it embeds: src/view/report.ts.
  */
+import { prepareOutputs, rolloutSourceFiles } from "../io/outputs.js";
 import { DEFAULT_REPORT_BYTES, DEFAULT_REPORT_STEPS, writeReport } from "../view/report.js";
 import { intOption, lossTypeOption, numberOption, parseCommand, requiredOption, usageError } from "./args.js";
 import { INPUT_OPTIONS, viewerInput } from "./input.js";
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw usageError("report", `expected one run directory or rollouts file, got ${positionals.length}`);
   const out = requiredOption("report", "out", values.out);
+  await prepareOutputs({ ...rolloutSourceFiles(positionals[0], values.tokenizer), outputs: [{ option: "--out", path: out }] });
   const steps = intOption("steps", values.steps, DEFAULT_REPORT_STEPS);
   const maxBytes = numberOption("max-mb", values["max-mb"], DEFAULT_REPORT_BYTES / 2 ** 20, 0, true) * 2 ** 20;
   const lossType = lossTypeOption(values["loss-type"]);

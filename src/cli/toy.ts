@@ -6,6 +6,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../io/atomic.js";
+import { prepareOutputs } from "../io/outputs.js";
 import { createProgress } from "../io/progress.js";
 import { toyReportHtml } from "../report/toy.js";
 import { formatSpeedTable, formatTable, lastRate, runToy, summarise, TOY_PRESETS, type ToyOptions, type ToyPreset } from "../rl/toy.js";
@@ -27,6 +28,8 @@ options:
   --steps N       steps per run (default ${DEFAULT_STEPS})
   --out DIR       output folder (default runs/toy-<preset>)
   --jobs N        worker threads (default: all cores)
+  --resume        the folder holds this sweep, cut short: keep its finished runs, run the rest
+  --overwrite     the folder holds a sweep: replace it
   --json          print results.json to stdout instead of the table
   -q, --quiet     no progress output
   -h, --help      this text`;
@@ -41,6 +44,8 @@ export async function main(argv: string[]): Promise<void> {
       out: { type: "string" },
       jobs: { type: "string" },
       json: { type: "boolean" },
+      resume: { type: "boolean" },
+      overwrite: { type: "boolean" },
       quiet: { type: "boolean", short: "q" },
     },
     USAGE,
@@ -50,13 +55,18 @@ export async function main(argv: string[]): Promise<void> {
   if (positionals.length) throw usageError("toy", `unexpected argument '${positionals[0]}'`);
   const preset = choiceOption("preset", values.preset, Object.keys(TOY_PRESETS) as ToyPreset[]) ?? "small";
   const outDir = values.out ?? join("runs", `toy-${preset}`);
+  if (values.resume && values.overwrite) throw usageError("toy", "--resume and --overwrite exclude each other");
   const opts: ToyOptions = {
     preset,
     seeds: intOption("seeds", values.seeds, DEFAULT_SEEDS),
     steps: intOption("steps", values.steps, DEFAULT_STEPS),
     outDir,
     jobs: values.jobs === undefined ? undefined : intOption("jobs", values.jobs, 1),
+    existing: values.resume ? "resume" : values.overwrite ? "overwrite" : "refuse",
   };
+  const results = join(outDir, "results.json");
+  const report = join(outDir, "report.html");
+  await prepareOutputs({ outputs: [{ option: "--out", path: results }, { option: "--out", path: report }] });
   try {
     await mkdir(outDir, { recursive: true });
   } catch (err) {
@@ -90,16 +100,17 @@ export async function main(argv: string[]): Promise<void> {
     progress.stop();
     (bar as ReturnType<typeof createProgress> | null)?.stop();
   }
-  const results = summarise(opts, out);
-  await writeFileAtomic(join(outDir, "results.json"), JSON.stringify(results, null, 2) + "\n");
-  await writeFileAtomic(join(outDir, "report.html"), toyReportHtml(results));
+  const summary = summarise(opts, out);
+  await writeFileAtomic(results, JSON.stringify(summary, null, 2) + "\n");
+  await writeFileAtomic(report, toyReportHtml(summary));
   if (values.json) {
-    console.log(JSON.stringify(results, null, 2));
+    console.log(JSON.stringify(summary, null, 2));
   } else {
-    console.log(`Target rate over the last ${results.last_steps} steps, mean +- std over ${results.seeds.length} seeds (preset ${preset}, ${results.steps} steps):\n`);
-    console.log(formatTable(results));
+    console.log(`Target rate over the last ${summary.last_steps} steps, mean +- std over ${summary.seeds.length} seeds (preset ${preset}, ${summary.steps} steps):\n`);
+    console.log(formatTable(summary));
     console.log(`\nStep at which the target rate (10-step average) first reaches 0.5, per seed ("-": never):\n`);
-    console.log(formatSpeedTable(results));
-    console.log(`\n${out.runs.length} runs on ${out.workers} worker threads in ${out.wallSeconds.toFixed(1)} s; ${join(outDir, "results.json")}, ${join(outDir, "report.html")}`);
+    console.log(formatSpeedTable(summary));
+    const ran = out.kept > 0 ? `${out.runs.length - out.kept} runs (${out.kept} kept from before)` : `${out.runs.length} runs`;
+    console.log(`\n${ran} on ${out.workers} worker threads in ${out.wallSeconds.toFixed(1)} s; ${results}, ${report}`);
   }
 }

@@ -5,8 +5,9 @@
  */
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
+import { prepareOutputs, sameFile } from "../io/outputs.js";
 import { createProgress } from "../io/progress.js";
-import { loadConfigFile, resolveConfig } from "../rl/config.js";
+import { configWarnings, loadConfigFile, resolveConfig } from "../rl/config.js";
 import { validateEnv } from "../rl/env/index.js";
 import { train, type StepMetrics } from "../rl/trainer.js";
 import { UserError } from "../util/errors.js";
@@ -61,6 +62,17 @@ export async function main(argv: string[]): Promise<void> {
   let config = await loadConfigFile(source, validateEnv);
   // A resolved config is valid input (the env keeps its resolved parameters), so overrides resolve it again.
   if (Object.keys(overrides).length) config = resolveConfig({ ...config, ...overrides }, validateEnv, source);
+  const runFile = (name: string): string => join(config.output_dir, name);
+  // The run's own config.json as CONFIG (a resume) is rewritten with itself, resolved: nothing is lost.
+  const ownConfig = await sameFile(source, runFile("config.json"));
+  await prepareOutputs({
+    inputs: [{ option: "input", path: source }],
+    inputDirs: typeof config.model === "string" ? [{ option: "model", path: config.model }] : [],
+    outputs: [...(ownConfig ? [] : ["config.json"]), "metrics.jsonl", "rollouts.jsonl"].map((name) => ({ option: "output_dir", path: runFile(name) })),
+  });
+
+  // warnings are not progress: --quiet keeps them
+  for (const w of configWarnings(config)) console.error(`lambda-grpo train: warning: ${source}: ${w}`);
 
   const tty = Boolean(process.stderr.isTTY) && !quiet;
   const progress = createProgress({ label: "train", total: config.steps, unit: "items", quiet });
@@ -72,7 +84,9 @@ export async function main(argv: string[]): Promise<void> {
     overwrite: values.overwrite,
     onStart(startStep) {
       first = startStep;
-      if (!quiet) {
+      if (startStep >= config.steps) {
+        console.error(`${config.output_dir} is already at step ${startStep} of ${config.steps}: nothing to train (pass --steps N to train further)`);
+      } else if (!quiet) {
         const what = `${config.lambda ? "lambda-GRPO" : "GRPO"} (${config.loss_type}), model ${typeof config.model === "string" ? config.model : "custom"}, env ${config.env.name}`;
         console.error(startStep > 0 ? `resuming ${config.output_dir} at step ${startStep}: ${what}` : `training ${what} -> ${config.output_dir}`);
       }

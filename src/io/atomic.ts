@@ -11,11 +11,13 @@
  *
  * The temporary file is `.<name>.<pid>.<hex>.tmp` in the target's directory (same filesystem, so rename is
  * atomic). Temporary files still open when the process exits or is killed by SIGINT/SIGTERM/SIGHUP are
- * removed synchronously; an uncatchable SIGKILL can leave one behind, but never a partial target.
+ * removed synchronously; an uncatchable SIGKILL can leave one behind, but never a partial target:
+ * `removeStaleTemps` (called for every output by src/io/outputs.ts, and by the trainer for its checkpoints)
+ * deletes those whose writer process is gone.
  */
 import { randomBytes } from "node:crypto";
 import { unlinkSync } from "node:fs";
-import { open, rename, rm, type FileHandle } from "node:fs/promises";
+import { open, readdir, rename, rm, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /** Writes are gathered up to this many bytes before one write(2): per-line writes would dominate the time. */
@@ -60,6 +62,43 @@ function uninstallHooks(): void {
 
 export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+}
+
+/** `.<target name>.<writer pid>.<8 hex>.tmp`, the names tempPathFor makes. */
+const TEMP_NAME = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/** Whether a process with this id exists (EPERM: it does, under another user). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes the temp files in `dir` of targets named `target` (a file name, or a pattern of names such as
+ * the checkpoints') whose writing process no longer exists: what a SIGKILL left. A temp file of a live
+ * process (another run, another thread of this one) is kept. Returns the names removed.
+ */
+export async function removeStaleTemps(dir: string, target: string | RegExp): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name);
+    if (m === null) continue;
+    const matches = typeof target === "string" ? m[1] === target : target.test(m[1]);
+    if (!matches || processAlive(Number(m[2]))) continue;
+    await rm(join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
 }
 
 export class AtomicWriter {

@@ -9,6 +9,7 @@
  * `update` is cheap to call per record: it redraws at most every REDRAW_MS.
  */
 import cliProgress from "cli-progress";
+import { stderrWritable } from "./stdio.js";
 
 export interface Progress {
   /** Sets the current value (bytes or items, per `unit`); `counts` are shown after it, e.g. { groups: 12 }. */
@@ -82,6 +83,7 @@ export function createProgress(options: ProgressOptions): Progress {
     update(value, newCounts) {
       if (newCounts) counts = newCounts;
       latest = value;
+      if (!stderrWritable()) return;
       const now = Date.now();
       if (now - last < REDRAW_MS) return;
       last = now;
@@ -90,6 +92,7 @@ export function createProgress(options: ProgressOptions): Progress {
     stop() {
       if (stopped) return;
       stopped = true;
+      if (!stderrWritable()) return;
       bar.update(latest);
       bar.stop();
     },

@@ -26,7 +26,8 @@ export interface CheckpointMeta {
   policyMeta: Record<string, unknown>;
 }
 
-const NAME = /^step-(\d{8})\.safetensors$/;
+/** A checkpoint's file name (also what src/io/atomic.ts's stale-temp sweep looks for). */
+export const CHECKPOINT_NAME = /^step-(\d{8})\.safetensors$/;
 
 export function checkpointPath(dir: string, step: number): string {
   return join(dir, `step-${String(step).padStart(8, "0")}.safetensors`);
@@ -51,7 +52,7 @@ export async function listCheckpoints(dir: string): Promise<number[]> {
     return [];
   }
   return names
-    .map((n) => NAME.exec(n))
+    .map((n) => CHECKPOINT_NAME.exec(n))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => Number(m[1]))
     .sort((a, b) => a - b);

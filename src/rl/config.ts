@@ -6,7 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
-import YAML from "yaml";
+import YAML, { LineCounter, isNode } from "yaml";
 import { z } from "zod";
 import { LOSS_TYPES, REWARD_SCALINGS } from "../prm/index.js";
 import { UserError } from "../util/errors.js";
@@ -65,14 +65,26 @@ export const TrainConfigSchema = z
     env: EnvField.default({ name: "tree" }),
 
     // ---- generation ----
-    /** Completions per prompt, the group size k (TRL `num_generations`). Default 16, the paper's toy group. */
-    num_generations: z.number().int().min(1).default(16),
+    /**
+     * Completions per prompt, the group size k (TRL `num_generations`). Default 16, the paper's toy group.
+     * At least 2, as TRL requires: a group of one has advantage 0 and trains nothing.
+     */
+    num_generations: z
+      .number()
+      .int()
+      .min(2, { message: "expected at least 2 (GRPO's advantage is relative to the group: a group of one has advantage 0 and trains nothing)" })
+      .default(16),
     /** Prompts sampled per step; each gets a group of `num_generations`. Default 1 (the toy has one prompt). */
     prompts_per_step: z.number().int().min(1).default(1),
     /** Sampling temperature; also divides the logits in the loss, as TRL does. Default 1 (the toy's sampler). */
     temperature: z.number().positive().default(1),
-    /** Keep only the k most likely tokens when sampling; 0 = off (default). */
-    top_k: z.number().int().min(0).default(0),
+    /** Keep only the k most likely tokens when sampling; 0 = off (default). 1 is refused (greedy: a group of copies). */
+    top_k: z
+      .number()
+      .int()
+      .min(0)
+      .refine((k) => k !== 1, { message: "1 samples greedily: every completion of a group is the same, its advantages 0, and nothing trains" })
+      .default(0),
     /** Nucleus sampling mass; 1 = off (default). */
     top_p: z.number().gt(0).max(1).default(1),
     /** Most tokens per completion; the environment may stop earlier (the tree stops at its depth). Default 256 (TRL). */
@@ -97,9 +109,10 @@ export const TrainConfigSchema = z
     // ---- optimisation ----
     /**
      * AdamW learning rate. Default 3e-4: the toy's `small` model from a random init (chosen once, docs/trainer.md
-     * says how). Pretrained models want far less (the paper: 1e-6 for 1B models).
+     * says how). Pretrained models want far less (the paper: 1e-6 for 1B models). 0 is allowed (an
+     * evaluation run that logs rewards); `train` says on stderr that the policy will not change.
      */
-    learning_rate: z.number().positive().default(3e-4),
+    learning_rate: z.number().min(0).default(3e-4),
     /** `constant` (default) or `linear` decay to 0 over `steps`. */
     lr_scheduler_type: z.enum(["constant", "linear"]).default("constant"),
     /** Global gradient-norm clip; 0 = off. Default 1 (TRL). */
@@ -147,28 +160,36 @@ export type ModelShapeConfig = z.output<typeof ModelShape>;
 /** Validates an environment's own parameters (set by the registry, which knows each env's schema). */
 export type EnvValidator = (env: { name: string } & Record<string, unknown>) => EnvConfig;
 
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const field = issue.path.length ? issue.path.map(String).join(".") : null;
-  let message = issue.message;
-  if (issue.code === "unrecognized_keys") {
-    const keys = issue.keys;
-    const hints = keys.map((k) => {
-      const near = nearestField(k);
-      return near ? `'${k}' (did you mean '${near}'?)` : `'${k}'`;
+/** One problem of a config: where (the field's path, e.g. ["env", "depth"]) and what. */
+export interface ConfigIssue {
+  path: PropertyKey[];
+  message: string;
+}
+
+/** Zod's issues as ConfigIssues; an unknown field is named by its own path, with the nearest known name. */
+function configIssues(error: z.ZodError, fields: readonly string[], prefix: PropertyKey[] = []): ConfigIssue[] {
+  return error.issues.flatMap((issue) => {
+    const path = [...prefix, ...issue.path];
+    if (issue.code !== "unrecognized_keys") return [{ path, message: issue.message }];
+    return issue.keys.map((k) => {
+      const near = nearestField(k, fields);
+      return { path: [...path, k], message: `unknown field${near ? ` (did you mean '${near}'?)` : ""}` };
     });
-    message = `unknown field${keys.length > 1 ? "s" : ""} ${hints.join(", ")}`;
-  }
-  return field ? `${field}: ${message}` : message;
+  });
+}
+
+function describeIssue(issue: ConfigIssue): string {
+  return issue.path.length ? `${issue.path.map(String).join(".")}: ${issue.message}` : issue.message;
 }
 
 const FIELD_NAMES = Object.keys(TrainConfigSchema.shape);
 const ALIASES: Record<string, string> = { lr: "learning_rate", group_size: "num_generations", mu: "num_iterations" };
 
-function nearestField(name: string): string | null {
-  if (ALIASES[name]) return ALIASES[name];
+function nearestField(name: string, fields: readonly string[]): string | null {
+  if (fields === FIELD_NAMES && ALIASES[name]) return ALIASES[name];
   let best: string | null = null;
   let bestD = 3;
-  for (const f of FIELD_NAMES) {
+  for (const f of fields) {
     const d = editDistance(name, f);
     if (d < bestD) [best, bestD] = [f, d];
   }
@@ -189,25 +210,41 @@ function editDistance(a: string, b: string): number {
   return row[b.length];
 }
 
+/** The line (1-based) of the config text where a field's value stands, when known. */
+export type Locate = (path: PropertyKey[]) => number | null;
+
+/** One line for all the issues: "file:line: field: message; file:line: field: message". */
+function issuesError(source: string, issues: ConfigIssue[], locate?: Locate): UserError {
+  const where = (i: ConfigIssue): string => {
+    const line = locate?.(i.path) ?? null;
+    return line === null ? source : `${source}:${line}`;
+  };
+  return new UserError(issues.map((i) => `${where(i)}: ${describeIssue(i)}`).join("; "));
+}
+
+/** "env.prompt.0: message" (an environment's error, src/rl/env/) as a ConfigIssue. */
+function envMessageIssue(message: string): ConfigIssue {
+  const m = /^(env(?:\.[A-Za-z0-9_]+)*): (.*)$/s.exec(message);
+  if (m === null) return { path: [], message };
+  return { path: m[1].split(".").map((p) => (/^\d+$/.test(p) ? Number(p) : p)), message: m[2] };
+}
+
 /**
  * Validates a config object (already parsed from JSON/YAML, or built in code) and fills in the defaults.
- * `source` names it in errors (a file path, or "config").
+ * `source` names it in errors (a file path, or "config"); `locate` adds the line of the field.
  */
-export function resolveConfig(input: unknown, validateEnv: EnvValidator, source = "config"): TrainConfig {
+export function resolveConfig(input: unknown, validateEnv: EnvValidator, source = "config", locate?: Locate): TrainConfig {
   if (input === null || typeof input !== "object" || Array.isArray(input)) {
     throw new UserError(`${source}: expected a mapping of config fields, got ${input === null ? "null" : Array.isArray(input) ? "a list" : typeof input}`);
   }
   const parsed = TrainConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${source}: ${describeIssue(i)}`);
-    throw new UserError(lines.join("\n"));
-  }
+  if (!parsed.success) throw issuesError(source, configIssues(parsed.error, FIELD_NAMES), locate);
   const c = parsed.data;
   let env: EnvConfig;
   try {
     env = validateEnv(c.env);
   } catch (err) {
-    if (err instanceof UserError) throw new UserError(`${source}: ${err.message}`);
+    if (err instanceof UserError) throw issuesError(source, err.message.split("; ").map(envMessageIssue), locate);
     throw err;
   }
   return { ...c, epsilon_high: c.epsilon_high ?? c.epsilon, micro_batch_size: microBatchSize(c, source), env };
@@ -238,9 +275,23 @@ function microBatchSize(c: Parsed, source: string): number {
   return mbs;
 }
 
-/** Formats an env schema's issues as "env.<field>: message" (used by the environment registry). */
-export function envIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `env.${describeIssue(i)}`).join("\n");
+/**
+ * An env schema's issues as one line, "env.<field>: message; env.<field>: message" (used by the
+ * environments). `fields`, the env's own field names, give an unknown field a suggestion.
+ */
+export function envIssues(error: z.ZodError, fields: readonly string[] = []): string {
+  return configIssues(error, fields, ["env"]).map(describeIssue).join("; ");
+}
+
+/**
+ * What a valid config says that a person should hear before a run: settings that are allowed but change
+ * nothing (printed on stderr by `train`). The settings that would train nothing at all are errors instead:
+ * num_generations 1 and top_k 1 here, a constant reward in the trainer (docs/trainer.md has the list).
+ */
+export function configWarnings(config: TrainConfig): string[] {
+  const out: string[] = [];
+  if (config.learning_rate === 0) out.push("learning_rate is 0: the policy will not change (rewards and metrics are still logged)");
+  return out;
 }
 
 /** Reads a JSON (.json) or YAML (.yaml/.yml, and anything else) config file and resolves it. */
@@ -252,14 +303,21 @@ export async function loadConfigFile(path: string, validateEnv: EnvValidator): P
     throw new UserError(`${path}: cannot read config (${(err as Error).message})`);
   }
   let data: unknown;
-  if (extname(path).toLowerCase() === ".json") {
+  // JSON is YAML too: its document gives the lines of the fields either way.
+  const lines = new LineCounter();
+  const json = extname(path).toLowerCase() === ".json";
+  // (JSON.parse keeps the last of repeated keys; YAML refuses them)
+  const doc = YAML.parseDocument(text, { prettyErrors: true, lineCounter: lines, uniqueKeys: !json });
+  if (json) {
     try {
       data = JSON.parse(text);
     } catch (err) {
-      throw new UserError(`${path}: not valid JSON (${(err as Error).message})`);
+      const message = (err as Error).message.split("\n")[0];
+      const at = /at position (\d+)/.exec(message);
+      const line = at ? `:${lines.linePos(Number(at[1])).line}` : "";
+      throw new UserError(`${path}${line}: not valid JSON (${message})`);
     }
   } else {
-    const doc = YAML.parseDocument(text, { prettyErrors: true });
     if (doc.errors.length > 0) {
       const e = doc.errors[0];
       const line = e.linePos?.[0]?.line;
@@ -267,5 +325,14 @@ export async function loadConfigFile(path: string, validateEnv: EnvValidator): P
     }
     data = doc.toJS();
   }
-  return resolveConfig(data, validateEnv, path);
+  const locate: Locate = (fieldPath) => {
+    if (doc.errors.length > 0) return null;
+    // the field's own node, else the nearest enclosing one (a missing field: its mapping)
+    for (let n = fieldPath.length; n > 0; n--) {
+      const node = doc.getIn(fieldPath.slice(0, n), true);
+      if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
+    }
+    return null;
+  };
+  return resolveConfig(data, validateEnv, path, locate);
 }

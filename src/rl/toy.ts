@@ -6,6 +6,7 @@
  * The hyperparameters are one set for both algorithms and all cells (TOY_PRESETS); docs/trainer.md says how
  * they were chosen.
  */
+import { readdir, readFile, rm, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
@@ -68,6 +69,11 @@ export interface ToyOptions {
   seedList?: number[];
   /** overrides of the preset's hyperparameters (for the tuning script only) */
   hyperparameters?: TrainConfigInput;
+  /**
+   * A folder that already holds a sweep: refuse (default), overwrite it, or resume it (keep the finished
+   * runs of this sweep's grid and settings, run the rest; refuse runs of other settings). toySweepDir.
+   */
+  existing?: "refuse" | "overwrite" | "resume";
   /** progress: called with (steps done over all runs, total steps) */
   onProgress?: (done: number, total: number) => void;
   /** called when a run finishes */
@@ -171,14 +177,19 @@ export type WorkerMessage =
   | { type: "error"; index: number; message: string; user: boolean };
 
 /** Runs the sweep over worker threads; resolves with every run's result, in run order. */
-export async function runToy(opts: ToyOptions): Promise<{ runs: ToyRun[]; results: RunResult[]; workers: number; wallSeconds: number }> {
+export async function runToy(
+  opts: ToyOptions,
+): Promise<{ runs: ToyRun[]; results: RunResult[]; workers: number; wallSeconds: number; kept: number }> {
   const runs = toyRuns(opts);
-  const workers = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), runs.length));
+  const kept = await toySweepDir(opts.outDir, runs, opts.existing ?? "refuse");
+  const todo = runs.map((_, i) => i).filter((i) => !kept.has(i));
+  const workers = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), todo.length));
   const results: RunResult[] = new Array(runs.length);
+  for (const [i, r] of kept) results[i] = r;
   const total = runs.reduce((a, r) => a + r.config.steps, 0);
-  const stepsDone = new Array(runs.length).fill(0);
-  let done = 0;
-  let finished = 0;
+  const stepsDone = runs.map((r, i) => (kept.has(i) ? r.config.steps : 0));
+  let done = stepsDone.reduce((a, b) => a + b, 0);
+  let finished = kept.size;
   let next = 0;
   const started = performance.now();
   const spawn = workerSpawner();
@@ -195,14 +206,15 @@ export async function runToy(opts: ToyOptions): Promise<{ runs: ToyRun[]; result
     };
     const feed = (w: Worker) => {
       if (failed) return;
-      if (next >= runs.length) {
+      if (next >= todo.length) {
         void w.terminate();
         return;
       }
-      const index = next++;
+      const index = todo[next++];
       w.postMessage({ index, config: runs[index].config });
     };
-    for (let i = 0; i < workers; i++) {
+    if (todo.length === 0) resolve();
+    for (let i = 0; i < (todo.length === 0 ? 0 : workers); i++) {
       const w = spawn();
       pool.push(w);
       live++;
@@ -231,7 +243,96 @@ export async function runToy(opts: ToyOptions): Promise<{ runs: ToyRun[]; result
       feed(w);
     }
   });
-  return { runs, results, workers, wallSeconds: (performance.now() - started) / 1000 };
+  return { runs, results, workers, wallSeconds: (performance.now() - started) / 1000, kept: kept.size };
+}
+
+/** The files of a sweep folder besides its run directories (runs/<name>/). */
+const SWEEP_FILES = ["results.json", "report.html"];
+
+/**
+ * What `runToy` does with a folder that already holds a sweep (results.json or run directories under
+ * runs/): "refuse" (a UserError), "overwrite" (removes the run directories, results.json and report.html),
+ * or "resume": every run directory must be a run of `runs` with the same config, else a UserError naming
+ * the first difference; the finished ones (metrics.jsonl has every step) are returned by index, to be kept.
+ */
+export async function toySweepDir(outDir: string, runs: ToyRun[], mode: "refuse" | "overwrite" | "resume"): Promise<Map<number, RunResult>> {
+  const kept = new Map<number, RunResult>();
+  const runsDir = join(outDir, "runs");
+  let names: string[] = [];
+  try {
+    names = (await readdir(runsDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch {
+    // no runs/ yet
+  }
+  const files = [];
+  for (const f of SWEEP_FILES) if (await isFile(join(outDir, f))) files.push(f);
+  if (names.length === 0 && files.length === 0) return kept;
+  const held = [names.length ? `${names.length} run${names.length === 1 ? "" : "s"} under runs/` : "", ...files].filter(Boolean).join(", ");
+  if (mode === "refuse") {
+    throw new UserError(`${outDir}: already holds a toy sweep (${held}); pass --resume to keep its finished runs and run the rest, or --overwrite to replace it`);
+  }
+  if (mode === "overwrite") {
+    for (const name of names) await rm(join(runsDir, name), { recursive: true, force: true });
+    for (const f of files) await rm(join(outDir, f), { force: true });
+    return kept;
+  }
+  const byName = new Map(runs.map((r, i) => [r.name, i]));
+  for (const name of names) {
+    const index = byName.get(name);
+    if (index === undefined) {
+      throw new UserError(`${join(runsDir, name)}: not a run of this sweep (its --preset, --seeds or grid differ); --resume continues the same sweep: give its settings, or --overwrite`);
+    }
+    const config = runs[index].config;
+    const configPath = join(runsDir, name, "config.json");
+    let saved: Record<string, unknown> | null = null;
+    try {
+      saved = JSON.parse(await readFile(configPath, "utf8"));
+    } catch {
+      continue; // killed before its config was written: run again
+    }
+    const now = JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
+    for (const key of new Set([...Object.keys(saved ?? {}), ...Object.keys(now)])) {
+      if (JSON.stringify(saved?.[key]) !== JSON.stringify(now[key])) {
+        throw new UserError(
+          `${configPath}: ${key}: the sweep in ${outDir} ran with ${JSON.stringify(saved?.[key])}, this one with ${JSON.stringify(now[key])}; --resume continues the same sweep: give its settings, or --overwrite`,
+        );
+      }
+    }
+    const result = await finishedRun(join(runsDir, name, "metrics.jsonl"), config.steps);
+    if (result !== null) kept.set(index, result);
+  }
+  return kept;
+}
+
+/** A run's results from its metrics.jsonl when it holds every step; null when it was cut short. */
+async function finishedRun(path: string, steps: number): Promise<RunResult | null> {
+  let lines: string[];
+  try {
+    lines = (await readFile(path, "utf8")).split("\n").filter((l) => l.trim() !== "");
+  } catch {
+    return null;
+  }
+  if (lines.length !== steps) return null;
+  const result: RunResult = { targetRate: [], rewardMean: [], seconds: 0 };
+  try {
+    for (const line of lines) {
+      const m = JSON.parse(line) as Record<string, number>;
+      result.targetRate.push(m["env/target_rate"] ?? 0);
+      result.rewardMean.push(m.reward_mean);
+      result.seconds += m.seconds ?? 0;
+    }
+  } catch {
+    return null; // not whole: run again
+  }
+  return result;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** A run that failed on its input (its config or environment), not on a bug: one line for the CLI. */

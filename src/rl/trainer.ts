@@ -9,8 +9,8 @@
  * seeded init, so the same config gives the same metrics.jsonl, and a resumed run continues bit-for-bit.
  */
 import { appendFile, mkdir, open, readFile, rm, stat, truncate } from "node:fs/promises";
-import { join } from "node:path";
-import { writeFileAtomic } from "../io/atomic.js";
+import { basename, join } from "node:path";
+import { removeStaleTemps, writeFileAtomic } from "../io/atomic.js";
 import {
   buildPrefixTree,
   lossWeights,
@@ -21,7 +21,7 @@ import {
 } from "../prm/index.js";
 import { reason, UserError } from "../util/errors.js";
 import { Rng } from "../util/rng.js";
-import { checkpointPath, listCheckpoints, pruneCheckpoints, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
+import { CHECKPOINT_NAME, checkpointPath, listCheckpoints, pruneCheckpoints, readCheckpoint, writeCheckpoint } from "./checkpoint.js";
 import type { TrainConfig } from "./config.js";
 import { createEnvironment, type Environment, type Prompt, type ScoredCompletion } from "./env/index.js";
 import { objective, type SequenceTerms } from "./loss.js";
@@ -87,12 +87,17 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   } catch (err) {
     throw new UserError(`output_dir: cannot create ${files.checkpoints} (${reason(err)})`);
   }
+  // what a SIGKILL may have left: checkpoints are the big ones (1.5 GB at gpt2-small)
+  await removeStaleTemps(files.checkpoints, CHECKPOINT_NAME);
+  for (const f of [files.config, files.metrics, files.rollouts]) await removeStaleTemps(dir, basename(f));
 
   const policy = await (options.policyFactory ?? createEnginePolicy)(config);
   // The KL reference is the initial policy; the init is deterministic in the seed, so a resume rebuilds it
   // the same way instead of storing a second copy of the weights.
   const ref = config.beta > 0 ? policy.clone() : null;
   const env = createEnvironment(config.env, policy.vocabSize);
+  const constant = env.constantReward?.(Math.min(config.max_completion_length, env.maxCompletionTokens ?? Infinity)) ?? null;
+  if (constant !== null) throw new UserError(`${constant}; every advantage would be 0 and the run would train nothing`);
   const rng = new Rng(config.seed).fork();
 
   let startStep = 0;
@@ -110,6 +115,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       policy.importState(state);
       rng.setState(meta.rng);
       startStep = meta.step;
+      if (startStep > config.steps) {
+        throw new UserError(`steps: ${config.steps}, but the run in ${dir} is already at step ${startStep} (a resume goes forward: pass --steps > ${startStep})`);
+      }
       await truncateTo(files.metrics, meta.metricsBytes);
       await truncateTo(files.rollouts, meta.rolloutsBytes);
     }

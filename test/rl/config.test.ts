@@ -4,7 +4,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { loadConfigFile, resolveConfig } from "../../src/rl/config.js";
+import { configWarnings, loadConfigFile, resolveConfig } from "../../src/rl/config.js";
 import { validateEnv } from "../../src/rl/env/index.js";
 import { TreeEnvironment, treeKind } from "../../src/rl/env/tree.js";
 
@@ -25,22 +25,56 @@ test("errors name the file, the field and what was expected", async () => {
   const yaml = join(dir, "run.yaml");
   await writeFile(yaml, "num_generations: many\nloss_type: ppo\nlr: 0.1\nenv:\n  name: tree\n  depth: 3\n");
   await assert.rejects(loadConfigFile(yaml, validateEnv), (err: Error) => {
-    assert.match(err.message, /run\.yaml: num_generations: Invalid input: expected number, received string/);
-    assert.match(err.message, /run\.yaml: loss_type: Invalid option: expected one of "grpo"\|"dapo"\|"bnpo"\|"dr_grpo"/);
-    assert.match(err.message, /unknown field 'lr' \(did you mean 'learning_rate'\?\)/);
+    // one line, each problem with its line
+    assert.ok(!err.message.includes("\n"), err.message);
+    assert.match(err.message, /run\.yaml:1: num_generations: Invalid input: expected number, received string/);
+    assert.match(err.message, /run\.yaml:2: loss_type: Invalid option: expected one of "grpo"\|"dapo"\|"bnpo"\|"dr_grpo"/);
+    assert.match(err.message, /run\.yaml:3: lr: unknown field \(did you mean 'learning_rate'\?\)/);
     return true;
   });
   await writeFile(yaml, "env:\n  name: tree\n  depth: 3\n");
-  await assert.rejects(loadConfigFile(yaml, validateEnv), /run\.yaml: env\.target: expected 3 moves \(env\.depth\), got 'LLRL'/);
+  // target is not in the file: the line where its mapping starts
+  await assert.rejects(loadConfigFile(yaml, validateEnv), /run\.yaml:2: env\.target: expected 3 moves \(env\.depth\), got 'LLRL'/);
+  await writeFile(yaml, "steps: 3\nenv:\n  name: tree\n  depht: 3\n");
+  await assert.rejects(loadConfigFile(yaml, validateEnv), /\/run\.yaml:4: env\.depht: unknown field \(did you mean 'depth'\?\)$/);
+  await writeFile(yaml, "env: {name: tree, prompt: [1, -2]}\n");
+  await assert.rejects(loadConfigFile(yaml, validateEnv), /\/run\.yaml:1: env\.prompt\.1: Too small/);
   await writeFile(yaml, "env: {name: maze}\n");
   await assert.rejects(loadConfigFile(yaml, validateEnv), /env\.name: unknown environment 'maze' \(expected one of: tree\)/);
   await writeFile(yaml, "steps: [1\n");
   await assert.rejects(loadConfigFile(yaml, validateEnv), /run\.yaml:\d+: not valid YAML/);
   const json = join(dir, "run.json");
   await writeFile(json, JSON.stringify({ temperature: -1, env: { name: "tree", r_neg: "x" } }));
-  await assert.rejects(loadConfigFile(json, validateEnv), /run\.json: temperature: Too small: expected number to be >0/);
+  await assert.rejects(loadConfigFile(json, validateEnv), /run\.json:1: temperature: Too small: expected number to be >0/);
   await writeFile(json, JSON.stringify({ env: { name: "tree", r_neg: "x" } }));
-  await assert.rejects(loadConfigFile(json, validateEnv), /run\.json: env\.r_neg: Invalid input: expected number/);
+  await assert.rejects(loadConfigFile(json, validateEnv), /run\.json:1: env\.r_neg: Invalid input: expected number/);
+  await writeFile(json, '{\n  "steps": 2,\n  "env": {\n    "name": "tree",\n    "r_neg": "x"\n  }\n}\n');
+  await assert.rejects(loadConfigFile(json, validateEnv), /\/run\.json:5: env\.r_neg: /);
+  await writeFile(json, '{\n  "steps": 2,\n}\n');
+  await assert.rejects(loadConfigFile(json, validateEnv), /\/run\.json:3: not valid JSON/);
+});
+
+test("settings that would train nothing are refused; allowed ones that change nothing are warned of", () => {
+  assert.throws(() => resolveConfig({ num_generations: 1 }, validateEnv), /num_generations: expected at least 2/);
+  assert.throws(() => resolveConfig({ top_k: 1 }, validateEnv), /top_k: 1 samples greedily/);
+  assert.throws(() => resolveConfig({ max_completion_length: 0 }, validateEnv), /max_completion_length: Too small/);
+  assert.deepEqual(configWarnings(resolveConfig({}, validateEnv)), []);
+  assert.match(configWarnings(resolveConfig({ learning_rate: 0 }, validateEnv)).join(), /learning_rate is 0/);
+});
+
+test("tree env: a constant reward over every reachable leaf is known up front", () => {
+  const env = (p: Record<string, unknown>) => new TreeEnvironment(treeKind.parse({ name: "tree", ...p }), 64);
+  assert.equal(env({}).constantReward(4), null);
+  assert.match(env({}).constantReward(3) ?? "", /max_completion_length 3 is less than env\.depth 4/);
+  assert.match(env({ r_neg: 0.7, target_reward: 0.7 }).constantReward(4) ?? "", /every leaf earns 0\.7/);
+  // shared_prefix = depth: no near misses, so r_neg does not matter; 0: no 'other' leaves
+  assert.match(env({ shared_prefix: 4, target_reward: 0.7 }).constantReward(4) ?? "", /no near misses/);
+  assert.equal(env({ shared_prefix: 4, target_reward: 0.7, other_reward: 0.5 }).constantReward(4), null);
+  // brute force over the 16 leaves: with shared_prefix 0 other_reward is unreachable, and the reward constant
+  const e = env({ shared_prefix: 0, r_neg: 1, other_reward: 5 });
+  assert.match(e.constantReward(4) ?? "", /every other leaf is a near miss/);
+  const leaves = new Set(Array.from({ length: 16 }, (_, leaf) => e.reward(e.prompts(1)[0], Int32Array.from([3, 2, 1, 0], (b) => ((leaf >> b) & 1 ? 49 : 43)))));
+  assert.deepEqual([...leaves], [1]);
 });
 
 test("tree env: rewards of PAPER.md section 4 (target 1, near misses r_neg, others 0.7), L/R only", () => {

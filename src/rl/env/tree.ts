@@ -45,7 +45,7 @@ export const treeKind: EnvironmentKind<TreeParams> = {
   summary: "the paper's toy: a depth-d binary tree of L/R moves, one target leaf, near misses penalised",
   parse(config) {
     const r = TreeParams.safeParse(config);
-    if (!r.success) throw new UserError(envIssues(r.error));
+    if (!r.success) throw new UserError(envIssues(r.error, Object.keys(TreeParams.shape)));
     const p = r.data;
     if (p.target.length !== p.depth) {
       throw new UserError(`env.target: expected ${p.depth} moves (env.depth), got '${p.target}' (${p.target.length})`);
@@ -107,6 +107,20 @@ export class TreeEnvironment implements Environment {
     if (shared === p.depth) return p.target_reward;
     for (const t of completion) if (t !== p.left_token && t !== p.right_token) return 0;
     return shared >= p.shared_prefix ? p.r_neg : p.other_reward;
+  }
+
+  constantReward(maxTokens: number): string | null {
+    const p = this.params;
+    if (maxTokens < p.depth) return `max_completion_length ${maxTokens} is less than env.depth ${p.depth}: every completion is cut short and earns 0`;
+    // the leaves: the target; near misses (share >= shared_prefix moves) exist when shared_prefix < depth;
+    // others (share fewer) exist when shared_prefix > 0
+    const near = p.shared_prefix < p.depth;
+    const others = p.shared_prefix > 0;
+    const rewards = new Set([p.target_reward, ...(near ? [p.r_neg] : []), ...(others ? [p.other_reward] : [])]);
+    if (rewards.size > 1) return null;
+    const fields = ["env.target_reward", ...(near ? ["env.r_neg"] : []), ...(others ? ["env.other_reward"] : [])].join(" = ");
+    const why = !near ? " (env.shared_prefix = env.depth: no near misses)" : !others ? " (env.shared_prefix 0: every other leaf is a near miss)" : "";
+    return `every leaf earns ${p.target_reward}: ${fields}${why}`;
   }
 
   isTarget(completion: Int32Array): boolean {

@@ -31,6 +31,12 @@ export interface Environment {
   reward(prompt: Prompt, completion: Int32Array): number;
   /** The step's figures, e.g. { target_rate: 0.25 }; logged as `env/target_rate`. */
   stepMetrics(completions: ScoredCompletion[]): Record<string, number>;
+  /**
+   * Why every completion of at most `maxTokens` tokens earns the same reward, when the environment can
+   * tell up front (then every advantage is 0 and a run trains nothing: the trainer refuses it); else null.
+   * Optional: an environment that cannot tell leaves it out.
+   */
+  constantReward?(maxTokens: number): string | null;
 }
 
 /** An environment kind in the registry: validates its parameters and builds it for a model's vocabulary. */
