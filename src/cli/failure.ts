@@ -1,13 +1,14 @@
 /**
- * How a command's failure reaches the user: a `UserError` is one line and status 1; a misuse of the options
+ * How a command's failure reaches the user: a `UserError` is one printable line (util/errors.ts oneLine:
+ * whatever input a parser quoted in it) and status 1; a misuse of the options
  * (node:util parseArgs's errors) is one line pointing at --help and status 2; anything else is a bug and
  * keeps its stack (null here). src/cli/main.ts prints these; the fuzz test (test/cli/fuzz.test.ts) holds
  * every command to them.
  */
-import { UserError } from "../util/errors.js";
+import { oneLine, UserError } from "../util/errors.js";
 
 export function describeFailure(command: string, err: unknown): { status: 1 | 2; message: string } | null {
-  if (err instanceof UserError) return { status: 1, message: `lambda-grpo ${command}: ${err.message}` };
+  if (err instanceof UserError) return { status: 1, message: `lambda-grpo ${command}: ${oneLine(err.message)}` };
   // node:util parseArgs: an unknown option, a missing value, a value given to a flag, a stray argument
   if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS_")) {
     // its first line only: the rest is a hint on '--opt=-value' and positionals starting with '-' (src/cli/args.ts

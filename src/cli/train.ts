@@ -3,6 +3,7 @@
  * GRPO / lambda-GRPO training from one config file (src/rl/config.ts documents the fields; docs/trainer.md
  * has the table). Progress: a bar with reward and ETA on a terminal, plain lines otherwise.
  */
+import { existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { prepareOutputs, sameFile } from "../io/outputs.js";
@@ -79,7 +80,7 @@ export async function main(argv: string[]): Promise<void> {
   const started = performance.now();
   let first = 0;
   const every = Math.max(1, Math.round(config.steps / 25));
-  await train(config, {
+  const run = train(config, {
     resume: values.resume,
     overwrite: values.overwrite,
     onStart(startStep) {
@@ -99,6 +100,12 @@ export async function main(argv: string[]): Promise<void> {
         console.error(plainLine(m, config.steps, (performance.now() - started) / 1000, m.step - first));
       }
     },
+  });
+  // The trainer's errors name a file (of the run, of a model directory) or a field of the config
+  // (env.left_token, steps): a field needs the config's name to be found.
+  await run.catch((err: unknown) => {
+    if (err instanceof UserError && !existsSync(err.message.split(": ")[0])) err.message = `${source}: ${err.message}`;
+    throw err;
   });
   progress.stop();
   if (!quiet) console.error(`done: ${config.output_dir} (${((performance.now() - started) / 1000).toFixed(1)} s)`);

@@ -185,6 +185,17 @@ async function loadInto(checkpoint: SafetensorsCheckpoint, config: GPT2Config, d
     byName.set(name, stored);
   }
 
+  // The file's shapes against the config's before anything is allocated: a corrupt config.json (n_embd
+  // 1e12, n_layer 1e9) is then a mismatch in one line, not a failed allocation.
+  const layers = 1 + Math.max(-1, ...[...byName.keys()].map((n) => Number(/^h\.(\d+)\./.exec(n)?.[1] ?? -1)));
+  if (layers < config.nLayer) {
+    const weights = [...byName.values()][0]?.file ?? join(dir, HF_WEIGHTS_FILE);
+    throw new UserError(`${join(dir, HF_CONFIG_FILE)}: n_layer: ${config.nLayer}, but ${weights} holds ${layers} layers`);
+  }
+  for (const p of parameterShapes(config)) {
+    const t = byName.get(p.name) ?? (p.name === "wte.weight" ? lmHead : null);
+    if (t) checkShape(t, p.shape, config);
+  }
   const model = new GPT2(config, { trainable });
   const expected = new Set(model.parameters().map((p) => p.name));
   const unexpected = [...byName.entries()].filter(([name]) => !expected.has(name)).map(([, t]) => t);

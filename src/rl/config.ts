@@ -11,6 +11,18 @@ import { z } from "zod";
 import { LOSS_TYPES, REWARD_SCALINGS } from "../prm/index.js";
 import { UserError } from "../util/errors.js";
 
+/**
+ * Most parameters an explicit shape may have: the engine holds them in one Float32Array (with as many
+ * again for gradients and twice that for AdamW), and 2^31 float32 are 8 GiB already.
+ */
+const MAX_SHAPE_PARAMETERS = 2 ** 31;
+
+/** GPT-2's parameter count: embeddings, 12 C^2 + 13 C per block, the final norm. */
+function gpt2Parameters(m: { vocab_size: number; context_length: number; n_layer: number; n_embd: number }): number {
+  const C = m.n_embd;
+  return (m.vocab_size + m.context_length) * C + m.n_layer * (12 * C * C + 13 * C) + 2 * C;
+}
+
 /** An explicit GPT-2 shape (random init from `seed`), for experiments without a preset. */
 const ModelShape = z
   .object({
@@ -22,7 +34,10 @@ const ModelShape = z
     layer_norm_epsilon: z.number().positive().default(1e-5),
   })
   .strict()
-  .refine((m) => m.n_embd % m.n_head === 0, { message: "n_embd must be a multiple of n_head", path: ["n_embd"] });
+  .refine((m) => m.n_embd % m.n_head === 0, { message: "n_embd must be a multiple of n_head", path: ["n_embd"] })
+  .refine((m) => gpt2Parameters(m) <= MAX_SHAPE_PARAMETERS, {
+    message: `the shape has more than ${MAX_SHAPE_PARAMETERS} parameters (2^31, 8 GiB of float32), more than the engine holds`,
+  });
 
 /**
  * LoRA adapters on a decoder-family model (Llama 3, Qwen2, Qwen3), in PEFT's LoraConfig names and defaults;
