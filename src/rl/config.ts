@@ -181,13 +181,28 @@ export interface ConfigIssue {
   message: string;
 }
 
-/** Zod's issues as ConfigIssues; an unknown field is named by its own path, with the nearest known name. */
-function configIssues(error: z.ZodError, fields: readonly string[], prefix: PropertyKey[] = []): ConfigIssue[] {
+/** The field names of the object schema at `path` under `schema` (through defaults, optionals, unions). */
+function fieldsAt(schema: z.core.$ZodType, path: PropertyKey[]): string[] {
+  const def = schema._zod.def as { type: string; shape?: Record<string, z.core.$ZodType>; innerType?: z.core.$ZodType; options?: z.core.$ZodType[] };
+  if (def.innerType) return fieldsAt(def.innerType, path);
+  if (def.options) return def.options.flatMap((o) => fieldsAt(o, path));
+  if (!def.shape) return [];
+  if (path.length === 0) return Object.keys(def.shape);
+  const next = def.shape[String(path[0])];
+  return next ? fieldsAt(next, path.slice(1)) : [];
+}
+
+/**
+ * Zod's issues as ConfigIssues; an unknown field is named by its own path, with the nearest known name
+ * (from `fields` when given, else from `schema` at the issue's path).
+ */
+function configIssues(error: z.ZodError, fields: readonly string[] | z.core.$ZodType, prefix: PropertyKey[] = []): ConfigIssue[] {
   return error.issues.flatMap((issue) => {
     const path = [...prefix, ...issue.path];
     if (issue.code !== "unrecognized_keys") return [{ path, message: issue.message }];
+    const known = Array.isArray(fields) ? (fields as readonly string[]) : fieldsAt(fields as z.core.$ZodType, issue.path);
     return issue.keys.map((k) => {
-      const near = nearestField(k, fields);
+      const near = (Array.isArray(fields) ? undefined : ALIASES[[...issue.path, k].join(".")]) ?? nearestField(k, known);
       return { path: [...path, k], message: `unknown field${near ? ` (did you mean '${near}'?)` : ""}` };
     });
   });
@@ -197,11 +212,17 @@ function describeIssue(issue: ConfigIssue): string {
   return issue.path.length ? `${issue.path.map(String).join(".")}: ${issue.message}` : issue.message;
 }
 
-const FIELD_NAMES = Object.keys(TrainConfigSchema.shape);
-const ALIASES: Record<string, string> = { lr: "learning_rate", group_size: "num_generations", mu: "num_iterations" };
+/** Other trainers' and papers' names for our fields, by path. */
+const ALIASES: Record<string, string> = {
+  lr: "learning_rate",
+  group_size: "num_generations",
+  mu: "num_iterations",
+  "lora.rank": "r",
+  "lora.alpha": "lora_alpha",
+  "lora.dropout": "lora_dropout",
+};
 
 function nearestField(name: string, fields: readonly string[]): string | null {
-  if (fields === FIELD_NAMES && ALIASES[name]) return ALIASES[name];
   let best: string | null = null;
   let bestD = 3;
   for (const f of fields) {
@@ -253,7 +274,7 @@ export function resolveConfig(input: unknown, validateEnv: EnvValidator, source 
     throw new UserError(`${source}: expected a mapping of config fields, got ${input === null ? "null" : Array.isArray(input) ? "a list" : typeof input}`);
   }
   const parsed = TrainConfigSchema.safeParse(input);
-  if (!parsed.success) throw issuesError(source, configIssues(parsed.error, FIELD_NAMES), locate);
+  if (!parsed.success) throw issuesError(source, configIssues(parsed.error, TrainConfigSchema), locate);
   const c = parsed.data;
   let env: EnvConfig;
   try {

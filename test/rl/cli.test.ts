@@ -83,7 +83,7 @@ test("train: a bad config names the field; --resume with nothing to resume says 
   await writeFile(cfg, JSON.stringify({ scale_rewards: "std" }));
   const r = await start(["train", cfg]).done;
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /bad\.json: scale_rewards: Invalid option: expected one of "group"\|"batch"\|"none"/);
+  assert.match(r.stderr, /bad\.json:1: scale_rewards: Invalid option: expected one of "group"\|"batch"\|"none"/);
   const s = await start(["train", "--resume", "--output-dir", join(dir, "nothing")]).done;
   assert.equal(s.code, 1);
   assert.match(s.stderr, /config\.json: not found/);

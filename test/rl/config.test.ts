@@ -113,6 +113,6 @@ test("TRL's per_device_train_batch_size / gradient_accumulation_steps set micro_
 test("lora: PEFT's field names and defaults; unknown fields rejected", () => {
   const c = resolveConfig({ model: "qwen2-tiny", lora: { r: 16 } }, validateEnv);
   assert.deepEqual(c.lora, { r: 16, lora_alpha: 8, lora_dropout: 0, target_modules: ["q_proj", "v_proj"] });
-  assert.throws(() => resolveConfig({ lora: { rank: 4 } }, validateEnv), /lora: unknown field 'rank'/);
+  assert.throws(() => resolveConfig({ lora: { rank: 4 } }, validateEnv), /lora\.rank: unknown field \(did you mean 'r'\?\)/);
   assert.equal(resolveConfig({}, validateEnv).lora, undefined);
 });
