@@ -286,9 +286,18 @@ export function resolveConfig(input: unknown, validateEnv: EnvValidator, source 
   return { ...c, epsilon_high: c.epsilon_high ?? c.epsilon, micro_batch_size: microBatchSize(c, source), env };
 }
 
+/**
+ * Most completions per step (prompts_per_step * num_generations): a step's completions, their prefix trees
+ * and weights are held at once, and 2^20 is far past any GRPO batch while still fitting in memory.
+ */
+const MAX_STEP_COMPLETIONS = 2 ** 20;
+
 /** micro_batch_size from itself or TRL's per_device_train_batch_size / gradient_accumulation_steps. */
 function microBatchSize(c: Parsed, source: string): number {
   const batch = c.prompts_per_step * c.num_generations;
+  if (batch > MAX_STEP_COMPLETIONS) {
+    throw new UserError(`${source}: prompts_per_step * num_generations = ${batch} completions a step, more than the ${MAX_STEP_COMPLETIONS} (2^20) a step holds in memory`);
+  }
   const perDevice = c.per_device_train_batch_size;
   const accumulation = c.gradient_accumulation_steps;
   let mbs = c.micro_batch_size;

@@ -44,8 +44,18 @@ const rollouts = [
 const jsonl = (rows: unknown[]): string => rows.map((r) => JSON.stringify(r) + "\n").join("");
 const jsonFile = (bytes: Uint8Array, rng: Rng): Uint8Array =>
   rng.next() < 0.5 ? mutateBytes(bytes, rng) : Buffer.from(JSON.stringify(mutateJson(JSON.parse(Buffer.from(bytes).toString("utf8")), rng), null, 2));
-const yamlFile = (bytes: Uint8Array, rng: Rng): Uint8Array =>
-  rng.next() < 0.5 ? mutateBytes(bytes, rng) : Buffer.from(YAML.stringify(mutateJson(YAML.parse(Buffer.from(bytes).toString("utf8")), rng)));
+/**
+ * A config: bytes, or structure. Loop counts a user may set as large as they like (steps, num_iterations)
+ * are kept small: a long run is not a hang.
+ */
+const yamlFile = (bytes: Uint8Array, rng: Rng): Uint8Array => {
+  if (rng.next() < 0.5) return mutateBytes(bytes, rng);
+  const config = mutateJson(YAML.parse(Buffer.from(bytes).toString("utf8")), rng) as Record<string, unknown>;
+  for (const loop of ["steps", "num_iterations"]) {
+    if (typeof config?.[loop] === "number" && (config[loop] as number) > 10) config[loop] = 10;
+  }
+  return Buffer.from(YAML.stringify(config));
+};
 
 const TRAIN_YAML = [
   "model: {vocab_size: 8, context_length: 8, n_layer: 1, n_head: 1, n_embd: 8}",
