@@ -64,6 +64,8 @@ export async function loadTokenizer(path: string): Promise<HFTokenizer> {
       for (let i = 0; i < ids.length; i++) {
         // A vocabulary without an unknown token yields no id for an unseen piece.
         if (!Number.isInteger(ids[i])) throw new Error(`piece '${tokens[i]}' has no id in the tokenizer's vocabulary`);
+        // a corrupt vocabulary's id is the tokenizer file's fault, not the text's
+        if (ids[i] < 0 || ids[i] > 2147483647) throw new UserError(`${path}: piece '${tokens[i]}' has the id ${ids[i]}, not a 32-bit token id`);
       }
       return ids;
     },

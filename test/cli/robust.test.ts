@@ -40,7 +40,7 @@ test("prm --out through a link to the input: refused, one line, the input untouc
 });
 
 test("stdout closed early (| head): the command ends quietly with status 0", () => {
-  writeFileSync(join(dir, "big.jsonl"), GROUP.repeat(20000));
+  writeFileSync(join(dir, "big.jsonl"), Array.from({ length: 20000 }, (_, i) => GROUP.replace('"g"', `"g${i}"`)).join(""));
   const r = piped("prm big.jsonl --out -", "head -c 100");
   assert.equal(r.status, 0, r.output);
   assert.ok(!r.output.includes("EPIPE") && !r.output.includes("lambda-grpo"), r.output);
