@@ -14,6 +14,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { hfModelKind } from "../engine/hf.js";
 import { allocateParameters, loadDecoderWeights, readDecoderConfig, saveDecoderModel } from "../engine/hf-families.js";
 import { mergeLora, readAdapter } from "../engine/peft.js";
+import { removeStaleTemps } from "../io/atomic.js";
 import type { WritableDtype } from "../io/safetensors.js";
 import { reason, UserError } from "../util/errors.js";
 import { choiceOption, parseCommand, requiredOption, usageError } from "./args.js";
@@ -69,6 +70,7 @@ export async function main(argv: string[]): Promise<void> {
     maxShardBytes = mb * 1e6;
   }
   await checkOut(out, [["--model", modelDir], ["--lora", loraDir]], values.overwrite ?? false);
+  await removeStaleTemps(dirname(resolve(out)), basename(out));
 
   const kind = await hfModelKind(modelDir);
   if (kind === "gpt2") throw usageError("export", `--model ${modelDir}: a GPT-2 checkpoint; export merges adapters of Llama 3, Qwen2 and Qwen3 models`);

@@ -95,7 +95,8 @@ export async function removeStaleTemps(dir: string, target: string | RegExp): Pr
     if (m === null) continue;
     const matches = typeof target === "string" ? m[1] === target : target.test(m[1]);
     if (!matches || processAlive(Number(m[2]))) continue;
-    await rm(join(dir, name), { force: true });
+    // (recursive: a command that writes a folder, `export`, stages it under the same name)
+    await rm(join(dir, name), { recursive: true, force: true });
     removed.push(name);
   }
   return removed;
