@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { escapeHtml, inlineJson, inlineStyle } from "../report/assets.js";
-import { d3HierarchyScript, uplotScript, uplotStyle, viewerScript } from "./assets.js";
+import { d3Script, uplotScript, uplotStyle, viewerScript } from "./assets.js";
 import { VIEWER_CSS } from "./style.js";
 
 /** Element id of the report's embedded data (read by static/viewer.ts). */
@@ -14,7 +14,7 @@ export const DATA_ELEMENT_ID = "lgrpo-data";
 export const ASSET_PATHS = {
   "/assets/uPlot.iife.min.js": { type: "text/javascript; charset=utf-8", text: async () => uplotScript() },
   "/assets/uPlot.min.css": { type: "text/css; charset=utf-8", text: async () => uplotStyle() },
-  "/assets/d3-hierarchy.min.js": { type: "text/javascript; charset=utf-8", text: async () => d3HierarchyScript() },
+  "/assets/d3.min.js": { type: "text/javascript; charset=utf-8", text: async () => d3Script() },
   "/assets/viewer.js": { type: "text/javascript; charset=utf-8", text: viewerScript },
   "/assets/viewer.css": { type: "text/css; charset=utf-8", text: async () => VIEWER_CSS },
 } as const;
@@ -51,7 +51,7 @@ export function servedPage(title: string): string {
   ].join("\n");
   const body = [
     '<script src="/assets/uPlot.iife.min.js"></script>',
-    '<script src="/assets/d3-hierarchy.min.js"></script>',
+    '<script src="/assets/d3.min.js"></script>',
     '<script type="module" src="/assets/viewer.js"></script>',
   ].join("\n");
   return shell(title, head, body);
@@ -65,7 +65,7 @@ const sha256 = (text: string): string => `'sha256-${createHash("sha256").update(
  */
 export async function reportPage(title: string, data: unknown): Promise<string> {
   // Escaped as inlineScript does; written out here so the hashes are of exactly the element's text.
-  const scripts = [uplotScript(), d3HierarchyScript()].map((code) => code.replace(/<\/script/gi, "<\\/script"));
+  const scripts = [uplotScript(), d3Script()].map((code) => code.replace(/<\/script/gi, "<\\/script"));
   const viewer = (await viewerScript()).replace(/<\/script/gi, "<\\/script");
   const csp =
     `default-src 'none'; script-src ${[...scripts, viewer].map(sha256).join(" ")}; style-src 'unsafe-inline'; ` +
