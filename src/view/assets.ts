@@ -57,7 +57,7 @@ export function d3Script(): string {
 }
 
 /** The page's modules, in dependency order; viewer.ts (the entry) last. */
-const MODULES = ["dom", "colour", "source", "curves", "tree", "strips", "viewer"];
+const MODULES = ["dom", "colour", "source", "state", "curves", "tree", "strips", "controls", "viewer"];
 
 /** One module's JavaScript: the compiled file when built, else its source compiled now. */
 async function moduleCode(name: string): Promise<string> {

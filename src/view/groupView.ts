@@ -32,8 +32,16 @@ export interface StepView extends ProcessStep {
   /** A = (R - group mean) / denom, scaled as the outcome advantages. */
   processAdvantage: number;
   tokens: number[];
-  /** Per-token text when a tokenizer was given, else null. */
+  /** Per-token text when a tokenizer is known, else null (each token decoded alone: for labels of one token). */
   pieces: string[] | null;
+  /**
+   * The step's text when a tokenizer is known, else null: its tokens decoded as one run, after the tokens
+   * before it on the path (spanText), so byte-level BPE and SentencePiece text keeps its spaces.
+   */
+  text: string | null;
+  /** A span longer than COLLAPSE.over tokens is drawn as its first and last COLLAPSE.edge tokens: their text (null: ids). */
+  head: string | null;
+  tail: string | null;
   /** Completions that end in this step (it is their leaf). */
   leafOf: number[];
   /**
@@ -76,14 +84,46 @@ export interface GroupView {
   flat: boolean;
   pathDepthMean: number;
   intermediateProportionMean: number;
+  /** Spans longer than `over` tokens are drawn collapsed to their first and last `edge` tokens (COLLAPSE). */
+  collapse: { over: number; edge: number };
   roots: number[];
   steps: StepView[];
   completions: CompletionView[];
 }
 
-/** Token id -> text, for display (the decoder of a tokenizer.json). */
+/** Token ids -> text, for display (a tokenizer.json's HFTokenizer, src/io/tokenizer.ts, special tokens kept). */
 export interface TokenDecoder {
   decode(ids: number[]): string;
+}
+
+/**
+ * Long spans in the tree: a box holds ~2 lines of text, so a span of more than `over` tokens shows its first
+ * and last `edge` tokens and its length; its whole text is a click away.
+ */
+export const COLLAPSE = { over: 16, edge: 6 };
+
+/**
+ * Tokens before a span decoded with it, so the span's text is what it reads as inside the completion: a
+ * SentencePiece piece "\u2581word" decodes to "word" at the start of a text but " word" after another, and a
+ * character whose UTF-8 bytes are split over two byte-level tokens needs the tokens before it. Eight covers
+ * both (a piece's space, at most three leading bytes of a character) with room.
+ */
+const CONTEXT_TOKENS = 8;
+
+/**
+ * The text of `span` as it reads after `context`: decode(context + span) minus decode(context) when the
+ * first extends the second. An incomplete character at the end of the context (U+FFFD) is completed by the
+ * span, which then starts with it. Else (a decoder that rewrites across the boundary) the span alone.
+ */
+export function spanText(decoder: TokenDecoder, context: number[], span: number[]): string {
+  if (span.length === 0) return "";
+  if (context.length === 0) return decoder.decode(span);
+  const whole = decoder.decode([...context, ...span]);
+  let before = decoder.decode(context);
+  if (whole.startsWith(before)) return whole.slice(before.length);
+  before = before.replace(/\uFFFD+$/, "");
+  if (whole.startsWith(before)) return whole.slice(before.length);
+  return decoder.decode(span);
 }
 
 /** Six significant digits: what a person reads, and a third of the JSON of full doubles. */
@@ -165,6 +205,11 @@ export function groupView(handle: number, group: RolloutGroup, opts: ViewOptions
 
   const steps: StepView[] = tree.steps.map((s) => {
     const ids = stepTokens(tree, tokens, s.id);
+    const dec = opts.decoder;
+    // Every member holds the path up to the step; the first one's tokens give the context.
+    const path = s.length > 0 ? tokens[s.members[0]] : [];
+    const before = (end: number): number[] => path.slice(Math.max(0, end - CONTEXT_TOKENS), end);
+    const collapsed = s.length > COLLAPSE.over;
     let pushGrpo = 0;
     let pushLambda = 0;
     if (s.length > 0) {
@@ -179,7 +224,10 @@ export function groupView(handle: number, group: RolloutGroup, opts: ViewOptions
       processReward: round(an.stepRewards[s.id]),
       processAdvantage: round(an.stepAdvantages[s.id]),
       tokens: ids,
-      pieces: opts.decoder ? ids.map(piece) : null,
+      pieces: dec ? ids.map(piece) : null,
+      text: dec ? spanText(dec, before(s.start), ids) : null,
+      head: dec && collapsed ? spanText(dec, before(s.start), ids.slice(0, COLLAPSE.edge)) : null,
+      tail: dec && collapsed ? spanText(dec, before(s.start + s.length - COLLAPSE.edge), ids.slice(-COLLAPSE.edge)) : null,
       leafOf: leafOf[s.id],
       pushGrpo: round(pushGrpo * unit),
       pushLambda: round(pushLambda * unit),
@@ -219,6 +267,7 @@ export function groupView(handle: number, group: RolloutGroup, opts: ViewOptions
     flat: an.flat,
     pathDepthMean: round(an.overlap.pathDepthMean),
     intermediateProportionMean: round(an.overlap.intermediateProportionMean),
+    collapse: COLLAPSE,
     roots: tree.roots,
     steps,
     completions,

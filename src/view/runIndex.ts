@@ -33,6 +33,11 @@ export interface GroupEntry {
   /** Position of the group among the groups of its step (0-based, file order). */
   index: number;
   ranges: LineRange[];
+  /**
+   * The outcome rewards of its completions as the index found them in the text (rewardsIn), for the run's
+   * colour scale only; the group's reader checks the real ones when the group is drawn.
+   */
+  rewards: number[];
 }
 
 /** The files of a run the viewer may read; a null entry is absent. Nothing else is ever opened. */
@@ -128,6 +133,22 @@ export function leadingScalars(text: string): { fields: Map<string, string | num
     }
     return { fields, stoppedAt: null };
   }
+}
+
+/**
+ * The numbers of every `"reward": x` key in a JSON text, without parsing it: the completions' outcome
+ * rewards of a rollout line (the contract's only "reward" key). A quote preceded by an odd number of
+ * backslashes is inside a string, so text that merely contains "reward": is not counted.
+ */
+export function rewardsIn(text: string): number[] {
+  const out: number[] = [];
+  const re = /"reward"\s*:\s*(-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/g;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    let slashes = 0;
+    for (let j = m.index - 1; j >= 0 && text.charCodeAt(j) === 0x5c; j--) slashes++;
+    if (slashes % 2 === 0) out.push(Number(m[1]));
+  }
+  return out;
 }
 
 type LineKind =
@@ -294,7 +315,7 @@ export class RunIndex {
       if (end > 0 && buf[end - 1] === 0x0d) end -= 1;
       let text = buf.toString("utf8", 0, end);
       if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      if (text.trim().length > 0) this.add(classifyLine(text, name, line), { offset: start, length: buf.length, line }, name);
+      if (text.trim().length > 0) this.add(classifyLine(text, name, line), { offset: start, length: buf.length, line }, name, rewardsIn(text));
     };
     // Read up to the size seen now; bytes written meanwhile wait for the next refresh.
     const stream = createReadStream(file, { start: offset, end: size - 1, highWaterMark: 1 << 20 });
@@ -330,7 +351,7 @@ export class RunIndex {
     this.indexedLines = line;
   }
 
-  private add(kind: LineKind, range: LineRange, file: string): void {
+  private add(kind: LineKind, range: LineRange, file: string, rewards: number[]): void {
     const line = range.line;
     if (this.format === null) this.format = { kind: kind.kind, line };
     else if (this.format.kind !== kind.kind) {
@@ -349,9 +370,10 @@ export class RunIndex {
           throw inputError(file, line, "group", `group ${JSON.stringify(kind.group)} began on line ${this.entries[known].ranges[0].line} and another group has started since; the lines of one group must be contiguous`);
         }
         this.entries[known].ranges.push(range);
+        this.entries[known].rewards.push(...rewards);
         return;
       }
-      this.open = this.insert({ id: kind.group, step: kind.step, index: 0, ranges: [range] }, key);
+      this.open = this.insert({ id: kind.group, step: kind.step, index: 0, ranges: [range], rewards }, key);
       return;
     }
     // As the reader: a group without an id is known by its 0-based position in the file.
@@ -363,7 +385,7 @@ export class RunIndex {
       const stepText = kind.step === null ? "" : ` (step ${kind.step})`;
       throw inputError(file, line, "id", `group ${JSON.stringify(id)}${stepText} appears twice: on line ${this.entries[known].ranges[0].line} and here (ids must be unique within a step)`);
     }
-    this.insert({ id, step: kind.step, index: 0, ranges: [range] }, key);
+    this.insert({ id, step: kind.step, index: 0, ranges: [range], rewards }, key);
   }
 
   private insert(entry: GroupEntry, key: string | null): number {

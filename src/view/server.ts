@@ -9,12 +9,12 @@
  * - GET/HEAD only (405 otherwise), no request body (413), URL at most MAX_URL_BYTES (414), headers at
  *   most MAX_HEADER_BYTES (431, by node), slow clients cut off by timeouts.
  */
-import { createReadStream } from "node:fs";
+import { createReadStream, statSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { isIP, type AddressInfo } from "node:net";
-import { basename } from "node:path";
-import { LOSS_TYPES, rewardStd, type LossType, type RewardScaling } from "../prm/index.js";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import { groupScale, LOSS_TYPES, rewardStd, type LossType, type RewardScaling } from "../prm/index.js";
 import { loadTokenizer, type TextEncoder } from "../io/tokenizer.js";
 import { GPT2_L, GPT2_R } from "../rl/env/tree.js";
 import { UserError } from "../util/errors.js";
@@ -22,7 +22,7 @@ import { groupView, readGroup, type GroupView, type TokenDecoder } from "./group
 import { MetricsCache } from "./metrics.js";
 import { ASSET_PATHS, SERVER_CSP, servedPage } from "./page.js";
 import { RunIndex } from "./runIndex.js";
-import { loadDecoder } from "./tokens.js";
+import { isSweep, SweepData } from "./sweep.js";
 
 /** Longest request target accepted; the API's longest honest URL is a search of ~100 characters. */
 export const MAX_URL_BYTES = 2048;
@@ -99,16 +99,47 @@ export function treeEnvDecoder(config: Record<string, unknown> | null): TokenDec
   return { decode: (ids) => ids.map((i) => (i === L ? "L" : i === R ? "R" : `\u27e8${i}\u27e9`)).join("") };
 }
 
+/**
+ * The run's own tokenizer.json, when its config names one: `tokenizer` (a tokenizer.json, or a directory
+ * holding one) or `model` when it is a Hugging Face directory with a tokenizer.json. A relative path is
+ * tried from the working directory, then from the run directory. null: none known.
+ */
+export function runTokenizer(config: Record<string, unknown> | null, runDir: string | null): string | null {
+  for (const field of ["tokenizer", "model"]) {
+    const v = config?.[field];
+    if (typeof v !== "string" || v.length === 0) continue;
+    const bases = isAbsolute(v) ? [v] : [resolve(v), ...(runDir !== null ? [resolve(runDir, v)] : [])];
+    for (const p of bases) {
+      for (const file of [p, join(p, "tokenizer.json")]) {
+        try {
+          if (statSync(file).isFile() && (file !== p || field === "tokenizer")) return file;
+        } catch {
+          // not there
+        }
+      }
+    }
+  }
+  return null;
+}
+
 /** Summary of a run for the page header and the step picker. */
 export interface RunInfo {
   name: string;
-  /** "run" (a run directory) or "rollouts" (a rollouts file alone). */
-  kind: "run" | "rollouts";
+  /** "run" (a run directory), "rollouts" (a rollouts file alone) or "sweep" (a folder of runs: /api/sweep). */
+  kind: "run" | "rollouts" | "sweep";
   steps: { step: number | null; groups: number }[];
   groups: number;
   hasMetrics: boolean;
-  /** How token ids are shown as text: "tokenizer" (--tokenizer), "tree env" (the toy's L/R), or null (ids). */
+  /** How token ids are shown as text: "tokenizer" (--tokenizer or the run's), "tree env" (the toy's L/R), or null (ids). */
   tokenText: "tokenizer" | "tree env" | null;
+  /** The tokenizer.json's file name, when one decodes the tokens. */
+  tokenizer: string | null;
+  /**
+   * The run's largest |a| over every completion of every group (indexed so far): the fixed colour scale of
+   * the process advantage. It bounds every step's |A| (R is a mean of its members' rewards, so A is a mean
+   * of their a). null: no groups.
+   */
+  maxAbsAdvantage: number | null;
   lossType: LossType;
   scaleRewards: RewardScaling;
   lambda: boolean | null;
@@ -128,6 +159,7 @@ export interface GroupRef {
 export class RunData {
   private cache = new Map<number, GroupView>();
   private batchStd = new Map<number | null, number>();
+  private maxA: { groups: number; value: number | null } = { groups: -1, value: null };
 
   private constructor(
     readonly index: RunIndex,
@@ -136,16 +168,42 @@ export class RunData {
     private readonly encoder: TextEncoder | undefined,
     private readonly decoder: TokenDecoder | undefined,
     private readonly tokenText: RunInfo["tokenText"],
+    private readonly tokenizerPath: string | null,
   ) {}
 
   static async open(path: string, opts: { tokenizer?: string; lossType?: LossType } = {}): Promise<RunData> {
     const index = await RunIndex.open(path);
     const settings = await runSettings(index.files.config, opts.lossType);
-    const encoder = opts.tokenizer ? await loadTokenizer(opts.tokenizer) : undefined;
-    const decoder = opts.tokenizer ? await loadDecoder(opts.tokenizer) : treeEnvDecoder(settings.config);
+    const tokenizerPath = opts.tokenizer ?? runTokenizer(settings.config, index.files.dir);
+    const tokenizer = tokenizerPath !== null ? await loadTokenizer(tokenizerPath) : undefined;
+    const decoder = tokenizer ?? treeEnvDecoder(settings.config);
     const metrics = index.files.metrics ? new MetricsCache(index.files.metrics) : null;
-    const tokenText = opts.tokenizer ? "tokenizer" : decoder ? "tree env" : null;
-    return new RunData(index, settings, metrics, encoder, decoder, tokenText);
+    const tokenText = tokenizer ? "tokenizer" : decoder ? "tree env" : null;
+    return new RunData(index, settings, metrics, tokenizer, decoder, tokenText, tokenizerPath);
+  }
+
+  /** RunInfo.maxAbsAdvantage, recomputed only when groups were added (rewards as the index read them). */
+  maxAbsAdvantage(): number | null {
+    const n = this.index.groupCount;
+    if (this.maxA.groups === n) return this.maxA.value;
+    const scale = this.settings.scaleRewards;
+    const stepStd = new Map<number | null, number>();
+    if (scale === "batch") {
+      for (const step of this.index.steps) {
+        const all = this.index.groupsOf(step).flatMap((h) => this.index.entry(h)!.rewards);
+        if (all.length > 0) stepStd.set(step, rewardStd(all));
+      }
+    }
+    let max: number | null = null;
+    for (let h = 0; h < n; h++) {
+      const e = this.index.entry(h)!;
+      if (e.rewards.length === 0 || !e.rewards.every(Number.isFinite)) continue;
+      const g = groupScale(e.rewards, { scale, batchStd: stepStd.get(e.step) });
+      if (g.noSignal) continue;
+      for (const r of e.rewards) max = Math.max(max ?? 0, Math.abs(r - g.mean) / g.denom);
+    }
+    this.maxA = { groups: n, value: max };
+    return max;
   }
 
   info(): RunInfo {
@@ -157,6 +215,8 @@ export class RunData {
       groups: this.index.groupCount,
       hasMetrics: f.metrics !== null,
       tokenText: this.tokenText,
+      tokenizer: this.tokenizerPath !== null ? basename(dirname(this.tokenizerPath)) + "/" + basename(this.tokenizerPath) : null,
+      maxAbsAdvantage: this.maxAbsAdvantage(),
       lossType: this.settings.lossType,
       scaleRewards: this.settings.scaleRewards,
       lambda: this.settings.lambda,
@@ -298,11 +358,33 @@ export interface ViewerOptions {
   lossType?: LossType;
 }
 
+/** The header of a sweep folder's page (its runs: /api/sweep). */
+function sweepInfo(sweep: SweepData): RunInfo {
+  return {
+    name: sweep.info.name,
+    kind: "sweep",
+    steps: [],
+    groups: 0,
+    hasMetrics: true,
+    tokenText: null,
+    tokenizer: null,
+    maxAbsAdvantage: null,
+    lossType: "dapo",
+    scaleRewards: "group",
+    lambda: null,
+    config: null,
+  };
+}
+
 export interface Viewer {
   url: string;
   host: string;
   port: number;
-  data: RunData;
+  /** The run shown, or null for a sweep folder. */
+  data: RunData | null;
+  sweep: SweepData | null;
+  /** One line for the command's start message. */
+  summary: string;
   server: Server;
   close(): Promise<void>;
 }
@@ -312,14 +394,16 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
   const host = loopbackAddress(opts.host ?? "127.0.0.1");
   const port = opts.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port: expected 0..65535, got ${port}`);
-  const data = await RunData.open(opts.path, { tokenizer: opts.tokenizer, lossType: opts.lossType });
-  const files = data.index.files;
+  const sweep = (await isSweep(opts.path)) ? await SweepData.open(opts.path) : null;
+  const data = sweep === null ? await RunData.open(opts.path, { tokenizer: opts.tokenizer, lossType: opts.lossType }) : null;
+  const files = data?.index.files;
   const runFiles = new Map<string, () => string | null>([
-    ["/run/config.json", () => files.config],
-    ["/run/metrics.jsonl", () => files.metrics],
-    ["/run/rollouts.jsonl", () => files.rollouts],
+    ["/run/config.json", () => files?.config ?? null],
+    ["/run/metrics.jsonl", () => files?.metrics ?? null],
+    ["/run/rollouts.jsonl", () => files?.rollouts ?? null],
   ]);
-  const page = servedPage(`lambda-grpo view · ${data.info().name}`);
+  const name = sweep ? sweep.info.name : data!.info().name;
+  const page = servedPage(`lambda-grpo view · ${name}`);
   let allowedHosts = new Set<string>();
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -363,6 +447,23 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
       return;
     }
 
+    if (sweep !== null) {
+      switch (path) {
+        case "/api/run":
+          return sendJson(res, sweepInfo(sweep), head);
+        case "/api/sweep": {
+          const { dir: _dir, ...info } = sweep.info;
+          return sendJson(res, info, head);
+        }
+        case "/api/sweep/metrics": {
+          const m = await sweep.runMetrics(intParam(query, "run"));
+          if (m === null) throw new HttpError(404, "no such run");
+          return sendJson(res, m, head);
+        }
+      }
+      throw new HttpError(404, "not found");
+    }
+    if (data === null) throw new HttpError(404, "not found");
     switch (path) {
       case "/api/run":
         await data.index.refresh();
@@ -430,6 +531,10 @@ export async function startViewer(opts: ViewerOptions): Promise<Viewer> {
     host: addr.address,
     port: addr.port,
     data,
+    sweep,
+    summary: sweep
+      ? `${name}: a sweep of ${sweep.info.runs.length} runs in ${sweep.info.cells.length} cell(s)`
+      : `${name}: ${data!.info().steps.length} step(s), ${data!.info().groups} group(s)`,
     server,
     close: () =>
       new Promise<void>((resolve) => {

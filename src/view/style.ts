@@ -31,8 +31,26 @@ section > h2 { font-size: 16px; margin: 0 0 2px; font-weight: 650; }
 .summary { margin: 8px 2px 6px; font-size: 13px; color: var(--muted); }
 .summary b { color: var(--ink); font-weight: 600; font-family: var(--mono); }
 .summary .sep { margin: 0 7px; color: var(--rule); }
-.tree-wrap { border: 1px solid var(--rule); border-radius: 6px; overflow: auto; max-height: 72vh; background: #fff; }
+.tree-wrap { border: 1px solid var(--rule); border-radius: 6px; overflow: hidden; background: #fff; cursor: grab; touch-action: none; }
+.tree-wrap:active { cursor: grabbing; }
 svg.tree { display: block; font-family: var(--sans); }
+svg.tree .step .len { font: 10.5px var(--mono); fill: var(--muted); }
+svg.tree .step.collapsed rect { stroke-dasharray: 7 2 1 2; }
+svg.tree .step.pinned rect { stroke: #111; stroke-width: 2.6; }
+svg.tree .step { cursor: pointer; }
+.controls .zoom { display: inline-flex; align-items: center; gap: 3px; font-size: 12.5px; color: var(--muted); }
+.controls .zoom button { min-width: 28px; }
+.step-detail { border: 1px solid var(--rule); border-left: 4px solid var(--accent); border-radius: 6px; margin: 8px 0; padding: 6px 10px; background: var(--panel); }
+.step-detail .head { font-size: 12.5px; color: var(--muted); display: flex; gap: 8px; align-items: baseline; }
+.step-detail .head b { color: var(--ink); }
+.step-detail .head button { margin-left: auto; font-size: 14px; line-height: 1; padding: 0 6px; cursor: pointer; }
+.step-detail pre.full { font: 13px/1.5 var(--mono); white-space: pre-wrap; word-break: break-word; max-height: 40vh; overflow: auto; margin: 6px 0 2px; }
+.curves-head { display: flex; justify-content: space-between; align-items: center; gap: 16px; flex-wrap: wrap; }
+.curves-head label { font-size: 12.5px; color: var(--muted); display: flex; align-items: center; gap: 6px; }
+.curves-head input[type=range] { width: 160px; }
+.constants { font-family: var(--mono); font-size: 12px; }
+.key { display: inline-flex; align-items: center; gap: 5px; font-size: 12.5px; }
+.key .swatch { display: inline-block; width: 18px; height: 3px; }
 svg.tree .link { fill: none; stroke: #9aa5b1; stroke-opacity: .75; }
 svg.tree .step rect { stroke: #39424b; stroke-width: .8; }
 svg.tree .step .tok { font: 600 13px var(--mono); }
@@ -44,7 +62,6 @@ svg.tree .leaftag { font: 11.5px var(--mono); fill: #1d2329; }
 svg.tree .leaftag rect { fill: #fff; stroke: #b9c1c9; }
 svg.tree .step.hl rect { stroke: #111; stroke-width: 2.2; }
 svg.tree .step.dim { opacity: .35; }
-svg.tree .step { cursor: default; }
 .legend { display: flex; align-items: center; gap: 10px; font-size: 12px; color: var(--muted); margin: 6px 2px; flex-wrap: wrap; }
 .legend .bar { width: 220px; height: 12px; border: 1px solid var(--rule); border-radius: 2px; }
 .legend .ticks { display: flex; justify-content: space-between; width: 220px; font-family: var(--mono); font-size: 11px; }

@@ -135,7 +135,10 @@ test("viewer: loads without console errors, draws the worked example, redraws on
   const { page, errors, requests } = await openPage(context);
   await page.goto(viewer.url);
   await page.waitForSelector("body[data-ready='1']");
-  assert.equal(await page.locator(".chart").count(), 9, "one chart per metric of metrics.jsonl");
+  // One chart per metric of metrics.jsonl that changes; `seconds` (0.5 at every step) is folded into one line.
+  assert.equal(await page.locator(".chart").count(), 8);
+  assert.equal(await page.locator(".constants").getAttribute("data-constant"), "seconds");
+  assert.match((await page.locator(".constants").textContent()) ?? "", /seconds per step = 0\.5/);
   await page.locator(".chart").first().screenshot({ path: join(SCREENSHOTS, "viewer-curve.png") });
 
   // Find the worked example by its id.

@@ -46,12 +46,12 @@ function randomGroup(rand: () => number, k: number): { tokens: number[]; reward:
   return out;
 }
 
-/** The tokenizer of `ids`: A..Z = 0..25. */
+/** The tokenizer of `ids`: A..Z = 0..25; its decoder joins the letters (HF's Fuse), as a character model's does. */
 function letterTokenizer(): object {
   const vocab: Record<string, number> = {};
   [...LETTERS].forEach((c, i) => (vocab[c] = i));
   vocab["[UNK]"] = LETTERS.length;
-  return characterTokenizer(vocab);
+  return { ...characterTokenizer(vocab), decoder: { type: "Fuse" } };
 }
 
 /** Writes the run into `dir` (created) and returns the tokenizer's path. */

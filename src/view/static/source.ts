@@ -2,6 +2,11 @@
 import type { GroupView } from "../groupView.js";
 import type { MetricsColumns } from "../metrics.js";
 import type { GroupRef, RunInfo } from "../server.js";
+import type { SweepInfo } from "../sweep.js";
+
+/** A sweep as the page gets it (the server keeps the folder's path to itself). */
+export type SweepPage = Omit<SweepInfo, "dir">;
+
 /** The report's embedded data (src/view/report.ts writes it). */
 export interface ReportData {
   run: RunInfo;
@@ -16,6 +21,9 @@ export interface Source {
   groups(step: number | null): Promise<GroupRef[]>;
   group(handle: number): Promise<GroupView>;
   search(q: string): Promise<GroupRef[]>;
+  /** A sweep folder (run().kind "sweep"): its runs, and one run's metrics by handle. */
+  sweep(): Promise<SweepPage>;
+  sweepMetrics(run: number): Promise<MetricsColumns | null>;
 }
 
 async function getJson<T>(url: string): Promise<T> {
@@ -41,6 +49,8 @@ export function serverSource(): Source {
     groups: (step) => getJson<GroupRef[]>(`/api/groups?step=${stepQuery(step)}`),
     group: (handle) => getJson<GroupView>(`/api/group?handle=${handle}`),
     search: (q) => getJson<GroupRef[]>(`/api/search?q=${encodeURIComponent(q)}`),
+    sweep: () => getJson<SweepPage>("/api/sweep"),
+    sweepMetrics: (run) => getJson<MetricsColumns | null>(`/api/sweep/metrics?run=${run}`),
   };
 }
 
@@ -59,5 +69,9 @@ export function reportSource(data: ReportData): Source {
       const ql = q.toLowerCase();
       return data.groups.filter((g) => String(g.id).toLowerCase().includes(ql)).slice(0, 50);
     },
+    sweep: async () => {
+      throw new Error("a report holds one run, not a sweep");
+    },
+    sweepMetrics: async () => null,
   };
 }

@@ -2,6 +2,7 @@
 import type { CompletionView, GroupView } from "../groupView.js";
 import { diverging, legend, niceMax, PURPLES, RDBU, sequential } from "./colour.js";
 import { el, hideTip, num, showTip, signed } from "./dom.js";
+import type { State } from "./state.js";
 import { tokenText } from "./tree.js";
 // Token strips: per completion, its tokens coloured by their weight under GRPO and under lambda-GRPO.
 
@@ -13,9 +14,9 @@ export class Strips {
   private legendBox = el("div");
   private mode: StripMode = "push";
   private view: GroupView | null = null;
-  onHoverCompletion: (c: CompletionView | null) => void = () => {};
-
-  constructor() {
+  constructor(private state: State) {
+    state.on("view", (v) => this.draw(v));
+    state.on("hoverStep", (st) => this.highlight(st ? st.members : null));
     const radio = (value: StripMode, label: string, checked: boolean): HTMLElement => {
       const input = el("input", { type: "radio", name: "strip-mode", value });
       input.checked = checked;
@@ -106,10 +107,12 @@ export class Strips {
         canvas.style.width = `${cssW}px`;
         const ctx = canvas.getContext("2d")!;
         ctx.scale(dpr, dpr);
-        for (let t = 0; t < v.length; t++) {
-          ctx.fillStyle = colour(v[t]);
-          const gap = t > 0 && step[t] !== step[t - 1] && cell >= 3 ? 1.5 : 0;
-          ctx.fillRect(t * cell + gap, 0, Math.max(0.6, cell - gap), 16);
+        // One rectangle per process step (its tokens share one value), a white gap between steps.
+        for (let t0 = 0, t1 = 0; t0 < v.length; t0 = t1) {
+          while (t1 < v.length && step[t1] === step[t0]) t1++;
+          const gap = t0 > 0 && cell >= 3 ? 1.5 : 0;
+          ctx.fillStyle = colour(v[t0]);
+          ctx.fillRect(t0 * cell + gap, 0, Math.max(0.6, (t1 - t0) * cell - gap), 16);
         }
         if (cell >= 11) {
           ctx.font = "11px ui-monospace, DejaVu Sans Mono, monospace";
@@ -117,7 +120,7 @@ export class Strips {
           ctx.textBaseline = "middle";
           for (let t = 0; t < v.length; t++) {
             const s = view.steps[step[t]];
-            const label = tokenText(view, s, t - s.start);
+            const label = tokenText(s, t - s.start);
             if (label.length * 6.6 > cell) continue;
             const dark = this.mode === "push" ? Math.abs(v[t]) / domain > 0.62 : v[t] / domain > 0.55;
             ctx.fillStyle = dark ? "#fff" : "#1d2329";
@@ -131,7 +134,7 @@ export class Strips {
           const p = c.path.indexOf(s.id);
           showTip(ev, [
             el("b", {}, `#${c.index}, token ${t}: `),
-            el("span", { class: "tt-tok" }, tokenText(view, s, t - s.start)),
+            el("span", { class: "tt-tok" }, tokenText(s, t - s.start)),
             `\nprocess step ${s.id}: |\u03bb| = ${s.lambdaSize}, R = ${num(s.processReward, 4)}, A = ${signed(s.processAdvantage, 3)}\n`,
             `loss weight w (\u00d7 1/T): GRPO ${num(c.wGrpo[p], 4)}   \u03bb-GRPO ${num(c.wLambda[p], 4)}\n`,
             `\u03a3 w\u00b7a over the step: GRPO ${signed(s.pushGrpo, 3)}   \u03bb-GRPO ${signed(s.pushLambda, 3)}`,
@@ -140,8 +143,8 @@ export class Strips {
         canvas.addEventListener("mouseleave", hideTip);
         row.append(el("div", { class: "kind" }, kind === "grpo" ? "GRPO" : "\u03bb-GRPO"), canvas);
       }
-      row.addEventListener("mouseenter", () => this.onHoverCompletion(c));
-      row.addEventListener("mouseleave", () => this.onHoverCompletion(null));
+      row.addEventListener("mouseenter", () => this.state.emit("hoverCompletion", c));
+      row.addEventListener("mouseleave", () => this.state.emit("hoverCompletion", null));
       rows.push(row);
     }
     this.rows.replaceChildren(...rows);

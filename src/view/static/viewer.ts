@@ -3,34 +3,41 @@
  * for both forms of the page: served (data from the local JSON API, one group at a time) and report (data
  * embedded in the file). Globals `uPlot` and `d3` are loaded by the page before this script.
  *
+ * This module wires the views (curves.ts, tree.ts, strips.ts, controls.ts) to one State (state.ts) and
+ * does the navigation: which step and group are shown.
+ *
  * Text from the run (ids, token pieces) is only ever set with textContent / attributes, never as HTML.
  */
 import type { GroupView } from "../groupView.js";
 import type { GroupRef, RunInfo } from "../server.js";
-import { Curves } from "./curves.js";
+import { Controls } from "./controls.js";
+import { Curves, SweepCurves } from "./curves.js";
 import { el, num, tooltip } from "./dom.js";
 import { reportSource, serverSource, type ReportData, type Source } from "./source.js";
+import { defaultSmoothing, State } from "./state.js";
 import { Strips } from "./strips.js";
 import { TreeView } from "./tree.js";
-// The page
+
+function header(run: RunInfo, title: string, badges: string[]): HTMLElement {
+  return el(
+    "header",
+    { class: "top" },
+    el("h1", {}, title),
+    el("span", { class: "run" }, run.name),
+    el("span", {}, ...badges.map((t) => el("span", { class: "badge" }, t))),
+  );
+}
 
 class App {
-  private run!: RunInfo;
   private steps: (number | null)[] = [];
   private stepIndex = 0;
   private refs: GroupRef[] = [];
   private handle = -1;
   private ticket = 0;
   private curves: Curves | null = null;
-  private tree = new TreeView();
-  private strips = new Strips();
-  private searchHits: GroupRef[] = [];
-
-  private slider = el("input", { type: "range", min: "0", max: "0", value: "0", "aria-label": "step" });
-  private stepLabel = el("span", { class: "stepval" });
-  private groupSelect = el("select", { "aria-label": "group" });
-  private search = el("input", { type: "search", placeholder: "search group id", list: "group-ids", "aria-label": "search group id" });
-  private searchList = el("datalist", { id: "group-ids" });
+  private tree: TreeView;
+  private strips: Strips;
+  private controls: Controls;
   private summary = el("div", { class: "summary" });
   private status = el("div");
 
@@ -38,66 +45,46 @@ class App {
     private source: Source,
     private app: HTMLElement,
     private mode: "server" | "report",
-  ) {}
+    private state: State,
+  ) {
+    this.tree = new TreeView(state);
+    this.strips = new Strips(state);
+    this.controls = new Controls(
+      state,
+      {
+        setStepIndex: (i) => this.setStepIndex(i),
+        stepIndex: () => this.stepIndex,
+        showGroup: (h) => this.showGroup(h),
+        search: (q, go) => this.runSearch(q, go),
+      },
+      (i) => this.stepName(this.steps[i]),
+      [this.tree.zoomControls],
+    );
+  }
 
   async start(): Promise<void> {
-    this.run = await this.source.run();
-    const run = this.run;
+    const run = this.state.run;
     const objective = run.lambda === null ? null : run.lambda ? "trained with \u03bb-GRPO" : "trained with GRPO";
-    const header = el(
-      "header",
-      { class: "top" },
-      el("h1", {}, this.mode === "report" ? "\u03bb-GRPO report" : "\u03bb-GRPO viewer"),
-      el("span", { class: "run" }, run.name),
-      el(
-        "span",
-        {},
-        ...[
-          `${run.steps.length} step${run.steps.length === 1 ? "" : "s"}`,
-          `${run.groups} groups`,
-          `loss_type ${run.lossType}`,
-          `scale_rewards ${run.scaleRewards}`,
-          ...(objective ? [objective] : []),
-          ...(run.tokenText === "tokenizer" ? ["token text: tokenizer"] : run.tokenText === "tree env" ? ["tokens: the tree env's L / R"] : []),
-        ].map((t) => el("span", { class: "badge" }, t)),
-      ),
+    this.app.append(
+      header(run, this.mode === "report" ? "\u03bb-GRPO report" : "\u03bb-GRPO viewer", [
+        `${run.steps.length} step${run.steps.length === 1 ? "" : "s"}`,
+        `${run.groups} groups`,
+        `loss_type ${run.lossType}`,
+        `scale_rewards ${run.scaleRewards}`,
+        ...(objective ? [objective] : []),
+        ...(run.tokenText === "tokenizer" ? [`token text: ${run.tokenizer ?? "tokenizer"}`] : run.tokenText === "tree env" ? ["tokens: the tree env's L / R"] : []),
+      ]),
     );
-    this.app.append(header);
     if (run.subset) this.app.append(el("p", { class: "note" }, run.subset));
 
     const metrics = run.hasMetrics ? await this.source.metrics() : null;
     if (metrics && metrics.keys.length > 0) {
-      this.curves = new Curves(metrics, (step) => void this.goToStep(step));
+      this.state.smoothing = defaultSmoothing(metrics.step.length);
+      this.curves = new Curves(metrics, this.state, (step) => void this.goToStep(step));
       this.app.append(this.curves.root);
     }
 
     const browser = el("section", { id: "groups" });
-    const prev = el("button", { type: "button", title: "previous step (\u2190)" }, "\u25c0");
-    const next = el("button", { type: "button", title: "next step (\u2192)" }, "\u25b6");
-    prev.addEventListener("click", () => void this.setStepIndex(this.stepIndex - 1));
-    next.addEventListener("click", () => void this.setStepIndex(this.stepIndex + 1));
-    this.slider.addEventListener("input", () => {
-      this.stepLabel.textContent = this.stepName(this.steps[Number(this.slider.value)]);
-    });
-    this.slider.addEventListener("change", () => void this.setStepIndex(Number(this.slider.value)));
-    this.groupSelect.addEventListener("change", () => void this.showGroup(Number(this.groupSelect.value)));
-    let timer = 0;
-    this.search.addEventListener("input", () => {
-      window.clearTimeout(timer);
-      timer = window.setTimeout(() => void this.runSearch(false), 120);
-    });
-    this.search.addEventListener("keydown", (ev) => {
-      if (ev.key === "Enter") void this.runSearch(true);
-    });
-    this.search.addEventListener("change", () => void this.runSearch(true));
-    const controls = el(
-      "div",
-      { class: "controls" },
-      el("label", {}, "step", prev, this.slider, next, this.stepLabel),
-      el("label", {}, "group", this.groupSelect),
-      el("label", {}, "find", this.search, this.searchList),
-      this.tree.fitToggle,
-    );
     browser.append(
       el("h2", {}, "Group browser: the prefix tree B(G)"),
       el(
@@ -105,13 +92,15 @@ class App {
         { class: "note" },
         "One box per process step (a maximal run of tokens shared by the same trajectories) with its tokens, " +
           "|\u03bb| (trajectories through it), process reward R (their mean reward) and process advantage A. " +
-          "Hover a step to see its trajectories below; hover a completion below to see its path.",
+          `Spans longer than ${"\u2248"}16 tokens show their first and last tokens and their length. Drag to pan, wheel to zoom; ` +
+          "hover a step to see its trajectories below, click it for its whole text; hover a completion below to see its path.",
       ),
-      controls,
+      this.controls.root,
       this.summary,
       this.status,
       this.tree.root,
       this.tree.legendBox,
+      this.tree.detail,
     );
     this.app.append(browser, this.strips.root);
     this.app.append(
@@ -124,22 +113,6 @@ class App {
       tooltip,
     );
 
-    this.tree.onHoverStep = (s) => this.strips.highlight(s ? s.members : null);
-    this.strips.onHoverCompletion = (c) => this.tree.highlightPath(c ? c.path : null);
-
-    document.addEventListener("keydown", (ev) => {
-      const t = ev.target as HTMLElement | null;
-      if (t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA")) return;
-      if (ev.key === "ArrowLeft") void this.setStepIndex(this.stepIndex - 1);
-      else if (ev.key === "ArrowRight") void this.setStepIndex(this.stepIndex + 1);
-      else if (ev.key === "ArrowUp" || ev.key === "ArrowDown") {
-        const i = this.refs.findIndex((r) => r.handle === this.handle) + (ev.key === "ArrowDown" ? 1 : -1);
-        if (i >= 0 && i < this.refs.length) {
-          ev.preventDefault();
-          void this.showGroup(this.refs[i].handle);
-        }
-      }
-    });
     let resizeTimer = 0;
     window.addEventListener("resize", () => {
       window.clearTimeout(resizeTimer);
@@ -166,8 +139,8 @@ class App {
 
   private setSteps(run: RunInfo): void {
     this.steps = run.steps.map((s) => s.step);
-    this.slider.max = String(Math.max(0, this.steps.length - 1));
-    this.slider.disabled = this.steps.length <= 1;
+    this.controls.slider.max = String(Math.max(0, this.steps.length - 1));
+    this.controls.slider.disabled = this.steps.length <= 1;
   }
 
   /** A live run grows: pick up new steps and metrics every few seconds while the page is visible. */
@@ -177,9 +150,10 @@ class App {
       if (document.hidden) return;
       try {
         const run = await this.source.run();
-        if (run.groups !== this.run.groups) {
-          this.run = run;
+        if (run.groups !== this.state.run.groups) {
+          this.state.run = run;
           this.setSteps(run);
+          this.controls.setRunMax(run.maxAbsAdvantage);
         }
         if (this.curves && run.hasMetrics) {
           const m = await this.source.metrics();
@@ -228,29 +202,26 @@ class App {
     i = Math.max(0, Math.min(this.steps.length - 1, i));
     this.stepIndex = i;
     const step = this.steps[i];
-    this.slider.value = String(i);
-    this.stepLabel.textContent = this.stepName(step);
+    this.controls.slider.value = String(i);
+    this.controls.stepLabel.textContent = this.stepName(step);
     this.curves?.mark(step);
     const keep = this.refs.find((r) => r.handle === this.handle)?.index ?? 0;
     this.refs = await this.source.groups(step);
-    this.groupSelect.replaceChildren(
-      ...this.refs.map((r) => el("option", { value: String(r.handle) }, `${r.id}`)),
-    );
+    this.controls.groupSelect.replaceChildren(...this.refs.map((r) => el("option", { value: String(r.handle) }, `${r.id}`)));
     if (showFirst && this.refs.length > 0) {
       // Stay on the same group position when moving between steps.
       await this.showGroup(this.refs[Math.min(keep, this.refs.length - 1)].handle);
     }
   }
 
-  private async runSearch(go: boolean): Promise<void> {
-    const q = this.search.value.trim();
+  private async runSearch(q: string, go: boolean): Promise<void> {
     if (q === "") return;
-    this.searchHits = await this.source.search(q);
-    this.searchList.replaceChildren(...this.searchHits.map((r) => el("option", { value: String(r.id) }, `step ${this.stepName(r.step)}`)));
+    const hits = await this.source.search(q);
+    this.controls.searchList.replaceChildren(...hits.map((r) => el("option", { value: String(r.id) }, `step ${this.stepName(r.step)}`)));
     if (!go) return;
-    const hit = this.searchHits.find((r) => String(r.id) === q) ?? (this.searchHits.length === 1 ? this.searchHits[0] : undefined);
+    const hit = hits.find((r) => String(r.id) === q) ?? (hits.length === 1 ? hits[0] : undefined);
     if (hit === undefined) {
-      this.status.replaceChildren(el("p", { class: "note" }, `No group with id '${q}'${this.searchHits.length > 1 ? ` (${this.searchHits.length} contain it)` : ""}.`));
+      this.status.replaceChildren(el("p", { class: "note" }, `No group with id '${q}'${hits.length > 1 ? ` (${hits.length} contain it)` : ""}.`));
       return;
     }
     await this.openRef({ step: hit.step, id: String(hit.id) });
@@ -260,7 +231,7 @@ class App {
     if (handle < 0) return;
     const ticket = ++this.ticket;
     this.handle = handle;
-    this.groupSelect.value = String(handle);
+    this.controls.groupSelect.value = String(handle);
     this.status.replaceChildren(el("p", { class: "loading" }, "loading group\u2026"));
     let view: GroupView;
     try {
@@ -287,10 +258,26 @@ class App {
       "flat ",
       el("b", {}, view.flat ? "yes" : "no"),
     );
-    this.tree.draw(view);
-    this.strips.draw(view);
+    this.state.view = view;
+    this.state.emit("view", view);
     document.body.setAttribute("data-group", String(view.id));
   }
+}
+
+/** A sweep folder: the overlaid curves, one cell at a time. */
+async function startSweep(source: Source, app: HTMLElement, state: State): Promise<void> {
+  const sweep = await source.sweep();
+  app.append(header(state.run, "\u03bb-GRPO viewer", [`sweep of ${sweep.runs.length} runs`, `${sweep.cells.length} cells`, ...(sweep.results ? ["results.json"] : [])]));
+  const first = sweep.runs.length > 0 ? await source.sweepMetrics(sweep.runs[0].handle) : null;
+  state.smoothing = defaultSmoothing(first?.step.length ?? 0);
+  const curves = new SweepCurves(sweep, source, state);
+  app.append(curves.root, tooltip);
+  let resizeTimer = 0;
+  window.addEventListener("resize", () => {
+    window.clearTimeout(resizeTimer);
+    resizeTimer = window.setTimeout(() => curves.resize(), 150);
+  });
+  await curves.draw();
 }
 
 async function main(): Promise<void> {
@@ -298,7 +285,9 @@ async function main(): Promise<void> {
   const embedded = document.getElementById("lgrpo-data");
   const source = embedded ? reportSource(JSON.parse(embedded.textContent ?? "null") as ReportData) : serverSource();
   try {
-    await new App(source, app, embedded ? "report" : "server").start();
+    const state = new State(await source.run());
+    if (state.run.kind === "sweep") await startSweep(source, app, state);
+    else await new App(source, app, embedded ? "report" : "server", state).start();
     document.body.setAttribute("data-ready", "1");
   } catch (err) {
     app.append(el("p", { class: "error" }, `The viewer could not start: ${(err as Error).message}`));
