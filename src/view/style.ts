@@ -35,8 +35,8 @@ section > h2 { font-size: 16px; margin: 0 0 2px; font-weight: 650; }
 .tree-wrap:active { cursor: grabbing; }
 svg.tree { display: block; font-family: var(--sans); }
 svg.tree .step .len { font: 10.5px var(--mono); fill: var(--muted); }
-svg.tree .step.collapsed rect { stroke-dasharray: 7 2 1 2; }
-svg.tree .step.pinned rect { stroke: #111; stroke-width: 2.6; }
+svg.tree .step.collapsed > rect { stroke-dasharray: 7 2 1 2; }
+svg.tree .step.pinned > rect { stroke: #111; stroke-width: 2.6; }
 svg.tree .step { cursor: pointer; }
 .controls .zoom { display: inline-flex; align-items: center; gap: 3px; font-size: 12.5px; color: var(--muted); }
 .controls .zoom button { min-width: 28px; }
@@ -52,15 +52,15 @@ svg.tree .step { cursor: pointer; }
 .key { display: inline-flex; align-items: center; gap: 5px; font-size: 12.5px; }
 .key .swatch { display: inline-block; width: 18px; height: 3px; }
 svg.tree .link { fill: none; stroke: #9aa5b1; stroke-opacity: .75; }
-svg.tree .step rect { stroke: #39424b; stroke-width: .8; }
+svg.tree .step > rect { stroke: #39424b; stroke-width: .8; }
 svg.tree .step .tok { font: 600 13px var(--mono); }
 svg.tree .step .stats { font: 11px var(--sans); }
-svg.tree .step.end rect { stroke-dasharray: 3 2; }
+svg.tree .step.end > rect { stroke-dasharray: 3 2; }
 svg.tree .prompt rect { fill: #eef0f3; stroke: #8a949e; }
 svg.tree .prompt text { font: italic 12px var(--sans); fill: #4b5560; }
 svg.tree .leaftag { font: 11.5px var(--mono); fill: #1d2329; }
 svg.tree .leaftag rect { fill: #fff; stroke: #b9c1c9; }
-svg.tree .step.hl rect { stroke: #111; stroke-width: 2.2; }
+svg.tree .step.hl > rect { stroke: #111; stroke-width: 2.2; }
 svg.tree .step.dim { opacity: .35; }
 .legend { display: flex; align-items: center; gap: 10px; font-size: 12px; color: var(--muted); margin: 6px 2px; flex-wrap: wrap; }
 .legend .bar { width: 220px; height: 12px; border: 1px solid var(--rule); border-radius: 2px; }

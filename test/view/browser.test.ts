@@ -8,23 +8,15 @@
  * gives every launch a fresh temporary profile (user-data dir), removed on close.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { writeReport } from "../../src/view/report.js";
 import { startViewer, type Viewer } from "../../src/view/server.js";
+import { launch, openPage, SCREENSHOTS, skip } from "./chromium.js";
 import { FIXTURE, HOSTILE_ID, writeRun } from "./fixture.js";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const SCREENSHOTS = resolve("test-output", "screenshots");
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI === "true") {
-  throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium for the viewer's browser tests (.ci/run does)`);
-}
-const skip = haveChromium ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH); browser tests skipped`;
-if (skip) console.log(`# ${skip}`);
 
 let root: string;
 let viewer: Viewer;
@@ -36,19 +28,7 @@ before(async () => {
   root = mkdtempSync(join(tmpdir(), "lgrpo-browser-"));
   ({ tokenizer } = writeRun(join(root, "run")));
   viewer = await startViewer({ path: join(root, "run"), port: 0, tokenizer });
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launch();
 });
 
 after(async () => {
@@ -56,20 +36,6 @@ after(async () => {
   await viewer?.close();
   if (root) rmSync(root, { recursive: true, force: true });
 });
-
-/** A page that records console errors, uncaught exceptions and every request it makes. */
-async function openPage(context: BrowserContext): Promise<{ page: Page; errors: string[]; requests: string[] }> {
-  const page = await context.newPage();
-  const errors: string[] = [];
-  const requests: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error" || m.type() === "warning") errors.push(`console ${m.type()}: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => errors.push(`uncaught: ${e.message}`));
-  page.on("requestfailed", (r) => errors.push(`request failed: ${r.url()}`));
-  page.on("request", (r) => requests.push(r.url()));
-  return { page, errors, requests };
-}
 
 /** The drawn steps' token ids (locator reads only: no functions shipped into the page). */
 async function stepTokens(page: Page): Promise<string> {

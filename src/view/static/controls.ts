@@ -49,8 +49,8 @@ export class Controls {
 
     const runMax = state.run.maxAbsAdvantage;
     this.colourSelect.append(
-      el("option", { value: "group" }, "this group"),
-      el("option", { value: "run" }, runMax === null ? "the run (fixed)" : `the run (fixed, |A| \u2264 ${runMax.toPrecision(3)})`),
+      el("option", { value: "group" }, "group"),
+      el("option", { value: "run" }, runMax === null ? "run (fixed)" : `run (fixed, |A| \u2264 ${runMax.toPrecision(3)})`),
     );
     this.colourSelect.disabled = runMax === null;
     this.colourSelect.value = state.colourScale;
@@ -65,7 +65,7 @@ export class Controls {
       el("label", {}, "step", prev, this.slider, next, this.stepLabel),
       el("label", {}, "group", this.groupSelect),
       el("label", {}, "find", this.search, this.searchList),
-      el("label", { title: "colour domain of the process advantage A: rescaled to each group, or one scale for every step and group of the run" }, "colour A by", this.colourSelect),
+      el("label", { title: "colour domain of the process advantage A: rescaled to each group, or one scale for every step and group of the run" }, "A scaled to", this.colourSelect),
       ...extra,
     );
 
@@ -88,7 +88,7 @@ export class Controls {
   /** The run grew or changed: the colour option's bound follows it. */
   setRunMax(runMax: number | null): void {
     const opt = this.colourSelect.options[1];
-    opt.textContent = runMax === null ? "the run (fixed)" : `the run (fixed, |A| \u2264 ${runMax.toPrecision(3)})`;
+    opt.textContent = runMax === null ? "run (fixed)" : `run (fixed, |A| \u2264 ${runMax.toPrecision(3)})`;
     this.colourSelect.disabled = runMax === null;
     if (runMax !== null && this.state.colourScale === "run" && this.state.view) this.state.emit("colour", "run");
   }

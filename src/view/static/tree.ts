@@ -71,17 +71,23 @@ function wrap(text: string, width: number, words: boolean): string[] {
   return [first, second + "\u2026"];
 }
 
-/** The two lines of a collapsed span: its first tokens, then its last (cut to `width` from the inside). */
+/** At most `width` characters of `text` from its start (`fromEnd`: its end), cut at a space when one is near. */
+function clip(text: string, width: number, fromEnd: boolean): string {
+  const chars = [...text];
+  if (chars.length <= width) return text;
+  const kept = fromEnd ? chars.slice(chars.length - width).join("") : chars.slice(0, width).join("");
+  const space = fromEnd ? kept.indexOf(" ") : kept.lastIndexOf(" ");
+  // A word cut in two reads worse than a shorter line, unless that would drop more than a third of it.
+  if (space < 0 || (fromEnd ? space > width / 3 : space < (2 * width) / 3)) return kept;
+  return fromEnd ? kept.slice(space + 1) : kept.slice(0, space);
+}
+
+/** The two lines of a collapsed span: its first tokens, then its last. */
 function collapsedLines(view: GroupView, s: StepView, width: number): [string, string] {
   const e = view.collapse.edge;
   const head = s.head !== null ? visible(s.head) : s.tokens.slice(0, e).join(" ");
   const tail = s.tail !== null ? visible(s.tail) : s.tokens.slice(-e).join(" ");
-  const h = [...head];
-  const t = [...tail];
-  return [
-    (h.length > width - 2 ? h.slice(0, width - 2).join("") : head) + " \u2026",
-    "\u2026 " + (t.length > width - 2 ? t.slice(t.length - (width - 2)).join("") : tail),
-  ];
+  return [clip(head.trimStart(), width - 2, false) + " \u2026", "\u2026 " + clip(tail.trimEnd(), width - 2, true)];
 }
 
 export class TreeView {

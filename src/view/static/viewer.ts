@@ -92,7 +92,7 @@ class App {
         { class: "note" },
         "One box per process step (a maximal run of tokens shared by the same trajectories) with its tokens, " +
           "|\u03bb| (trajectories through it), process reward R (their mean reward) and process advantage A. " +
-          `Spans longer than ${"\u2248"}16 tokens show their first and last tokens and their length. Drag to pan, wheel to zoom; ` +
+          "Long spans show their first and last tokens, with their length above the box. Drag to pan, wheel to zoom; " +
           "hover a step to see its trajectories below, click it for its whole text; hover a completion below to see its path.",
       ),
       this.controls.root,
