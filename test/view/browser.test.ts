@@ -8,7 +8,7 @@
  * gives every launch a fresh temporary profile (user-data dir), removed on close.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -106,6 +106,16 @@ test("viewer: loads without console errors, draws the worked example, redraws on
   assert.equal(await page.locator(".constants").getAttribute("data-constant"), "seconds");
   assert.match((await page.locator(".constants").textContent()) ?? "", /seconds per step = 0\.5/);
   await page.locator(".chart").first().screenshot({ path: join(SCREENSHOTS, "viewer-curve.png") });
+  // Smoothing: TensorBoard's debiased EMA of the raw values, s_t = w s_(t-1) + (1 - w) x_t over 1 - w^t.
+  const raw = readFileSync(join(root, "run", "metrics.jsonl"), "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { reward_mean: number }).reward_mean);
+  let last = 0;
+  const smooth = raw.map((x, i) => ((last = 0.7 * last + 0.3 * x), last / (1 - 0.7 ** (i + 1))));
+  const shown = async (): Promise<number[]> => ((await page.locator('.chart[data-metric="reward_mean"]').getAttribute("data-smoothed")) ?? "").split(",").map(Number);
+  assert.deepEqual(await shown(), raw.map((x) => Number(x.toPrecision(6))), "a short run is drawn raw");
+  await page.locator('input[aria-label="smoothing"]').fill("0.7");
+  const got = await shown();
+  assert.ok(got.length === raw.length && got.every((v, i) => Math.abs(v - smooth[i]) < 1e-5), `${got} vs ${smooth}`);
+  await page.locator('input[aria-label="smoothing"]').fill("0");
 
   // Find the worked example by its id.
   await page.fill('input[type="search"]', FIXTURE.exampleId);
