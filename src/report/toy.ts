@@ -1,7 +1,9 @@
 /**
  * The toy sweep's report: one self-contained HTML file (uPlot and its CSS inlined from node_modules, no
- * network) with the table of target rates beside the paper's, and per cell the target-rate curves of GRPO
- * and lambda-GRPO (mean over seeds, per step, and a 10-step moving average).
+ * network) with the table of target rates beside the paper's (and every seed's), and per cell the
+ * target-rate curves of GRPO and lambda-GRPO: every seed thin, the mean over seeds thick, each a 10-step
+ * moving average. Every seed is drawn because a cell's mean can hide two kinds of run (at n = 2, GRPO's
+ * seeds either reach the target or never find it).
  */
 import type { ToyResults } from "../rl/toy.js";
 import { asset, escapeHtml, inlineJson, inlineScript, inlineStyle } from "./assets.js";
@@ -12,8 +14,8 @@ const SMOOTH = 10;
 const PAGE_SCRIPT = `
 const data = JSON.parse(document.getElementById("toy-data").textContent);
 const smooth = (xs, w) => xs.map((_, i) => { const a = xs.slice(Math.max(0, i - w + 1), i + 1); return a.reduce((s, x) => s + x, 0) / a.length; });
+const COLOUR = { grpo: ["rgba(214,39,40,0.35)", "#d62728"], lambda: ["rgba(31,119,180,0.35)", "#1f77b4"] };
 const grid = document.getElementById("plots");
-const plots = [];
 for (const c of data.cells) {
   const box = document.createElement("figure");
   const cap = document.createElement("figcaption");
@@ -23,17 +25,26 @@ for (const c of data.cells) {
   box.appendChild(el);
   grid.appendChild(box);
   const x = c.grpo.curve.map((_, i) => i + 1);
+  const series = [{ label: "step" }];
+  const ys = [];
+  for (const [key, name] of [["grpo", "GRPO"], ["lambda", "lambda-GRPO"]]) {
+    const a = c[key];
+    (a.curves || []).forEach((curve, i) => {
+      series.push({ label: name + " seed " + a.seeds[i], stroke: COLOUR[key][0], width: 1 });
+      ys.push(smooth(curve, ${SMOOTH}));
+    });
+    series.push({ label: name + " (mean)", stroke: COLOUR[key][1], width: 2.5 });
+    ys.push(smooth(a.curve, ${SMOOTH}));
+  }
+  box.setAttribute("data-series", String(ys.length));
   const opts = {
     width: 460, height: 260,
+    legend: { show: false },
     scales: { x: { time: false }, y: { range: [0, 1] } },
     axes: [{ label: "step" }, { label: "target rate" }],
-    series: [
-      { label: "step" },
-      { label: "GRPO", stroke: "#d62728", width: 2 },
-      { label: "lambda-GRPO", stroke: "#1f77b4", width: 2 },
-    ],
+    series,
   };
-  plots.push(new uPlot(opts, [x, smooth(c.grpo.curve, ${SMOOTH}), smooth(c.lambda.curve, ${SMOOTH})], el));
+  new uPlot(opts, [x, ...ys], el);
 }
 `;
 
@@ -42,7 +53,8 @@ export function toyReportHtml(r: ToyResults): string {
     .map((c) => {
       const f = (m: number, s: number) => `${m.toFixed(4)} &plusmn; ${s.toFixed(4)}`;
       const better = c.lambda.mean > c.grpo.mean ? "lambda" : c.lambda.mean < c.grpo.mean ? "grpo" : "";
-      return `<tr><td>${c.n}</td><td>${c.r_neg.toFixed(1)}</td><td class="${better === "grpo" ? "win" : ""}">${f(c.grpo.mean, c.grpo.std)}</td><td class="${better === "lambda" ? "win" : ""}">${f(c.lambda.mean, c.lambda.std)}</td><td>${c.paper ? c.paper.grpo.toFixed(4) : "-"}</td><td>${c.paper ? c.paper.lambda.toFixed(4) : "-"}</td></tr>`;
+      const seeds = (xs: number[]) => `<td class="seeds">${xs.map((x) => x.toFixed(2)).join(" ")}</td>`;
+      return `<tr><td>${c.n}</td><td>${c.r_neg.toFixed(1)}</td><td class="${better === "grpo" ? "win" : ""}">${f(c.grpo.mean, c.grpo.std)}</td><td class="${better === "lambda" ? "win" : ""}">${f(c.lambda.mean, c.lambda.std)}</td>${seeds(c.grpo.runs)}${seeds(c.lambda.runs)}<td>${c.paper ? c.paper.grpo.toFixed(4) : "-"}</td><td>${c.paper ? c.paper.lambda.toFixed(4) : "-"}</td></tr>`;
     })
     .join("\n");
   const speedRows = r.cells
@@ -62,7 +74,7 @@ export function toyReportHtml(r: ToyResults): string {
 ${inlineStyle(asset("uplot/dist/uPlot.min.css"))}
 ${inlineStyle(`body{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}
 table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}
-td.win{font-weight:bold}#plots{display:flex;flex-wrap:wrap;gap:16px}figure{margin:0}
+td.win{font-weight:bold}td.seeds{font-family:ui-monospace,monospace;font-size:12px;color:#444;white-space:nowrap}#plots{display:flex;flex-wrap:wrap;gap:16px}figure{margin:0}
 figcaption{font-size:13px;margin-bottom:4px}.note{color:#555}`)}
 </head>
 <body>
@@ -72,9 +84,9 @@ r_neg, all others 0.7 (Sullivan &amp; Koller, section 4). Model: ${escapeHtml(r.
 Group size ${r.group_size}, ${r.steps} steps, seeds ${escapeHtml(r.seeds.join(", "))}; ${r.workers} worker threads,
 ${r.wall_seconds.toFixed(1)} s wall.</p>
 <p class="note">Same settings for both algorithms and all cells: ${hp}.</p>
-<h2>Target rate over the last ${r.last_steps} steps (mean &plusmn; std over seeds)</h2>
+<h2>Target rate over the last ${r.last_steps} steps (mean &plusmn; std over seeds, and each seed)</h2>
 <table>
-<tr><th>n</th><th>r_neg</th><th>GRPO (ours)</th><th>lambda-GRPO (ours)</th><th>GRPO (paper)</th><th>lambda-GRPO (paper)</th></tr>
+<tr><th>n</th><th>r_neg</th><th>GRPO (ours)</th><th>lambda-GRPO (ours)</th><th>GRPO, per seed</th><th>lambda-GRPO, per seed</th><th>GRPO (paper)</th><th>lambda-GRPO (paper)</th></tr>
 ${rows}
 </table>
 <h2>Step at which the target rate (10-step average) first reaches 0.5, per seed (&ndash;: never)</h2>
@@ -82,7 +94,7 @@ ${rows}
 <tr><th>n</th><th>r_neg</th><th>GRPO</th><th>lambda-GRPO</th></tr>
 ${speedRows}
 </table>
-<h2>Target rate per step (mean over seeds, ${SMOOTH}-step moving average)</h2>
+<h2>Target rate per step (${SMOOTH}-step moving average): each seed thin, the mean over seeds thick; red GRPO, blue lambda-GRPO</h2>
 <div id="plots"></div>
 ${inlineJson("toy-data", r)}
 ${inlineScript(asset("uplot/dist/uPlot.iife.min.js"))}

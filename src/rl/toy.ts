@@ -114,6 +114,8 @@ export interface AlgorithmResult {
   seeds: number[];
   /** target rate per step, mean over seeds */
   curve: number[];
+  /** target rate per step of each seed, in seed order (the mean hides bimodal cells) */
+  curves: number[][];
   /**
    * per seed: the first step at which the target rate, averaged over the last 10 steps, reaches 0.5 (null:
    * never). How fast the target is exploited, which the last-50 mean hides when both runs get there.
@@ -389,7 +391,8 @@ export function summarise(
       const steps = out.results[idx[0][1]].targetRate.length;
       const curve = Array.from({ length: steps }, (_, s) => idx.reduce((acc, [, i]) => acc + out.results[i].targetRate[s], 0) / idx.length);
       const toHalf = idx.map(([, i]) => stepsToHalf(out.results[i].targetRate));
-      return { ...meanStd(rates), runs: rates, seeds: idx.map(([r]) => r.seed), curve, steps_to_half: toHalf };
+      const curves = idx.map(([, i]) => out.results[i].targetRate);
+      return { ...meanStd(rates), runs: rates, seeds: idx.map(([r]) => r.seed), curve, curves, steps_to_half: toHalf };
     };
     const paper = PAPER_TABLE.find((p) => p.n === n && p.r_neg === r_neg);
     cells.push({ n, r_neg, grpo: algo("grpo"), lambda: algo("lambda"), paper: paper ? { grpo: paper.grpo, lambda: paper.lambda } : null });
