@@ -3,7 +3,8 @@
  * - it binds loopback addresses only (127.0.0.0/8, ::1, "localhost"); anything else is refused before
  *   listening, and requests whose Host header is not this loopback address are refused (DNS rebinding);
  * - it serves a fixed table of paths: the page, its five assets, the JSON API, and the run's three files
- *   (config.json, metrics.jsonl, rollouts.jsonl, read from the paths found at start). No request path is
+ *   (config.json, metrics.jsonl, rollouts.jsonl, read from the paths found at start); for a sweep folder,
+ *   /api/sweep and a run's metrics by its position in the list of runs found at start. No request path is
  *   ever joined to a directory, so there is nothing to traverse; dot segments, backslashes and
  *   percent-encoding are still answered 403/404 up front so a probe learns nothing;
  * - GET/HEAD only (405 otherwise), no request body (413), URL at most MAX_URL_BYTES (414), headers at

@@ -49,6 +49,7 @@ svg.tree .step { cursor: pointer; }
 .curves-head label { font-size: 12.5px; color: var(--muted); display: flex; align-items: center; gap: 6px; }
 .curves-head input[type=range] { width: 160px; }
 .constants { font-family: var(--mono); font-size: 12px; }
+#sweep .charts, #curves .charts { margin-top: 10px; }
 .key { display: inline-flex; align-items: center; gap: 5px; font-size: 12.5px; }
 .key .swatch { display: inline-block; width: 18px; height: 3px; }
 svg.tree .link { fill: none; stroke: #9aa5b1; stroke-opacity: .75; }
