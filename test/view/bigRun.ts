@@ -9,11 +9,10 @@
  * earlier one up to a random point and then writes its own text, so the tree has shared spans of hundreds
  * of tokens and branches at every depth. Deterministic (mulberry32) for a given seed.
  *
- *   npx tsx test/view/bigRun.ts <dir> [steps groups completions tokens]
+ * The full size, to try the viewer by hand: npx tsx bench/view-run.ts <dir> [steps groups completions tokens]
  */
 import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 
 const WORDS = (
   "let x be the number of ways to choose two of the n items so we need n times n minus one over two " +
@@ -131,15 +130,4 @@ export async function writeBigRun(dir: string, shape: BigRunShape): Promise<{ to
   }
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   return { tokenizer };
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  const [dir, steps = "250", groups = "16", completions = "36", tokens = "2000"] = process.argv.slice(2);
-  if (!dir) {
-    console.error("usage: npx tsx test/view/bigRun.ts <dir> [steps groups completions tokens]");
-    process.exit(2);
-  }
-  const shape = { steps: Number(steps), groups: Number(groups), completions: Number(completions), tokens: Number(tokens) };
-  await writeBigRun(dir, shape);
-  console.log(`wrote ${dir}: ${shape.steps} steps x ${shape.groups} groups x ${shape.completions} completions x <= ${shape.tokens} tokens`);
 }
