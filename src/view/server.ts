@@ -73,7 +73,8 @@ export async function runSettings(configPath: string | null, lossType?: LossType
   }
   const lt = lossType ?? (config?.loss_type as LossType | undefined) ?? "dapo";
   if (!LOSS_TYPES.includes(lt)) {
-    throw new UserError(`loss type: expected one of ${LOSS_TYPES.join(", ")}, got ${JSON.stringify(lt)}`);
+    const where = lossType !== undefined ? "--loss-type" : `${configPath}: loss_type`;
+    throw new UserError(`${where}: expected one of ${LOSS_TYPES.join(", ")}, got ${JSON.stringify(lt)}`);
   }
   const sr = config?.scale_rewards;
   const scaleRewards: RewardScaling = sr === "batch" || sr === "none" ? sr : "group";

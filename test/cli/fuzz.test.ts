@@ -115,6 +115,19 @@ function subjects(): Subject[] {
     args: () => [join(analyzeDir, "in.jsonl"), "--json", join(analyzeDir, "s.json"), "--report", join(analyzeDir, "r.html"), "-q"],
     outputs: ["s.json", "r.html"],
   });
+  const metrics = jsonl([1, 2].map((step) => ({ step, reward_mean: 0.5, reward_std: 0.5, loss: 0.1, kl: 0, grad_norm: 1, "env/target_rate": 0.25, seconds: 0.1 })));
+  const runDir = folder("report", { "rollouts.jsonl": groups, "metrics.jsonl": metrics, "config.json": JSON.stringify({ loss_type: "dapo", lambda: true }) });
+  for (const target of ["rollouts.jsonl", "metrics.jsonl", "config.json"]) {
+    out.push({
+      name: `report ${target}`,
+      dir: runDir,
+      target,
+      mutate: target === "config.json" ? jsonFile : mutateJsonl,
+      command: "report",
+      args: () => [runDir, "--out", join(runDir, "report.html")],
+      outputs: ["report.html"],
+    });
+  }
   const model = folder("logprobs", { "in.jsonl": readFileSync(join(GPT2_TINY_DIR, "inputs.jsonl")) });
   mkdirSync(join(model, "gpt2"));
   for (const f of ["config.json", "model.safetensors"]) copyFileSync(join(GPT2_TINY_DIR, f), join(model, "gpt2", f));
@@ -185,7 +198,8 @@ async function runCase(s: Subject, index: number, bytes: Uint8Array): Promise<Ou
   if (scratch) rmSync(join(s.dir, scratch), { recursive: true, force: true });
   if (outcome.status !== 0) {
     assert.ok(!outcome.message.includes("\n"), `${where}: more than one line: ${outcome.message}`);
-    const named = [s.dir, ...s.args(index).filter((a) => a.startsWith(s.dir))].some((p) => outcome.message.includes(p));
+    // by path, or (the viewer, inside the run directory it was given) by the file's name there
+    const named = [s.dir, ...s.args(index).filter((a) => a.startsWith(s.dir)), `${s.target}:`].some((p) => outcome.message.includes(p));
     assert.ok(named, `${where}: the error names none of its files: ${outcome.message}`);
   }
   return outcome;
