@@ -22,12 +22,14 @@ const STARTUP_LIMIT_MS = 60_000;
 let worker: Worker | null = null;
 let signal: Int32Array | null = null;
 let ready = false;
+let everStarted = false;
 
 /** A new worker, loading the engine on its own thread while this one goes on. */
 function spawn(): void {
   const shared = new SharedArrayBuffer(4);
   signal = new Int32Array(shared);
   ready = false;
+  everStarted = true;
   const w = new Worker(new URL("./cas-worker.js", import.meta.url), { workerData: { signal: shared } });
   // the worker never keeps a process alive; an error inside it means a fresh one for the next check
   w.unref();
@@ -42,6 +44,11 @@ function stop(): void {
   worker = null;
   signal = null;
   ready = false;
+}
+
+/** Whether a CAS worker has been started in this process (the plain-number path never starts one). */
+export function casStarted(): boolean {
+  return everStarted;
 }
 
 /** Starts the CAS worker and waits until it has loaded the engine; false when it could not. */
