@@ -24,6 +24,8 @@ export interface CheckpointMeta {
   metricsBytes: number;
   rolloutsBytes: number;
   policyMeta: Record<string, unknown>;
+  /** the environment's own state (its place in the dataset's shuffled epoch), when it has one */
+  env?: unknown;
 }
 
 /** A checkpoint's file name (also what src/io/atomic.ts's stale-temp sweep looks for). */

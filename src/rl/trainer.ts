@@ -45,6 +45,7 @@ export interface StepMetrics {
   flat_fraction: number;
   seconds: number;
   [env: `env/${string}`]: number;
+  [evaluation: `eval/${string}`]: number;
 }
 
 export interface TrainOptions {
@@ -95,7 +96,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   // The KL reference is the initial policy; the init is deterministic in the seed, so a resume rebuilds it
   // the same way instead of storing a second copy of the weights.
   const ref = config.beta > 0 ? policy.clone() : null;
-  const env = createEnvironment(config.env, policy.vocabSize);
+  const env = await createEnvironment(config.env, { vocabSize: policy.vocabSize, model: config.model });
   const constant = env.constantReward?.(Math.min(config.max_completion_length, env.maxCompletionTokens ?? Infinity)) ?? null;
   if (constant !== null) throw new UserError(`${constant}; every advantage would be 0 and the run would train nothing`);
   const rng = new Rng(config.seed).fork();
@@ -114,6 +115,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       const { state, meta } = await readCheckpoint(checkpointPath(files.checkpoints, last));
       policy.importState(state);
       rng.setState(meta.rng);
+      if (meta.env !== undefined) env.setState?.(meta.env);
       startStep = meta.step;
       if (startStep > config.steps) {
         throw new UserError(`steps: ${config.steps}, but the run in ${dir} is already at step ${startStep} (a resume goes forward: pass --steps > ${startStep})`);
@@ -154,6 +156,8 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       throw err;
     }
     const m = { ...result.metrics, seconds: (performance.now() - t0) / 1000 } as StepMetrics;
+    const maxNewTokens = Math.min(config.max_completion_length, env.maxCompletionTokens ?? Infinity);
+    for (const [name, v] of Object.entries(env.validate?.(policy, step, { maxNewTokens }) ?? {})) m[`eval/${name}`] = v;
     const line = JSON.stringify(m) + "\n";
     await appendFile(files.metrics, line);
     metricsBytes += Buffer.byteLength(line);
@@ -174,6 +178,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         metricsBytes,
         rolloutsBytes,
         policyMeta: state.meta,
+        env: env.getState?.(),
       });
       lastCheckpoint = step;
       await pruneCheckpoints(files.checkpoints, config.save_total_limit);
@@ -228,6 +233,7 @@ export function trainStep(
     topP: config.top_p,
     allowed,
     stopTokens: env.stopTokens,
+    stopWhen: env.stopWhen ? (_row, tokens) => env.stopWhen!(tokens) : undefined,
     rng,
   });
   const rewards = completions.map((c, i) => env.reward(prompts[Math.floor(i / k)], c));

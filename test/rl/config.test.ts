@@ -40,7 +40,7 @@ test("errors name the file, the field and what was expected", async () => {
   await writeFile(yaml, "env: {name: tree, prompt: [1, -2]}\n");
   await assert.rejects(loadConfigFile(yaml, validateEnv), /\/run\.yaml:1: env\.prompt\.1: Too small/);
   await writeFile(yaml, "env: {name: maze}\n");
-  await assert.rejects(loadConfigFile(yaml, validateEnv), /env\.name: unknown environment 'maze' \(expected one of: tree\)/);
+  await assert.rejects(loadConfigFile(yaml, validateEnv), /env\.name: unknown environment 'maze' \(expected one of: tree, math\)/);
   await writeFile(yaml, "steps: [1\n");
   await assert.rejects(loadConfigFile(yaml, validateEnv), /run\.yaml:\d+: not valid YAML/);
   const json = join(dir, "run.json");

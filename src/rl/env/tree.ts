@@ -54,7 +54,7 @@ export const treeKind: EnvironmentKind<TreeParams> = {
     if (p.left_token !== undefined && p.left_token === p.right_token) throw new UserError(`env.right_token: must differ from env.left_token (${p.left_token})`);
     return p;
   },
-  create(params, vocabSize) {
+  create(params, { vocabSize }) {
     return new TreeEnvironment(params, vocabSize);
   },
 };

@@ -3,6 +3,7 @@
  * completion ends, its reward, and the task's own per-step figures (logged as `env/<name>` in metrics.jsonl).
  */
 import type { Rng } from "../../util/rng.js";
+import type { Policy } from "../policy.js";
 
 export interface Prompt {
   /** token ids given to the policy */
@@ -37,6 +38,23 @@ export interface Environment {
    * Optional: an environment that cannot tell leaves it out.
    */
   constantReward?(maxTokens: number): string | null;
+  /** A text stop rule, checked after each sampled token: true ends the completion (the math env's closed box). */
+  stopWhen?(completion: Int32Array): boolean;
+  /**
+   * Evaluation after a step, when one is due: figures logged as `eval/<name>` (e.g. `math500/accuracy`),
+   * or null when none is due at this step. Must not draw from the run's RNG (greedy decoding).
+   */
+  validate?(policy: Policy, step: number, opts: { maxNewTokens: number }): Record<string, number> | null;
+  /** State that a resume must restore (a place in a shuffled dataset), as JSON; checkpointed with the run. */
+  getState?(): unknown;
+  setState?(state: unknown): void;
+}
+
+/** What an environment may need besides its parameters. */
+export interface EnvironmentContext {
+  vocabSize: number;
+  /** the config's `model`: a HF directory holds the tokenizer of a text environment */
+  model: unknown;
 }
 
 /** An environment kind in the registry: validates its parameters and builds it for a model's vocabulary. */
@@ -45,5 +63,5 @@ export interface EnvironmentKind<P> {
   summary: string;
   /** Parses the env config (its `name` included); throws a UserError naming `env.<field>`. */
   parse(config: { name: string } & Record<string, unknown>): P & { name: string };
-  create(params: P, vocabSize: number): Environment;
+  create(params: P, context: EnvironmentContext): Environment | Promise<Environment>;
 }
