@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(arg
   analyze: { summary: "prefix-overlap metrics of rollout groups, with an HTML report", load: () => import("./analyze.js") },
   view: { summary: "serve a local page that draws each group's prefix tree and the run's curves", load: () => import("./view.js") },
   report: { summary: "write the viewer's pages as one self-contained HTML file", load: () => import("./report.js") },
+  eval: { summary: "evaluate a model on math benchmarks (pass@1 greedy, avg@K, pass@k), resumable", load: () => import("./eval.js") },
   grade: { summary: "grade math completions against gold answers (last \\boxed{}, LaTeX-aware)", load: () => import("./grade.js") },
   logprobs: { summary: "per-token log-probs of token sequences under a Hugging Face model (GPT-2, Llama 3, Qwen2, Qwen3)", load: () => import("./logprobs.js") },
   generate: { summary: "sample a completion of a prompt (--chat: through the chat template) from a Hugging Face model", load: () => import("./generate.js") },

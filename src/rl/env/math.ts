@@ -13,7 +13,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import { z } from "zod";
 import { readDataset, type MathRow } from "../../data/index.js";
-import { loadTokenizer, type HFTokenizer } from "../../io/tokenizer.js";
+import { loadTokenizer, type TextTokenizer } from "../../io/tokenizer.js";
 import { DEFAULT_TIME_LIMIT_MS, FALLBACKS, firstBoxedEnd, grade, type GradeOptions } from "../../math/index.js";
 import { UserError } from "../../util/errors.js";
 import { Rng, type RngState } from "../../util/rng.js";
@@ -86,18 +86,36 @@ export const mathKind: EnvironmentKind<MathParams> = {
     const tokenizer = await loadTokenizer(tokenizerPath);
     const train = await readDataset(params.data, params.fields);
     const validation = params.validation ? await readDataset(params.validation.data, params.validation.fields) : null;
-    return new MathEnvironment(params, context, tokenizer, stopTokensOf(params, tokenizer, tokenizerPath), train.rows, validation?.rows ?? null);
+    const stopTokens = params.stop_tokens ?? eosTokenIds(tokenizer, tokenizerPath);
+    return new MathEnvironment(params, context, tokenizer, stopTokens, train.rows, validation?.rows ?? null);
   },
 };
+
+/** The prompt text of a problem: `template` with `{problem}` and `{system_prompt}` filled in. */
+export function promptText(template: string, systemPrompt: string, problem: string): string {
+  return template.replaceAll("{system_prompt}", systemPrompt).replaceAll("{problem}", problem);
+}
+
+/**
+ * The closed-box stop rule over token ids: true once the decoded completion's first `\boxed{...}` has
+ * closed. Decodes the whole completion only when its last token could close a box (a `}`, a space or `$`).
+ */
+export function boxClosed(tokenizer: TextTokenizer): (completion: Int32Array) => boolean {
+  return (completion) => {
+    if (completion.length === 0) return false;
+    const last = tokenizer.decode(completion.subarray(completion.length - 1));
+    if (!/[}\s$]/.test(last)) return false;
+    return firstBoxedEnd(tokenizer.decode(completion)) >= 0;
+  };
+}
 
 function modelTokenizer(model: unknown): string {
   if (typeof model === "string" && existsSync(model) && statSync(model).isDirectory()) return join(model, "tokenizer.json");
   throw new UserError("env.tokenizer: the math environment reads text: give a tokenizer.json, or a model directory that has one");
 }
 
-/** EOS ids: the config's, else generation_config.json's eos_token_id, else tokenizer_config.json's eos_token. */
-function stopTokensOf(params: MathParams, tokenizer: HFTokenizer, tokenizerPath: string): number[] {
-  if (params.stop_tokens) return params.stop_tokens;
+/** EOS ids of a tokenizer: generation_config.json's eos_token_id beside it, else tokenizer_config.json's eos_token. */
+export function eosTokenIds(tokenizer: TextTokenizer, tokenizerPath: string): number[] {
   const dir = dirname(tokenizerPath);
   const json = (name: string): Record<string, unknown> | null => {
     try {
@@ -139,11 +157,12 @@ export class MathEnvironment implements Environment {
   private state: EpochState = { epoch: 0, cursor: 0, seed: null };
   private order: Int32Array | null = null;
   private readonly validationName: string | null;
+  private readonly closed: (completion: Int32Array) => boolean;
 
   constructor(
     private readonly params: MathParams,
     private readonly context: EnvironmentContext,
-    private readonly tokenizer: HFTokenizer,
+    private readonly tokenizer: TextTokenizer,
     stopTokens: number[],
     private readonly rows: MathRow[],
     private readonly validationRows: MathRow[] | null,
@@ -152,6 +171,7 @@ export class MathEnvironment implements Environment {
       if (t >= context.vocabSize) throw new UserError(`env.stop_tokens: ${t} is outside the model's vocabulary (size ${context.vocabSize})`);
     }
     this.stopTokens = stopTokens;
+    this.closed = boxClosed(tokenizer);
     this.gradeOpts = { fallbacks: params.fallbacks as GradeOptions["fallbacks"], timeLimitMs: params.time_limit_ms };
     this.validationPrompts = validationRows ? validationRows.map((r) => this.encodePrompt(r)) : null;
     const v = params.validation;
@@ -160,7 +180,7 @@ export class MathEnvironment implements Environment {
 
   /** The prompt text of a problem. */
   promptText(row: MathRow): string {
-    return this.params.template.replaceAll("{system_prompt}", this.params.system_prompt).replaceAll("{problem}", row.problem);
+    return promptText(this.params.template, this.params.system_prompt, row.problem);
   }
 
   private encodePrompt(row: MathRow): Int32Array {
@@ -210,7 +230,7 @@ export class MathEnvironment implements Environment {
   }
 
   private text(completion: Int32Array): string {
-    return this.tokenizer.decode(Array.from(completion));
+    return this.tokenizer.decode(completion);
   }
 
   private verdict(prompt: Prompt, completion: Int32Array): Verdict {
@@ -229,13 +249,8 @@ export class MathEnvironment implements Environment {
     return (v.correct ? 1 : 0) + (v.boxed ? this.params.format_reward : 0);
   }
 
-  /** Ends a completion once its first box closes; decodes only when the last token could close one. */
-  stopWhen = (completion: Int32Array): boolean => {
-    if (!this.params.stop_at_boxed || completion.length === 0) return false;
-    const last = this.tokenizer.decode([completion[completion.length - 1]]);
-    if (!/[}\s$]/.test(last)) return false;
-    return firstBoxedEnd(this.text(completion)) >= 0;
-  };
+  /** Ends a completion once its first box closes (when `stop_at_boxed`). */
+  stopWhen = (completion: Int32Array): boolean => this.params.stop_at_boxed && this.closed(completion);
 
   /**
    * accuracy (fraction correct), boxed_rate (fraction with a closed box), truncation_rate (fraction that
