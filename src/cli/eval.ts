@@ -105,7 +105,7 @@ export async function main(argv: string[]): Promise<void> {
   for (const [name, file] of Object.entries(data)) benchmarks.push({ name, rows: (await readDataset(file)).rows });
   const tokenizerPath = join(model, "tokenizer.json");
   const tokenizer = await loadTokenizer(tokenizerPath);
-  const { createPolicy } = await import("../engine/policy.js");
+  const { createPolicy } = await import("../policy/index.js");
   const policy = await createPolicy(model, { seed: settings.seed });
   const total = benchmarks.reduce((a, b) => a + b.rows.length * samples, 0);
   const progress = createProgress({ label: "eval", total, unit: "items", quiet: v.quiet ?? false });

@@ -14,7 +14,7 @@ import { resolveConfig, type TrainConfigInput } from "../../src/rl/config.js";
 import { createEnvironment, validateEnv, type Environment } from "../../src/rl/env/index.js";
 import { AUTHORS_SYSTEM_PROMPT, type MathEnvironment } from "../../src/rl/env/math.js";
 import { train } from "../../src/rl/trainer.js";
-import { createPolicy } from "../../src/engine/policy.js";
+import { createPolicy } from "../../src/policy/index.js";
 import { Rng } from "../../src/util/rng.js";
 import { EOS_ID, writeMathModel } from "../fixtures/math-model.js";
 import { withoutSeconds } from "./helpers.js";
