@@ -19,6 +19,9 @@ export const VERDICT_READY = 3;
 /** How long a worker may take to load the engine before the CAS is deemed unavailable (a loaded machine). */
 const STARTUP_LIMIT_MS = 60_000;
 
+// compiled: dist/src/math/cas-worker.js; from the sources (tsx, which the worker inherits): the .ts file
+const WORKER_URL = new URL(`./cas-worker.${import.meta.url.endsWith(".ts") ? "ts" : "js"}`, import.meta.url);
+
 let worker: Worker | null = null;
 let signal: Int32Array | null = null;
 let ready = false;
@@ -30,7 +33,7 @@ function spawn(): void {
   signal = new Int32Array(shared);
   ready = false;
   everStarted = true;
-  const w = new Worker(new URL("./cas-worker.js", import.meta.url), { workerData: { signal: shared } });
+  const w = new Worker(WORKER_URL, { workerData: { signal: shared } });
   // the worker never keeps a process alive; an error inside it means a fresh one for the next check
   w.unref();
   w.on("error", () => {
