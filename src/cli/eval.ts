@@ -8,10 +8,11 @@ import { readDataset } from "../data/index.js";
 import { createProgress } from "../io/progress.js";
 import { loadTokenizer } from "../io/tokenizer.js";
 import { DEFAULT_TIME_LIMIT_MS } from "../math/index.js";
-import { AUTHORS_SYSTEM_PROMPT, eosTokenIds, PLAIN_TEMPLATE } from "../rl/env/math.js";
+import { stopTokenIds } from "../io/chat.js";
+import { AUTHORS_SYSTEM_PROMPT, mathPrompter, PLAIN_TEMPLATE, PROMPT_STYLES } from "../rl/env/math.js";
 import { evaluate, resultsTable, type Benchmark, type EvalSettings } from "../rl/eval.js";
 import { UserError } from "../util/errors.js";
-import { intOption, numberOption, parseCommand, requiredOption, usageError } from "./args.js";
+import { choiceOption, intOption, numberOption, parseCommand, requiredOption, usageError } from "./args.js";
 
 /** Sampling defaults for K > 1: DeepSeek-R1's evaluation settings (temperature 0.6, top-p 0.95). */
 const SAMPLED_TEMPERATURE = 0.6;
@@ -31,8 +32,10 @@ options:
   --max-new-tokens <n>     most tokens per completion (default 1024; capped by the model's context)
   --batch-size <n>         problems decoded together (default 8; x K rows)
   --seed <n>               sampling seed (default 0)
+  --prompt chat|plain      chat (default): the model's chat template, the instruction as system message;
+                           plain: --template (base models, or a model without a chat template)
   --system-prompt <text>   the instruction (default: "${AUTHORS_SYSTEM_PROMPT}")
-  --template <text>        the prompt, with {problem} and {system_prompt} (default: problem, newline, instruction)
+  --template <text>        the plain prompt, with {problem} and {system_prompt} (default: problem, newline, instruction)
   --no-stop-at-boxed       do not end a completion when its first \\boxed{} closes
   --out <dir>              output directory (default runs/eval): results.json, <name>.jsonl, eval.json.
                            A killed eval run again with the same options continues where it stopped.
@@ -64,6 +67,7 @@ export async function main(argv: string[]): Promise<void> {
       "max-new-tokens": { type: "string" },
       "batch-size": { type: "string" },
       seed: { type: "string" },
+      prompt: { type: "string" },
       "system-prompt": { type: "string" },
       template: { type: "string" },
       "no-stop-at-boxed": { type: "boolean" },
@@ -90,7 +94,8 @@ export async function main(argv: string[]): Promise<void> {
     maxNewTokens: intOption("max-new-tokens", v["max-new-tokens"], 1024),
     batchSize: intOption("batch-size", v["batch-size"], 8),
     seed: intOption("seed", v.seed, 0, 0),
-    template,
+    prompt: choiceOption("prompt", v.prompt, PROMPT_STYLES) ?? "chat",
+    plainTemplate: template,
     systemPrompt: v["system-prompt"] ?? AUTHORS_SYSTEM_PROMPT,
     stopAtBoxed: !v["no-stop-at-boxed"],
   };
@@ -107,12 +112,14 @@ export async function main(argv: string[]): Promise<void> {
   const tokenizer = await loadTokenizer(tokenizerPath);
   const { createPolicy } = await import("../policy/index.js");
   const policy = await createPolicy(model, { seed: settings.seed });
+  const prompter = await mathPrompter({ style: settings.prompt, systemPrompt: settings.systemPrompt, plainTemplate: settings.plainTemplate }, model, "--prompt");
   const total = benchmarks.reduce((a, b) => a + b.rows.length * samples, 0);
   const progress = createProgress({ label: "eval", total, unit: "items", quiet: v.quiet ?? false });
   const results = await evaluate(settings, benchmarks, out, {
     policy,
     tokenizer,
-    stopTokens: eosTokenIds(tokenizer, tokenizerPath),
+    prompter,
+    stopTokens: await stopTokenIds(model, tokenizer),
     grading: { timeLimitMs: DEFAULT_TIME_LIMIT_MS },
     progress,
   });

@@ -15,13 +15,13 @@
 import { appendFile, mkdir, readFile, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../io/atomic.js";
-import type { TextTokenizer } from "../io/tokenizer.js";
+import type { HFTokenizer } from "../io/tokenizer.js";
 import type { Progress } from "../io/progress.js";
 import { grade, type GradeOptions } from "../math/index.js";
 import type { MathRow } from "../data/index.js";
 import { UserError } from "../util/errors.js";
 import { Rng } from "../util/rng.js";
-import { boxClosed, promptText } from "./env/math.js";
+import { boxClosed, type PromptStyle } from "./env/math.js";
 import type { Policy } from "./policy.js";
 
 export interface EvalSettings {
@@ -34,7 +34,9 @@ export interface EvalSettings {
   maxNewTokens: number;
   batchSize: number;
   seed: number;
-  template: string;
+  /** `chat` (the model's chat template) or `plain` (plainTemplate) */
+  prompt: PromptStyle;
+  plainTemplate: string;
   systemPrompt: string;
   stopAtBoxed: boolean;
 }
@@ -135,7 +137,9 @@ function summarize(lines: Line[], n: number, K: number): BenchmarkResult {
 
 export interface EvalContext {
   policy: Policy;
-  tokenizer: TextTokenizer;
+  tokenizer: HFTokenizer;
+  /** problem -> prompt text (src/rl/env/math.ts mathPrompter, from the settings) */
+  prompter: (problem: string) => string;
   stopTokens: number[];
   grading: GradeOptions;
   progress: Progress;
@@ -169,7 +173,7 @@ export async function evaluate(settings: EvalSettings, benchmarks: Benchmark[], 
     const lines = await resumeFile(path, perBatch, Math.ceil(bench.rows.length / B));
     doneRows += lines.length;
     ctx.progress.update(doneRows);
-    const prompts = bench.rows.map((r) => Int32Array.from(ctx.tokenizer.encode(promptText(settings.template, settings.systemPrompt, r.problem))));
+    const prompts = bench.rows.map((r) => Int32Array.from(ctx.tokenizer.encode(ctx.prompter(r.problem))));
     for (let s = lines.length / K; s < bench.rows.length; s += B) {
       const rows = bench.rows.slice(s, s + B);
       const batchPrompts = prompts.slice(s, s + B).flatMap((p) => Array.from({ length: K }, () => p));
@@ -188,7 +192,7 @@ export async function evaluate(settings: EvalSettings, benchmarks: Benchmark[], 
       let text = "";
       completions.forEach((c, i) => {
         const row = rows[Math.floor(i / K)];
-        const completion = ctx.tokenizer.decode(c);
+        const completion = ctx.tokenizer.decode(Array.from(c));
         const g = grade(completion, row.answer, ctx.grading);
         const line: Line = { id: row.id, sample: i % K, completion, extracted: g.extracted, correct: g.correct };
         lines.push(line);

@@ -51,7 +51,7 @@ test("unbiased pass@k is the chance that k of the n samples hold a correct one",
   assert.deepEqual(passKs(1), [1]);
 });
 
-const COMMON = ["--model", modelDir, "--template", "{problem}", "--max-new-tokens", "6", "--batch-size", "3"];
+const COMMON = ["--model", modelDir, "--prompt", "plain", "--template", "{problem}", "--max-new-tokens", "6", "--batch-size", "3"];
 
 test("greedy pass@1: results.json, one jsonl per benchmark, the table with benchmarks as columns", () => {
   const out = join(dir, "greedy");
@@ -120,6 +120,19 @@ test("an eval killed with SIGKILL and run again gives the results of one never s
   const other = runCli(["eval", ...COMMON, "--data", `big=${data}`, "--out", killed, "-q"]);
   assert.equal(other.status, 1);
   assert.match(other.stderr, /eval\.json: this directory holds an eval with other settings/);
+});
+
+test("the model's chat template is the default prompt", () => {
+  const out = join(dir, "chat");
+  const r = runCli(["eval", "--model", modelDir, "--system-prompt", "", "--max-new-tokens", "4", "--data", `amc=${problems("amc", 2)}`, "--out", out, "-q"]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(readFileSync(join(out, "eval.json"), "utf8")).prompt, "chat");
+  const base = join(dir, "base");
+  return writeMathModel(base, { contextLength: 64, chat: false }).then(() => {
+    const e = runCli(["eval", "--model", base, "--data", `amc=${join(dir, "amc.jsonl")}`, "--out", join(dir, "chat-base"), "-q"]);
+    assert.equal(e.status, 1);
+    assert.match(e.stderr, /--prompt: chat: .*--prompt plain/);
+  });
 });
 
 test("bad options are one-line errors", () => {

@@ -43,17 +43,26 @@ function drawAll(env: Environment, rng: Rng, n: number): string[] {
   return env.prompts(n, rng).map((p) => (p.info as { id: string }).id);
 }
 
-test("a Parquet file and a JSONL file give the same prompts; the authors' instruction by default", async () => {
+test("a Parquet file and a JSONL file give the same prompts: the chat template with the authors' instruction by default", async () => {
   const a = await mathEnv();
   const b = await mathEnv({ data: trainParquet });
   const pa = a.prompts(10, new Rng(3));
   const pb = b.prompts(10, new Rng(3));
   assert.deepEqual(pb.map((p) => Array.from(p.tokens)), pa.map((p) => Array.from(p.tokens)));
   const row = { id: "0", problem: "What is 0 + 0?", answer: "0" };
-  assert.equal(a.promptText(row), `What is 0 + 0?\n${AUTHORS_SYSTEM_PROMPT}\n`);
-  assert.equal(tokenizer.decode(pa[0].tokens), a.promptText({ ...row, problem: PROBLEMS[Number((pa[0].info as { id: string }).id)].problem }));
-  const custom = await mathEnv({ template: "Q: {problem} A:", system_prompt: "" });
+  // the fixture's template: "<|role|>content" lines, then the assistant's turn
+  assert.equal(a.promptText(row), `<|system|>${AUTHORS_SYSTEM_PROMPT}\n<|user|>What is 0 + 0?\n<|assistant|>`);
+  assert.equal(tokenizer.decode(Array.from(pa[0].tokens)), a.promptText({ ...row, problem: PROBLEMS[Number((pa[0].info as { id: string }).id)].problem }));
+  const noSystem = await mathEnv({ system_prompt: "" });
+  assert.equal(noSystem.promptText(row), "<|user|>What is 0 + 0?\n<|assistant|>");
+  const plain = await mathEnv({ prompt: "plain" });
+  assert.equal(plain.promptText(row), `What is 0 + 0?\n${AUTHORS_SYSTEM_PROMPT}\n`);
+  const custom = await mathEnv({ prompt: "plain", plain_template: "Q: {problem} A:", system_prompt: "" });
   assert.equal(custom.promptText(row), "Q: What is 0 + 0? A:");
+  // a model without a chat template: chat is an error that points at the plain prompt
+  const base = await writeMathModel(join(dir, "base"), { chat: false });
+  const env = validateEnv({ name: "math", data: trainJsonl });
+  await assert.rejects(createEnvironment(env, { vocabSize: 257, model: base }), /env\.prompt: chat: .*env\.prompt plain/);
 });
 
 test("reward: 1 for an equivalent boxed answer, 0 otherwise, plus the format reward for a closed box", async () => {
@@ -125,7 +134,7 @@ test("a math run logs the env figures and validation, and a resumed run matches 
   writeFileSync(valid, PROBLEMS.slice(0, 3).map((p) => JSON.stringify(p)).join("\n") + "\n");
   const config = (out: string, extra: Partial<TrainConfigInput> = {}) => resolveConfig({
     model: modelDir,
-    env: { name: "math", data: trainJsonl, template: "{problem} ", validation: { data: valid, every: 2, name: "tiny" } },
+    env: { name: "math", data: trainJsonl, prompt: "plain", plain_template: "{problem} ", validation: { data: valid, every: 2, name: "tiny" } },
     steps: 4, num_generations: 2, prompts_per_step: 2, max_completion_length: 6, learning_rate: 1e-3,
     checkpoint_every: 2, output_dir: out, ...extra,
   }, validateEnv);
@@ -147,6 +156,7 @@ test("a math run logs the env figures and validation, and a resumed run matches 
 
 test("config errors name the env field", () => {
   assert.throws(() => validateEnv({ name: "math" }), /env\.data/);
-  assert.throws(() => validateEnv({ name: "math", data: "x.jsonl", template: "no placeholder" }), /env\.template: must contain \{problem\}/);
+  assert.throws(() => validateEnv({ name: "math", data: "x.jsonl", plain_template: "no placeholder" }), /env\.plain_template: must contain \{problem\}/);
   assert.throws(() => validateEnv({ name: "math", data: "x.jsonl", fallbacks: ["guess"] }), /env\.fallbacks/);
+  assert.throws(() => validateEnv({ name: "math", data: "x.jsonl", prompt: "jinja" }), /env\.prompt/);
 });

@@ -9,11 +9,12 @@
  * uninterrupted one would. Validation: every `validation.every` steps, greedy decoding on a second file,
  * logged as `eval/<name>/accuracy` and `eval/<name>/boxed_rate`.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import { z } from "zod";
 import { readDataset, type MathRow } from "../../data/index.js";
-import { loadTokenizer, type TextTokenizer } from "../../io/tokenizer.js";
+import { loadChatTemplate, stopTokenIds, type ChatTemplate } from "../../io/chat.js";
+import { loadTokenizer, type HFTokenizer } from "../../io/tokenizer.js";
 import { DEFAULT_TIME_LIMIT_MS, FALLBACKS, firstBoxedEnd, grade, type GradeOptions } from "../../math/index.js";
 import { UserError } from "../../util/errors.js";
 import { Rng, type RngState } from "../../util/rng.js";
@@ -25,6 +26,8 @@ import type { Environment, EnvironmentContext, EnvironmentKind, Prompt, ScoredCo
 export const AUTHORS_SYSTEM_PROMPT = "Let's think step by step and output the final answer within \\boxed{}.";
 /** The plain template (base models): the problem, then the instruction. */
 export const PLAIN_TEMPLATE = "{problem}\n{system_prompt}\n";
+export const PROMPT_STYLES = ["chat", "plain"] as const;
+export type PromptStyle = (typeof PROMPT_STYLES)[number];
 
 const Fields = z
   .object({ problem: z.string().min(1), answer: z.string().min(1), solution: z.string().min(1), id: z.string().min(1) })
@@ -40,10 +43,15 @@ const MathParams = z
     fields: Fields.default({}),
     /** Hugging Face tokenizer.json; default: `<model>/tokenizer.json` when `model` is a directory. */
     tokenizer: z.string().min(1).optional(),
+    /**
+     * `chat` (default): the model's chat template (beside the tokenizer) with the instruction as the system
+     * message and the problem as the user's; `plain`: `plain_template` (base models, or no chat template).
+     */
+    prompt: z.enum(PROMPT_STYLES).default("chat"),
     /** The instruction. Default: the authors' "Let's think step by step and output the final answer within \boxed{}." */
     system_prompt: z.string().default(AUTHORS_SYSTEM_PROMPT),
-    /** The prompt's text, with `{problem}` and `{system_prompt}` filled in. Default "{problem}\n{system_prompt}\n". */
-    template: z.string().refine((t) => t.includes("{problem}"), "must contain {problem}").default(PLAIN_TEMPLATE),
+    /** The plain prompt, with `{problem}` and `{system_prompt}` filled in. Default "{problem}\n{system_prompt}\n". */
+    plain_template: z.string().refine((t) => t.includes("{problem}"), "must contain {problem}").default(PLAIN_TEMPLATE),
     /** End a completion once its first \boxed{...} closes (the authors' practice). Default true. */
     stop_at_boxed: z.boolean().default(true),
     /** Added to the reward when the completion has a closed \boxed{} (right or wrong). Default 0. */
@@ -86,51 +94,55 @@ export const mathKind: EnvironmentKind<MathParams> = {
     const tokenizer = await loadTokenizer(tokenizerPath);
     const train = await readDataset(params.data, params.fields);
     const validation = params.validation ? await readDataset(params.validation.data, params.validation.fields) : null;
-    const stopTokens = params.stop_tokens ?? eosTokenIds(tokenizer, tokenizerPath);
-    return new MathEnvironment(params, context, tokenizer, stopTokens, train.rows, validation?.rows ?? null);
+    const dir = dirname(tokenizerPath);
+    const prompter = await mathPrompter({ style: params.prompt, systemPrompt: params.system_prompt, plainTemplate: params.plain_template }, dir, "env.prompt");
+    const stopTokens = params.stop_tokens ?? (await stopTokenIds(dir, tokenizer));
+    return new MathEnvironment(params, context, tokenizer, prompter, stopTokens, train.rows, validation?.rows ?? null);
   },
 };
 
-/** The prompt text of a problem: `template` with `{problem}` and `{system_prompt}` filled in. */
-export function promptText(template: string, systemPrompt: string, problem: string): string {
-  return template.replaceAll("{system_prompt}", systemPrompt).replaceAll("{problem}", problem);
+export interface PromptSettings {
+  style: PromptStyle;
+  systemPrompt: string;
+  plainTemplate: string;
+}
+
+/**
+ * Problem -> prompt text. `chat`: the chat template of model directory `dir` rendered with the instruction as
+ * the system message (none when it is empty), the problem as the user's, and the assistant's turn opened;
+ * `plain`: the plain template filled in. `option` names the setting in errors.
+ */
+export async function mathPrompter(s: PromptSettings, dir: string, option: string): Promise<(problem: string) => string> {
+  if (s.style === "plain") return (problem) => s.plainTemplate.replaceAll("{system_prompt}", s.systemPrompt).replaceAll("{problem}", problem);
+  let chat: ChatTemplate;
+  try {
+    chat = await loadChatTemplate(dir);
+  } catch (err) {
+    if (err instanceof UserError) throw new UserError(`${option}: chat: ${err.message} (a base model without a chat template takes the plain prompt: ${option} plain)`);
+    throw err;
+  }
+  return (problem) => {
+    const messages = s.systemPrompt === "" ? [] : [{ role: "system", content: s.systemPrompt }];
+    return chat.render([...messages, { role: "user", content: problem }], { addGenerationPrompt: true });
+  };
 }
 
 /**
  * The closed-box stop rule over token ids: true once the decoded completion's first `\boxed{...}` has
  * closed. Decodes the whole completion only when its last token could close a box (a `}`, a space or `$`).
  */
-export function boxClosed(tokenizer: TextTokenizer): (completion: Int32Array) => boolean {
+export function boxClosed(tokenizer: HFTokenizer): (completion: Int32Array) => boolean {
   return (completion) => {
     if (completion.length === 0) return false;
-    const last = tokenizer.decode(completion.subarray(completion.length - 1));
+    const last = tokenizer.decode([completion[completion.length - 1]]);
     if (!/[}\s$]/.test(last)) return false;
-    return firstBoxedEnd(tokenizer.decode(completion)) >= 0;
+    return firstBoxedEnd(tokenizer.decode(Array.from(completion))) >= 0;
   };
 }
 
 function modelTokenizer(model: unknown): string {
   if (typeof model === "string" && existsSync(model) && statSync(model).isDirectory()) return join(model, "tokenizer.json");
   throw new UserError("env.tokenizer: the math environment reads text: give a tokenizer.json, or a model directory that has one");
-}
-
-/** EOS ids of a tokenizer: generation_config.json's eos_token_id beside it, else tokenizer_config.json's eos_token. */
-export function eosTokenIds(tokenizer: TextTokenizer, tokenizerPath: string): number[] {
-  const dir = dirname(tokenizerPath);
-  const json = (name: string): Record<string, unknown> | null => {
-    try {
-      return JSON.parse(readFileSync(join(dir, name), "utf8"));
-    } catch {
-      return null;
-    }
-  };
-  const eosId = json("generation_config.json")?.eos_token_id;
-  if (typeof eosId === "number") return [eosId];
-  if (Array.isArray(eosId) && eosId.every((x) => typeof x === "number")) return eosId as number[];
-  const eos = json("tokenizer_config.json")?.eos_token;
-  const text = typeof eos === "string" ? eos : typeof eos === "object" && eos !== null ? (eos as { content?: unknown }).content : undefined;
-  const id = typeof text === "string" ? tokenizer.tokenToId(text) : tokenizer.tokenToId("<|endoftext|>");
-  return id === undefined ? [] : [id];
 }
 
 interface Verdict {
@@ -162,7 +174,8 @@ export class MathEnvironment implements Environment {
   constructor(
     private readonly params: MathParams,
     private readonly context: EnvironmentContext,
-    private readonly tokenizer: TextTokenizer,
+    private readonly tokenizer: HFTokenizer,
+    private readonly prompter: (problem: string) => string,
     stopTokens: number[],
     private readonly rows: MathRow[],
     private readonly validationRows: MathRow[] | null,
@@ -180,7 +193,7 @@ export class MathEnvironment implements Environment {
 
   /** The prompt text of a problem. */
   promptText(row: MathRow): string {
-    return promptText(this.params.template, this.params.system_prompt, row.problem);
+    return this.prompter(row.problem);
   }
 
   private encodePrompt(row: MathRow): Int32Array {
@@ -230,7 +243,7 @@ export class MathEnvironment implements Environment {
   }
 
   private text(completion: Int32Array): string {
-    return this.tokenizer.decode(completion);
+    return this.tokenizer.decode(Array.from(completion));
   }
 
   private verdict(prompt: Prompt, completion: Int32Array): Verdict {
