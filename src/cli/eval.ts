@@ -5,12 +5,14 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { readDataset } from "../data/index.js";
+import { hfModelKind } from "../engine/hf.js";
 import { createProgress } from "../io/progress.js";
 import { loadTokenizer } from "../io/tokenizer.js";
 import { DEFAULT_TIME_LIMIT_MS } from "../math/index.js";
 import { stopTokenIds } from "../io/chat.js";
 import { AUTHORS_SYSTEM_PROMPT, mathPrompter, PLAIN_TEMPLATE, PROMPT_STYLES } from "../rl/env/math.js";
 import { evaluate, resultsTable, type Benchmark, type EvalSettings } from "../rl/eval.js";
+import type { Policy } from "../rl/policy.js";
 import { UserError } from "../util/errors.js";
 import { choiceOption, intOption, numberOption, parseCommand, requiredOption, usageError } from "./args.js";
 
@@ -18,13 +20,15 @@ import { choiceOption, intOption, numberOption, parseCommand, requiredOption, us
 const SAMPLED_TEMPERATURE = 0.6;
 const SAMPLED_TOP_P = 0.95;
 
-const USAGE = `usage: lambda-grpo eval --model <dir> --data <name>=<file> [--data ...] [options]
+const USAGE = `usage: lambda-grpo eval --model <dir> [--lora <dir>] --data <name>=<file> [--data ...] [options]
 
 Math benchmark evaluation: K completions per problem, graded by the last \\boxed{} (docs/math.md).
 K = 1 (default): greedy decoding, pass@1. K > 1: sampling, avg@K and unbiased pass@k.
 
 options:
-  --model <dir>            Hugging Face-format model directory (config.json, weights, tokenizer.json)
+  --model <dir>            Hugging Face-format model directory (config.json, weights, tokenizer.json):
+                           GPT-2, Llama 3, Qwen2, Qwen3
+  --lora <dir>             a PEFT LoRA adapter on the model (Llama 3, Qwen2, Qwen3)
   --data <name>=<file>     a benchmark: its name in the table and a JSONL or Parquet file; repeatable
   --samples <K>            completions per problem (default 1)
   --temperature <t>        default 0 (greedy) for K = 1, ${SAMPLED_TEMPERATURE} for K > 1
@@ -55,11 +59,25 @@ function dataOption(values: string[] | undefined): Record<string, string> {
   return data;
 }
 
+/** The model of a HF directory (with a PEFT adapter for the families) as a frozen policy: sampling only. */
+async function evalPolicy(dir: string, lora: string | null): Promise<Policy> {
+  if ((await hfModelKind(dir)) === "gpt2") {
+    if (lora !== null) throw usageError("eval", "--lora: GPT-2 models take no adapter");
+    const { createPolicy } = await import("../policy/index.js");
+    return createPolicy(dir, { seed: 0 });
+  }
+  const { loadDecoderModel } = await import("../engine/hf-families.js");
+  const { DecoderPolicy } = await import("../policy/index.js");
+  const { model } = await loadDecoderModel(dir, { trainable: false, adapter: lora });
+  return new DecoderPolicy(model, {}, true);
+}
+
 export async function main(argv: string[]): Promise<void> {
   const parsed = parseCommand(
     argv,
     {
       model: { type: "string" },
+      lora: { type: "string" },
       data: { type: "string", multiple: true },
       samples: { type: "string" },
       temperature: { type: "string" },
@@ -87,6 +105,7 @@ export async function main(argv: string[]): Promise<void> {
   if (!template.includes("{problem}")) throw new UserError("--template: must contain {problem}");
   const settings: EvalSettings = {
     model,
+    lora: v.lora ?? null,
     data,
     samples,
     temperature: numberOption("temperature", v.temperature, samples === 1 ? 0 : SAMPLED_TEMPERATURE, 0),
@@ -110,8 +129,7 @@ export async function main(argv: string[]): Promise<void> {
   for (const [name, file] of Object.entries(data)) benchmarks.push({ name, rows: (await readDataset(file)).rows });
   const tokenizerPath = join(model, "tokenizer.json");
   const tokenizer = await loadTokenizer(tokenizerPath);
-  const { createPolicy } = await import("../policy/index.js");
-  const policy = await createPolicy(model, { seed: settings.seed });
+  const policy = await evalPolicy(model, settings.lora);
   const prompter = await mathPrompter({ style: settings.prompt, systemPrompt: settings.systemPrompt, plainTemplate: settings.plainTemplate }, model, "--prompt");
   const total = benchmarks.reduce((a, b) => a + b.rows.length * samples, 0);
   const progress = createProgress({ label: "eval", total, unit: "items", quiet: v.quiet ?? false });

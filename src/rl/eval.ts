@@ -26,6 +26,8 @@ import type { Policy } from "./policy.js";
 
 export interface EvalSettings {
   model: string;
+  /** a PEFT adapter directory on the model, or null */
+  lora: string | null;
   /** benchmark name -> dataset file */
   data: Record<string, string>;
   samples: number;

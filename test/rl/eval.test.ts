@@ -13,7 +13,9 @@ import { after, test } from "node:test";
 import { grade } from "../../src/math/index.js";
 import { passAtK, passKs } from "../../src/rl/eval.js";
 import { runCli } from "../cli/helpers.js";
-import { writeMathModel } from "../fixtures/math-model.js";
+import { cpSync } from "node:fs";
+import { FAMILIES_DIR } from "../fixtures/families/fixture.js";
+import { byteTokenizerJson, writeMathModel } from "../fixtures/math-model.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lgrpo-eval-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -133,6 +135,30 @@ test("the model's chat template is the default prompt", () => {
     assert.equal(e.status, 1);
     assert.match(e.stderr, /--prompt: chat: .*--prompt plain/);
   });
+});
+
+test("a decoder family with a PEFT adapter evaluates through the same sampler", () => {
+  // qwen2-tiny (53 tokens) with a tokenizer of 52 printable characters and <|endoftext|> as id 52
+  const qwen = join(dir, "qwen2-tiny");
+  cpSync(join(FAMILIES_DIR, "qwen2-tiny"), qwen, { recursive: true });
+  const chars = "0123456789+=-*/^(){}[]\\$.,:abcdefghijklmnopqrstuvwxy";
+  const tok = byteTokenizerJson() as { model: { vocab: Record<string, number> }; added_tokens: { id: number }[] };
+  tok.model.vocab = Object.fromEntries([...chars].map((c, i) => [c, i]));
+  tok.model.vocab["<|endoftext|>"] = chars.length;
+  tok.added_tokens[0].id = chars.length;
+  writeFileSync(join(qwen, "tokenizer.json"), JSON.stringify(tok));
+  writeFileSync(join(qwen, "tokenizer_config.json"), JSON.stringify({ eos_token: "<|endoftext|>" }));
+  const data = problems("qwen", 3);
+  const args = (extra: string[], out: string) => ["eval", "--model", qwen, ...extra, "--prompt", "plain", "--template", "{problem}", "--max-new-tokens", "5", "--data", `q=${data}`, "--out", out, "-q"];
+  const base = runCli(args([], join(dir, "qwen-base")));
+  assert.equal(base.status, 0, base.stderr);
+  const adapted = runCli(args(["--lora", join(qwen, "adapter")], join(dir, "qwen-lora")));
+  assert.equal(adapted.status, 0, adapted.stderr);
+  const completions = (out: string) => readFileSync(join(dir, out, "q.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).completion);
+  assert.equal(completions("qwen-base").length, 3);
+  // the adapter changes the model, so greedy decoding differs somewhere (the fixture's B is not zero)
+  assert.notDeepEqual(completions("qwen-lora"), completions("qwen-base"));
+  assert.match(runCli(["eval", "--model", modelDir, "--lora", join(qwen, "adapter"), "--data", `q=${data}`, "--out", join(dir, "x")]).stderr, /--lora: GPT-2 models take no adapter/);
 });
 
 test("bad options are one-line errors", () => {
