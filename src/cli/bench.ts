@@ -23,7 +23,7 @@ import { UserError } from "../util/errors.js";
 import { Rng } from "../util/rng.js";
 import { choiceOption, intOption, parseCommand, requiredOption, usageError } from "./args.js";
 
-const USAGE = `usage: lambda-grpo bench step   --preset NAME [--lora R] [--batch B] [--seq T] [--steps N] [--json]
+const USAGE = `usage: lambda-grpo bench step   --preset NAME [--lora R] [--gradient-checkpointing] [--batch B] [--seq T] [--steps N] [--json]
        lambda-grpo bench sample --preset NAME [--lora R] [--batch B] [--prompt P] [--new-tokens N] [--steps N] [--json]
        lambda-grpo bench fusion --preset toy|gpt2-small [--batch B] [--seq T] [--steps N] [--json]
 
@@ -37,6 +37,8 @@ options:
                        llama-tiny, qwen2-tiny, qwen3-tiny
   --lora <R>           decoder families: LoRA of rank R on every linear layer (alpha 2R, dropout 0; the
                        base frozen), as the paper's authors' r 64 / alpha 128
+  --gradient-checkpointing
+                       step: recompute each layer in the backward instead of keeping its activations
   --batch <B>          sequences per step (default 16)
   --seq <T>            step: tokens per sequence (default 16)
   --prompt <P>         sample: prompt tokens per row (default 1)
@@ -77,6 +79,7 @@ export interface BenchResult {
   reuse_buffers: boolean;
   /** LoRA rank (all-linear), or null: full fine-tuning */
   lora_r: number | null;
+  gradient_checkpointing: boolean;
 }
 
 /** Times training steps: tokens [batch, seq] uniform over the vocabulary, every row full length. */
@@ -194,6 +197,7 @@ export async function main(argv: string[]): Promise<void> {
       json: { type: "boolean" },
       "fresh-buffers": { type: "boolean" },
       lora: { type: "string" },
+      "gradient-checkpointing": { type: "boolean" },
     },
     USAGE,
   );
@@ -233,7 +237,8 @@ export async function main(argv: string[]): Promise<void> {
     const r = intOption("lora", values.lora, 8, 1);
     lora = { r, alpha: 2 * r, dropout: 0, targetModules: "all-linear" as const };
   }
-  const policy = await createPolicy(preset, { seed, lora });
+  const gradientCheckpointing = values["gradient-checkpointing"] ?? false;
+  const policy = await createPolicy(preset, { seed, lora, gradientCheckpointing });
   const contextLength = policy.contextLength;
   if (values["fresh-buffers"]) (policy as EnginePolicy<EngineModel>).model.reuseBuffers = false;
   let times: number[];
@@ -271,12 +276,13 @@ export async function main(argv: string[]): Promise<void> {
     threads: info.threads,
     reuse_buffers: !values["fresh-buffers"],
     lora_r: lora?.r ?? null,
+    gradient_checkpointing: gradientCheckpointing,
   };
   if (values.json) {
     console.log(JSON.stringify(result));
     return;
   }
-  const shape = (what === "step" ? `B${batch} T${seq}` : `B${batch}, ${tokens / batch} new tokens after ${seq - tokens / batch}`) + (lora ? `, LoRA r ${lora.r}` : "");
+  const shape = (what === "step" ? `B${batch} T${seq}` : `B${batch}, ${tokens / batch} new tokens after ${seq - tokens / batch}`) + (lora ? `, LoRA r ${lora.r}` : "") + (gradientCheckpointing ? ", checkpointing" : "");
   console.log(
     `bench ${what} ${preset} (${shape}, ${times.length} runs, kernels ${info.name}/${info.isa}, ${info.threads} threads): ` +
       `median ${result.median_ms} ms, ${result.tokens_per_s} tokens/s, peak RSS ${result.peak_rss_mb} MB`,

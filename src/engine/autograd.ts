@@ -6,7 +6,7 @@
  * Buffers come from the current arena when one is set (allocate once, llm.c style): a training step of
  * the same shape asks for the same buffers in the same order, so the second step allocates nothing.
  */
-import type { FloatArray, Tensor } from "./tensor.js";
+import { Tensor, type FloatArray } from "./tensor.js";
 
 export class Tape {
   /** each op's backward closure and the output whose gradient it consumes */
@@ -18,7 +18,7 @@ export class Tape {
    * produced the activation has consumed them (its closure is their last reader), so a backward
    * holds the gradients of about one layer at a time, not of the whole network.
    */
-  backward(gradPool: GradPool | null = null): void {
+  backward(gradPool: GradPool | null = null, endOfPass = true): void {
     const prev = pool;
     pool = gradPool;
     try {
@@ -29,7 +29,7 @@ export class Tape {
       }
     } finally {
       pool = prev;
-      gradPool?.trim();
+      if (endOfPass) gradPool?.trim();
     }
   }
 }
@@ -230,4 +230,31 @@ export function backward(t: Tape, out: Tensor, seed?: FloatArray): void {
     g[0] += 1;
   }
   t.backward();
+}
+
+/**
+ * Activation checkpointing (HF's `gradient_checkpointing`): y = fn(x) computed without keeping fn's
+ * activations -- they live in `scratch`, reset on each use -- and the backward recomputes fn(x) under a tape
+ * of its own in `scratch`, then runs that tape. Memory: fn's activations once, not once per call; cost: fn
+ * runs twice. `fn(x, replay)` must compute the same function both times (replay true the second time: a
+ * caller drawing dropout masks replays its generator's state). Without a recording tape, fn(x) as is.
+ */
+export function checkpoint(x: Tensor, scratch: Arena, fn: (x: Tensor, replay: boolean) => Tensor): Tensor {
+  if (tape === null) return fn(x, false);
+  scratch.reset();
+  const y = noGrad(() => withArena(scratch, () => fn(x, false)));
+  const out = new Tensor(y.shape, alloc(y.data, y.size), true);
+  out.data.set(y.data);
+  record(out, () => {
+    const dy = out.grad;
+    if (dy === null) return;
+    scratch.reset();
+    // xi shares x's data and gradient: the recomputed ops add into x's gradient directly
+    const xi = new Tensor(x.shape, x.data, x.requiresGrad, x.requiresGrad ? gradOf(x) : null);
+    const inner = new Tape();
+    const yi = withArena(scratch, () => recording(inner, () => fn(xi, true)));
+    gradOf(yi).set(dy);
+    withArena(scratch, () => inner.backward(pool, false));
+  });
+  return out;
 }

@@ -193,7 +193,7 @@ export class GPT2<F extends FloatArray = Float32Array> extends CausalLM<F> {
       x = add(x, linear(a, blk.attnProjW, blk.attnProjB));
       const h = gelu(linear(layerNorm(x, blk.ln2w, blk.ln2b, cfg.layerNormEpsilon), blk.fcW, blk.fcB));
       return add(x, linear(h, blk.fcProjW, blk.fcProjB));
-    });
+    }, this.recompute);
     return layerNorm(x, this.lnfW, this.lnfB, cfg.layerNormEpsilon);
   }
 }

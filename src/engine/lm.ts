@@ -5,7 +5,7 @@
  * training forward, and full logits for tests and tools. A model (GPT2, TransformerLM) supplies its
  * final hidden states and its LM head.
  */
-import { Arena, GradPool, Tape, alloc, currentArena, gradOf, isRecording, noGrad, recording, withArena } from "./autograd.js";
+import { Arena, GradPool, Tape, alloc, checkpoint, currentArena, gradOf, isRecording, noGrad, recording, withArena } from "./autograd.js";
 import { kernels } from "./backend.js";
 import { lmHeadLogprobs } from "./lmHead.js";
 import { Tensor, type FloatArray } from "./tensor.js";
@@ -91,6 +91,14 @@ export abstract class CausalLM<F extends FloatArray = Float32Array> {
   protected readonly scoreArena = new Arena();
   /** activation gradients, handed back as soon as they are consumed */
   protected readonly gradPool = new GradPool();
+  /** one layer's activations, recomputed in the backward (gradientCheckpointing) */
+  protected readonly recomputeArena = new Arena();
+  /**
+   * true: training passes keep each layer's input only and recompute the layer in the backward (HF's
+   * gradient_checkpointing): activation memory of one layer plus nLayer residual streams, for one more
+   * forward's work.
+   */
+  gradientCheckpointing = false;
   private pending: { tape: Tape; logprobs: Tensor; B: number; T: number } | null = null;
   /** true while a logprobsForTraining pass runs (LoRA dropout is on in training passes only, as PEFT's) */
   protected training = false;
@@ -190,9 +198,14 @@ export abstract class CausalLM<F extends FloatArray = Float32Array> {
   arenaStats(): { bytes: number; allocations: number; gradBytes: number } {
     return {
       gradBytes: this.gradPool.bytes,
-      bytes: this.trainArena.bytes + this.scoreArena.bytes + this.gradPool.bytes,
-      allocations: this.trainArena.allocations + this.scoreArena.allocations + this.gradPool.allocations,
+      bytes: this.trainArena.bytes + this.scoreArena.bytes + this.recomputeArena.bytes + this.gradPool.bytes,
+      allocations: this.trainArena.allocations + this.scoreArena.allocations + this.recomputeArena.allocations + this.gradPool.allocations,
     };
+  }
+
+  /** The arena of recomputed layers when gradientCheckpointing is on, else null (see throughLayers). */
+  protected get recompute(): Arena | null {
+    return this.gradientCheckpointing ? this.recomputeArena : null;
   }
 
   protected checkBatch(batch: TokenBatch): void {
@@ -227,13 +240,17 @@ export function withoutPadding(batch: TokenBatch): Int32Array {
  * (no tape, an arena) keeps nothing for a backward: each layer's buffers are dead once the next residual
  * stream exists, so the arena is rewound per layer and the stream ping-pongs between two buffers
  * (memory of one layer, not nLayer: the attention probabilities alone are B*H*T*T floats a layer).
+ * Training with `recompute` (an arena): each layer is checkpointed (autograd.ts `checkpoint`), and
+ * `block(l, x, replay)` runs again with replay true in the backward.
  */
-export function throughLayers(x: Tensor, nLayer: number, block: (l: number, x: Tensor) => Tensor): Tensor {
+export function throughLayers(
+  x: Tensor, nLayer: number, block: (l: number, x: Tensor, replay: boolean) => Tensor, recompute: Arena | null = null,
+): Tensor {
   const arena = isRecording() ? null : currentArena();
   const stream = arena ? [alloc(x.data, x.size), alloc(x.data, x.size)] : null;
   for (let l = 0; l < nLayer; l++) {
     const mark = arena?.mark() ?? 0;
-    x = block(l, x);
+    x = recompute !== null && isRecording() ? checkpoint(x, recompute, (xi, replay) => block(l, xi, replay)) : block(l, x, false);
     if (arena && stream) {
       const keep = stream[l % 2];
       keep.set(x.data);

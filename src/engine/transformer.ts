@@ -24,7 +24,7 @@ import { validateDecoderConfig } from "./families/index.js";
 import { CausalLM, parameterBuffer, throughLayers, withoutPadding, type Parameter, type TokenBatch } from "./lm.js";
 import { add, groupedQueryAttention, linearT, loraLinear, rmsNorm, rope, swiglu, tokenEmbedding } from "./ops/index.js";
 import { Tensor, type FloatArray } from "./tensor.js";
-import { Rng } from "../util/rng.js";
+import { Rng, type RngState } from "../util/rng.js";
 
 /** Hugging Face's `initializer_range` default: weights N(0, 0.02), biases 0, norms 1 (`_init_weights`). */
 export const INITIALIZER_RANGE = 0.02;
@@ -38,6 +38,8 @@ export interface TransformerOptions {
   lora?: LoraConfig | null;
   /** seeds LoRA dropout's masks (training passes only); default 0 */
   dropoutSeed?: number;
+  /** recompute each layer in the backward instead of keeping its activations (CausalLM.gradientCheckpointing) */
+  gradientCheckpointing?: boolean;
 }
 
 /** A linear module: W [out, in], its bias [out] or null, and its adapter when LoRA targets it. */
@@ -85,7 +87,8 @@ export class TransformerLM<F extends FloatArray = Float32Array> extends CausalLM
   private readonly blocks: Block[];
   private readonly finalNorm: Tensor;
   private readonly loraScale: number;
-  private readonly dropoutRng: Rng;
+  /** LoRA dropout's masks (its state travels with the policy state: a resumed run draws the same masks) */
+  readonly dropoutRng: Rng;
 
   /**
    * A model with every parameter 0; call `initialize` or fill `baseParameters()` (e.g. from a checkpoint).
@@ -110,6 +113,7 @@ export class TransformerLM<F extends FloatArray = Float32Array> extends CausalLM
     this.loraParams = adapters.params;
     this.loraScale = lora === null ? 0 : lora.alpha / lora.r;
     this.dropoutRng = new Rng(opts.dropoutSeed ?? 0);
+    this.gradientCheckpointing = opts.gradientCheckpointing ?? false;
 
     const tensors = new Map<string, Tensor>();
     for (const [params, grads] of [[this.base, baseTrained], [this.loraParams, trainable]] as const) {
@@ -237,31 +241,41 @@ export class TransformerLM<F extends FloatArray = Float32Array> extends CausalLM
     const D = c.headDim;
     const eps = c.rmsNormEps;
     const ropeOpts = { base: c.ropeTheta, scaling: c.ropeScaling, positions: ctx.positions };
-    const x = throughLayers(tokenEmbedding(tokens, B, T, this.embed), this.blocks.length, (l, x) => {
+    // LoRA dropout's generator where a layer starts drawing (a checkpointed layer replays from there)
+    const dropping = this.training && this.lora !== null && this.lora.dropout > 0;
+    const rngAt: RngState[] = [];
+    const x = throughLayers(tokenEmbedding(tokens, B, T, this.embed), this.blocks.length, (l, x, replay) => {
       const blk = this.blocks[l];
+      let rng: Rng | null = null;
+      if (dropping) {
+        if (!replay) rngAt[l] = this.dropoutRng.getState();
+        rng = replay ? new Rng(rngAt[l]) : this.dropoutRng;
+      }
       const h = rmsNorm(x, blk.inputNorm, eps);
-      let q = this.linear(h, blk.proj.q_proj);
-      let k = this.linear(h, blk.proj.k_proj);
-      const v = this.linear(h, blk.proj.v_proj);
+      let q = this.linear(h, blk.proj.q_proj, rng);
+      let k = this.linear(h, blk.proj.k_proj, rng);
+      const v = this.linear(h, blk.proj.v_proj, rng);
       if (blk.qNorm !== null && blk.kNorm !== null) {
         q = rmsNorm(q.reshape([B * T * H, D]), blk.qNorm, eps);
         k = rmsNorm(k.reshape([B * T * KV, D]), blk.kNorm, eps);
       }
       q = rope(q.reshape([B, T, H, D]), ropeOpts).reshape([B, T, H * D]);
       k = rope(k.reshape([B, T, KV, D]), ropeOpts).reshape([B, T, KV * D]);
-      x = add(x, this.linear(ctx.attend(l, q, k, v), blk.proj.o_proj));
+      x = add(x, this.linear(ctx.attend(l, q, k, v), blk.proj.o_proj, rng));
       const g = rmsNorm(x, blk.postNorm, eps);
-      const mlp = swiglu(this.linear(g, blk.proj.gate_proj), this.linear(g, blk.proj.up_proj));
-      return add(x, this.linear(mlp, blk.proj.down_proj));
-    });
+      const mlp = swiglu(this.linear(g, blk.proj.gate_proj, rng), this.linear(g, blk.proj.up_proj, rng));
+      return add(x, this.linear(mlp, blk.proj.down_proj, rng));
+    }, this.recompute);
     return rmsNorm(x, this.finalNorm, eps);
   }
 
-  /** x W^T + b, plus (alpha / r) dropout(x) A^T B^T when the module has an adapter and adapters are on. */
-  private linear(x: Tensor, m: Linear): Tensor {
+  /**
+   * x W^T + b, plus (alpha / r) dropout(x) A^T B^T when the module has an adapter and adapters are on;
+   * dropout's masks drawn from rng (null: no dropout, a scoring pass).
+   */
+  private linear(x: Tensor, m: Linear, rng: Rng | null): Tensor {
     if (m.lora === null || !this.adapters) return linearT(x, m.w, m.b);
-    const p = this.lora!.dropout;
-    return loraLinear(x, m.w, m.b, m.lora.A, m.lora.B, this.loraScale, this.training && p > 0 ? { p, rng: this.dropoutRng } : null);
+    return loraLinear(x, m.w, m.b, m.lora.A, m.lora.B, this.loraScale, rng === null ? null : { p: this.lora!.dropout, rng });
   }
 
   /** The LM head's weights [V,C] (embed_tokens' when tied). */

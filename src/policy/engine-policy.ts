@@ -32,6 +32,13 @@ export abstract class EnginePolicy<M extends EngineModel> implements Policy {
   /** What a state must agree on to be imported (meta.config and the like), by field. */
   protected abstract identity(): Record<string, unknown>;
 
+  /** Further state of the model beyond its tensors, in meta (restored by restoreMeta). */
+  protected extraMeta(): Record<string, unknown> {
+    return {};
+  }
+
+  protected restoreMeta(_meta: Record<string, unknown>): void {}
+
   /** A frozen copy with the same weights (the KL reference). */
   abstract clone(): Policy;
 
@@ -99,7 +106,7 @@ export abstract class EnginePolicy<M extends EngineModel> implements Policy {
         tensors[`adamw.v.${p.name}`] = opt.v.slice(off, off + p.data.length);
       }
     }
-    return { tensors, meta: { format: this.format, ...this.identity(), adamw: opt ? { ...opt.config, step: opt.step } : null } };
+    return { tensors, meta: { format: this.format, ...this.identity(), ...this.extraMeta(), adamw: opt ? { ...opt.config, step: opt.step } : null } };
   }
 
   importState(state: PolicyState): void {
@@ -145,6 +152,7 @@ export abstract class EnginePolicy<M extends EngineModel> implements Policy {
         opt.v.set(state.tensors[`adamw.v.${p.name}`], off);
       }
     }
+    this.restoreMeta(meta);
     if (opt && adam) {
       opt.step = adam.step;
       Object.assign(opt.config, { beta1: adam.beta1, beta2: adam.beta2, eps: adam.eps, weightDecay: adam.weightDecay });

@@ -7,6 +7,8 @@ import type { AdamWConfig } from "../engine/adamw.js";
 import { TransformerLM } from "../engine/transformer.js";
 import type { Policy, SampleOptions, ScoreOptions, SequenceBatch, TokenScores } from "../rl/policy.js";
 import { EnginePolicy } from "./engine-policy.js";
+import { UserError } from "../util/errors.js";
+import type { RngState } from "../util/rng.js";
 
 export const DECODER_POLICY_STATE_FORMAT = "lambda-grpo/decoder-policy@1";
 
@@ -24,6 +26,19 @@ export class DecoderPolicy extends EnginePolicy<TransformerLM> {
   protected identity(): Record<string, unknown> {
     const m = this.model;
     return { config: { ...m.config }, lora: m.lora === null ? null : { ...m.lora } };
+  }
+
+  /** LoRA dropout's generator state (its masks continue exactly after a resume). */
+  protected override extraMeta(): Record<string, unknown> {
+    return { dropout_rng: this.model.dropoutRng.getState() };
+  }
+
+  protected override restoreMeta(meta: Record<string, unknown>): void {
+    const s = meta.dropout_rng;
+    if (!Array.isArray(s) || s.length !== 4 || !s.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32)) {
+      throw new UserError(`policy state: dropout_rng is ${JSON.stringify(s)}, expected four uint32 words`);
+    }
+    this.model.dropoutRng.setState(s as RngState);
   }
 
   override score(batch: SequenceBatch, opts: ScoreOptions = {}): TokenScores {

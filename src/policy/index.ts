@@ -27,6 +27,8 @@ export interface CreatePolicyOptions {
   weightDecay?: number;
   /** LoRA adapters on a decoder family (the base weights frozen); null or absent: full fine-tuning */
   lora?: LoraConfig | null;
+  /** recompute each layer in the backward instead of keeping its activations (default false) */
+  gradientCheckpointing?: boolean;
 }
 
 /**
@@ -46,10 +48,11 @@ export async function createPolicy(model: string | GPT2Config | DecoderConfig, o
     if (lora !== null) throw new UserError("lora: LoRA is for the decoder families (Llama 3, Qwen2, Qwen3), not GPT-2");
     const m = new GPT2(config);
     m.initialize(new Rng(opts.seed));
+    m.gradientCheckpointing = opts.gradientCheckpointing ?? false;
     return new GPT2Policy(m, adam);
   };
   if (typeof model !== "string") {
-    if ("family" in model) return decoder(model, opts.seed, lora, adam);
+    if ("family" in model) return decoder(model, opts, adam);
     try {
       validateConfig(model);
     } catch (e) {
@@ -58,29 +61,33 @@ export async function createPolicy(model: string | GPT2Config | DecoderConfig, o
     return gpt2(model);
   }
   if (GPT2_PRESETS[model]) return gpt2(GPT2_PRESETS[model]);
-  if (FAMILY_PRESETS[model]) return decoder(FAMILY_PRESETS[model], opts.seed, lora, adam);
+  if (FAMILY_PRESETS[model]) return decoder(FAMILY_PRESETS[model], opts, adam);
   if (existsSync(model) && statSync(model).isDirectory()) {
     const { hfModelKind, loadHFModel } = await import("../engine/hf.js");
     if ((await hfModelKind(model)) === "gpt2") {
       if (lora !== null) throw new UserError(`${model}: lora: LoRA is for the decoder families (Llama 3, Qwen2, Qwen3), not GPT-2`);
-      return new GPT2Policy(await loadHFModel(model), adam);
+      const m = await loadHFModel(model);
+      m.gradientCheckpointing = opts.gradientCheckpointing ?? false;
+      return new GPT2Policy(m, adam);
     }
     const { loadDecoderModel } = await import("../engine/hf-families.js");
-    return new DecoderPolicy((await loadDecoderModel(model, { lora, seed: opts.seed })).model, adam);
+    const { model: m } = await loadDecoderModel(model, { lora, seed: opts.seed });
+    m.gradientCheckpointing = opts.gradientCheckpointing ?? false;
+    return new DecoderPolicy(m, adam);
   }
   throw new UserError(
     `model '${model}': expected a preset (${[...Object.keys(GPT2_PRESETS), ...Object.keys(FAMILY_PRESETS)].join(", ")}) or a Hugging Face-format directory`,
   );
 }
 
-/** A decoder-family policy with random weights (and fresh adapters) from seed. */
-function decoder(config: DecoderConfig, seed: number, lora: LoraConfig | null, adam: AdamWConfig): DecoderPolicy {
+/** A decoder-family policy with random weights (and fresh adapters) from opts.seed. */
+function decoder(config: DecoderConfig, opts: CreatePolicyOptions, adam: AdamWConfig): DecoderPolicy {
   let m: TransformerLM;
   try {
-    m = new TransformerLM(config, { lora, dropoutSeed: seed });
+    m = new TransformerLM(config, { lora: opts.lora ?? null, dropoutSeed: opts.seed, gradientCheckpointing: opts.gradientCheckpointing });
   } catch (e) {
     throw new UserError((e as Error).message);
   }
-  m.initialize(new Rng(seed));
+  m.initialize(new Rng(opts.seed));
   return new DecoderPolicy(m, adam);
 }

@@ -146,6 +146,11 @@ export const TrainConfigSchema = z
      * this many passes (sets micro_batch_size; must divide the batch, and agree with per_device_train_batch_size).
      */
     gradient_accumulation_steps: z.number().int().min(1).optional(),
+    /**
+     * Recompute each layer in the backward instead of keeping its activations (HF/TRL's name): activation
+     * memory of about one layer, for one more forward's work. Default false.
+     */
+    gradient_checkpointing: z.boolean().default(false),
     /** Optimiser steps (each on fresh groups). Default 250 (the paper's toy). */
     steps: z.number().int().min(1).default(250),
     /** Seeds the model's init and the sampler. Default 0. */

@@ -39,6 +39,7 @@ export const createEnginePolicy: PolicyFactory = async (config) => {
   return createPolicy(modelSpec(config.model), {
     seed: config.seed,
     lora: l === undefined ? null : { r: l.r, alpha: l.lora_alpha, dropout: l.lora_dropout, targetModules: l.target_modules },
+    gradientCheckpointing: config.gradient_checkpointing,
     adamBeta1: config.adam_beta1,
     adamBeta2: config.adam_beta2,
     adamEps: config.adam_epsilon,

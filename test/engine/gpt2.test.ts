@@ -210,3 +210,22 @@ test("native results do not depend on the thread count (bit for bit)", (t) => {
     nativeKernels.setThreads(before);
   }
 });
+
+test("gradient checkpointing: GPT-2's log-probs and gradients unchanged, less activation memory", () => {
+  const cfg: GPT2Config = { ...TINY, nLayer: 4 };
+  const batch = randomBatch(new Rng(3), cfg.vocabSize, 2, 8, [8, 5]);
+  const W = Float32Array.from({ length: 16 }, (_, i) => Math.cos(i));
+  const run = (checkpointing: boolean): { lp: Float32Array; grad: Float32Array; bytes: number } => {
+    const m = new GPT2(cfg);
+    m.initialize(new Rng(4));
+    m.gradientCheckpointing = checkpointing;
+    const lp = m.logprobsForTraining(batch).logprobs as Float32Array;
+    m.backward(W);
+    return { lp, grad: m.grad.slice(), bytes: m.arenaStats().bytes };
+  };
+  const plain = run(false);
+  const ckpt = run(true);
+  assert.deepEqual(ckpt.lp, plain.lp);
+  for (let i = 0; i < plain.grad.length; i++) assert.ok(Math.abs(ckpt.grad[i] - plain.grad[i]) <= 1e-6 * (1 + Math.abs(plain.grad[i])), `grad ${i}`);
+  assert.ok(ckpt.bytes < plain.bytes);
+});

@@ -203,3 +203,44 @@ test("LoRA dropout: in training passes only, seeded (two models with one seed ag
   assert.ok(trainedA.some((x, i) => Math.abs(x - scored[i]) > 1e-6), "dropout acts in a training pass");
   assert.deepEqual(a.logprobs(batch).logprobs, scored, "scoring passes have no dropout");
 });
+
+test("gradient checkpointing: the same log-probs and gradients (LoRA dropout replayed), less activation memory", () => {
+  const c: DecoderConfig = { ...FAMILY_PRESETS["qwen3-tiny"], nLayer: 4 };
+  const batch = randomBatch(new Rng(1), c.vocabSize, 2, 16, [16, 11]);
+  const W = Float32Array.from({ length: 32 }, (_, i) => Math.sin(i));
+  for (const lora of [null, { ...LORA, dropout: 0.3 }]) {
+    const run = (checkpointing: boolean): { lp: Float32Array; grad: Float32Array; bytes: number; next: Float32Array } => {
+      const m = new TransformerLM(c, { lora, dropoutSeed: 3, gradientCheckpointing: checkpointing });
+      const rng = new Rng(2);
+      m.initialize(rng);
+      perturb(m.loraData, rng, 0.1);
+      const lp = m.logprobsForTraining(batch).logprobs as Float32Array;
+      m.backward(W);
+      // a second training pass: the dropout generator advanced alike
+      const next = m.logprobsForTraining(batch).logprobs as Float32Array;
+      m.backward(W);
+      return { lp, grad: m.grad.slice(), bytes: m.arenaStats().bytes, next };
+    };
+    const plain = run(false);
+    const ckpt = run(true);
+    assert.deepEqual(ckpt.lp, plain.lp);
+    assert.deepEqual(ckpt.next, plain.next);
+    for (let i = 0; i < plain.grad.length; i++) assert.ok(Math.abs(ckpt.grad[i] - plain.grad[i]) <= 1e-6 * (1 + Math.abs(plain.grad[i])), `grad ${i}`);
+    assert.ok(ckpt.bytes < plain.bytes, `checkpointing holds less: ${ckpt.bytes} vs ${plain.bytes} bytes`);
+  }
+});
+
+test("gradient checkpointing: whole-model gradient against finite differences (float64)", () => {
+  const c = small("llama-tiny");
+  const m = new TransformerLM<Float64Array>(c, { float64: true, gradientCheckpointing: true });
+  const rng = new Rng(17);
+  m.initialize(rng);
+  perturb(m.data, rng, 0.3);
+  const batch = randomBatch(rng, c.vocabSize, 2, 5, [5, 3]);
+  const W = Float64Array.from({ length: 10 }, () => rng.normal());
+  const objective = (): number => Array.from(m.logprobs(batch).logprobs).reduce((s, x, i) => s + x * W[i], 0);
+  m.zeroGrad();
+  m.logprobsForTraining(batch);
+  m.backward(W);
+  for (const p of m.parameters()) checkParameterGrad(p, [rng.int(p.data.length)], objective);
+});

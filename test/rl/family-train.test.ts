@@ -1,7 +1,8 @@
 /**
  * `train` end to end on a decoder family (llama-tiny, random weights) with the tree environment: LoRA on
- * every linear layer, the KL to the base (adapters off), TRL's micro-batching names; a run resumed from
- * its checkpoint ends with the metrics of one never stopped.
+ * every linear layer with dropout, the KL to the base (adapters off), TRL's micro-batching names, gradient
+ * checkpointing; a run resumed from its checkpoint ends with the metrics of one never stopped (dropout's
+ * generator travels in the checkpoint).
  */
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
@@ -17,7 +18,8 @@ function config(dir: string) {
   return resolveConfig(
     {
       model: "llama-tiny",
-      lora: { r: 4, lora_alpha: 8, target_modules: "all-linear" },
+      lora: { r: 4, lora_alpha: 8, lora_dropout: 0.1, target_modules: "all-linear" },
+      gradient_checkpointing: true,
       env: { name: "tree", depth: 3, target: "LLR" },
       steps: 4, num_generations: 4, prompts_per_step: 2, per_device_train_batch_size: 4, beta: 0.1,
       learning_rate: 1e-2, checkpoint_every: 2, output_dir: dir,
@@ -26,7 +28,7 @@ function config(dir: string) {
   );
 }
 
-test("train on llama-tiny with LoRA and beta > 0: finite metrics, KL 0 at the start, resume matches", async () => {
+test("train on llama-tiny with LoRA (dropout), beta > 0, checkpointing: finite metrics, KL 0 at the start, resume matches", async () => {
   const [whole, broken] = await Promise.all([0, 1].map(() => mkdtemp(join(tmpdir(), "lgrpo-family-"))));
   const c = config(whole);
   assert.equal(c.micro_batch_size, 4);
