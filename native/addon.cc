@@ -255,6 +255,20 @@ Napi::Value GqaAttentionDecode(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value RopeRotate(const Napi::CallbackInfo& info) {
+  Args a(info, "ropeRotate", 12);
+  long R = a.size(2, "R"), H = a.size(3, "H"), D = a.size(4, "D"), stride = a.size(5, "stride"), T = a.size(8, "T");
+  bool per_row = a.boolean(9, "perRow");
+  if (D % 2 != 0) a.fail("D = " + std::to_string(D) + " must be even");
+  if (stride < H * D) a.fail("stride = " + std::to_string(stride) + " is less than H * D = " + std::to_string(H * D));
+  if (!per_row && T == 0 && R > 0) a.fail("T (argument 9) must be at least 1");
+  long need = R == 0 ? 0 : (R - 1) * stride + H * D;
+  long table = (per_row ? R : std::min(T, R)) * (D / 2);
+  lg::rope_rotate(a.f32(0, "x", need), a.f32(1, "out", need), R, H, D, stride, a.f32(6, "cos", table), a.f32(7, "sin", table),
+                  T, per_row, a.number(10, "sign"), a.boolean(11, "acc"));
+  return info.Env().Undefined();
+}
+
 Napi::Value SwigluForward(const Napi::CallbackInfo& info) {
   Args a(info, "swigluForward", 4);
   long n = a.size(3, "n");
@@ -432,6 +446,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"gqaAttentionForward", Guard<GqaAttentionForward>},
       {"gqaAttentionBackward", Guard<GqaAttentionBackward>},
       {"gqaAttentionDecode", Guard<GqaAttentionDecode>},
+      {"ropeRotate", Guard<RopeRotate>},
       {"swigluForward", Guard<SwigluForward>},
       {"swigluBackward", Guard<SwigluBackward>},
       {"logSoftmaxGather", Guard<LogSoftmaxGather>},

@@ -91,6 +91,11 @@ void attention_decode(const float* q, const float* kcache, const float* vcache, 
   LG_DISPATCH(attention_decode, q, kcache, vcache, B, H, KV, D, Tmax, pos, out);
 }
 
+void rope_rotate(const float* x, float* out, long R, long H, long D, long stride, const float* cos, const float* sin,
+                 long T, bool per_row, float sign, bool acc) {
+  LG_DISPATCH(rope_rotate, x, out, R, H, D, stride, cos, sin, T, per_row, sign, acc);
+}
+
 void swiglu_forward(const float* gate, const float* up, float* out, long n) {
   LG_DISPATCH(swiglu_forward, gate, up, out, n);
 }

@@ -33,6 +33,10 @@ void attention_backward(const float* dout, const float* q, const float* k, const
 // q, out [B,H*D]; kcache, vcache [B,KV,Tmax,D]; row b attends to cache positions 0..pos[b]
 void attention_decode(const float* q, const float* kcache, const float* vcache, long B, long H, long KV, long D,
                       long Tmax, const int32_t* pos, float* out);
+// RoPE rotate-half: R rows of x (stride apart) with H heads of D; pair (i, i + D/2) of each head turns by
+// the angle whose cos, sin are row (per_row ? r : r % T) of cos, sin [*, D/2], times sign; acc adds into out
+void rope_rotate(const float* x, float* out, long R, long H, long D, long stride, const float* cos, const float* sin,
+                 long T, bool per_row, float sign, bool acc);
 // out = silu(gate) * up over n; the backward accumulates into dgate, dup
 void swiglu_forward(const float* gate, const float* up, float* out, long n);
 void swiglu_backward(const float* gate, const float* up, const float* dout, float* dgate, float* dup, long n);

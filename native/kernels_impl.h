@@ -258,6 +258,41 @@ void silu_backward(const float* x, const float* dout, float* dx, long n) {
   });
 }
 
+void rope_rotate(const float* x, float* out, long R, long H, long D, long stride, const float* cos, const float* sin,
+                 long T, bool per_row, float sign, bool acc) {
+  const long half = D / 2;
+  parallel_range(R, std::max(1L, kElemsPerTask / std::max(H * D, 1L)), [&](long r0, long r1) {
+    for (long r = r0; r < r1; r++) {
+      const float* c = cos + (per_row ? r : r % T) * half;
+      const float* s = sin + (per_row ? r : r % T) * half;
+      for (long h = 0; h < H; h++) {
+        const float* xa = x + r * stride + h * D;
+        const float* xb = xa + half;
+        float* oa = out + r * stride + h * D;
+        float* ob = oa + half;
+        if (acc) {
+#pragma omp simd
+          for (long i = 0; i < half; i++) {
+            float sn = sign * s[i];
+            float y1 = xa[i] * c[i] - xb[i] * sn, y2 = xb[i] * c[i] + xa[i] * sn;
+            oa[i] += y1;
+            ob[i] += y2;
+          }
+        } else {
+          // out may be x: each lane reads its pair before writing it
+#pragma omp simd
+          for (long i = 0; i < half; i++) {
+            float sn = sign * s[i];
+            float y1 = xa[i] * c[i] - xb[i] * sn, y2 = xb[i] * c[i] + xa[i] * sn;
+            oa[i] = y1;
+            ob[i] = y2;
+          }
+        }
+      }
+    }
+  });
+}
+
 void swiglu_forward(const float* gate, const float* up, float* out, long n) {
   parallel_range(n, kElemsPerTask, [&](long i0, long i1) {
 #pragma omp simd

@@ -231,6 +231,31 @@ describe("native kernels", { skip }, () => {
     close(res[0].du, res[1].du, F32_TOL, "swiglu dup");
   });
 
+  test("ropeRotate: per-row and shared tables, strided rows, in place, accumulating backward", () => {
+    const rng = new Rng(27);
+    for (const [R, H, D, stride, T, perRow] of [[7, 3, 8, 24, 7, false], [12, 2, 16, 40, 4, false], [9, 4, 6, 24, 9, true]] as const) {
+      const x = view(rand(rng, (R - 1) * stride + H * D));
+      const half = D / 2;
+      const rows = perRow ? R : T;
+      const angles = Array.from({ length: rows * half }, () => rng.normal() * 3);
+      const cos = Float32Array.from(angles, Math.cos);
+      const sin = Float32Array.from(angles, Math.sin);
+      for (const [sign, acc] of [[1, false], [-1, true]] as const) {
+        const on = rand(rng, x.length);
+        const ot = on.slice();
+        N.ropeRotate(x, on, R, H, D, stride, cos, sin, T, perRow, sign, acc);
+        tsKernels.ropeRotate(x, ot, R, H, D, stride, cos, sin, T, perRow, sign, acc);
+        close(on, ot, F32_TOL, `ropeRotate R=${R} sign=${sign}`);
+      }
+      const inPlace = x.slice();
+      const ts = x.slice();
+      N.ropeRotate(inPlace, inPlace, R, H, D, stride, cos, sin, T, perRow, 1, false);
+      tsKernels.ropeRotate(ts, ts, R, H, D, stride, cos, sin, T, perRow, 1, false);
+      close(inPlace, ts, F32_TOL, `ropeRotate in place R=${R}`);
+    }
+    assert.throws(() => N.ropeRotate(new Float32Array(8), new Float32Array(8), 1, 1, 3, 3, new Float32Array(2), new Float32Array(2), 1, false, 1, false), /must be even/);
+  });
+
   test("grouped-query attention forward/backward with padding lengths (direct and blocked), and decode; bit-identical over threads", () => {
     const rng = new Rng(26);
     for (const [B, T, H, KV, D, lens] of [

@@ -257,6 +257,33 @@ function swigluBackward(gate: F, up: F, dout: F, dgate: F, dup: F, n: number): v
   }
 }
 
+function ropeRotate(
+  x: F, out: F, R: number, H: number, D: number, stride: number, cos: F, sin: F, T: number, perRow: boolean, sign: number, acc: boolean,
+): void {
+  const half = D / 2;
+  for (let r = 0; r < R; r++) {
+    const a = (perRow ? r : r % T) * half;
+    for (let h = 0; h < H; h++) {
+      const o = r * stride + h * D;
+      for (let i = 0; i < half; i++) {
+        const c = cos[a + i];
+        const s = sign * sin[a + i];
+        const x1 = x[o + i];
+        const x2 = x[o + i + half];
+        const y1 = x1 * c - x2 * s;
+        const y2 = x2 * c + x1 * s;
+        if (acc) {
+          out[o + i] += y1;
+          out[o + i + half] += y2;
+        } else {
+          out[o + i] = y1;
+          out[o + i + half] = y2;
+        }
+      }
+    }
+  }
+}
+
 /** Valid length of row b: keys and queries at or past it are padding. */
 function rowLength(lengths: Int32Array | null, b: number, T: number): number {
   if (lengths === null) return T;
@@ -572,6 +599,7 @@ export const tsKernels: Kernels = {
   siluBackward,
   swigluForward,
   swigluBackward,
+  ropeRotate,
   attentionForward,
   attentionBackward,
   attentionDecode,

@@ -47,6 +47,13 @@ export interface Kernels {
   swigluBackward(gate: F, up: F, dout: F, dgate: F, dup: F, n: number): void;
 
   /**
+   * RoPE's rotation (rotate-half): rows r < R of x, `stride` elements apart, hold H heads of D at h*D; in
+   * each head the pair (i, i + D/2) turns by angle a with cos a, sin a from row (perRow ? r : r % T) of
+   * cos, sin [*, D/2], times sign (-1: the backward). out may be x; acc adds into out.
+   */
+  ropeRotate(x: F, out: F, R: number, H: number, D: number, stride: number, cos: F, sin: F, T: number, perRow: boolean, sign: number, acc: boolean): void;
+
+  /**
    * Causal self-attention. qkv [B,T,3C] packed q,k,v; head size C/NH; out [B,T,C]; att [B,NH,T,T] saves
    * the softmax probabilities (0 above the diagonal). lengths [B] or null: key positions >= lengths[b]
    * are masked, query rows >= lengths[b] give 0.

@@ -3,13 +3,15 @@
  * pair (x[i], x[i + D/2]) is rotated by the angle pos * invFreq[i], invFreq[i] = base^(-2i/D) (with
  * Llama 3's frequency scaling when given: ropeInvFreq). The backward rotates back.
  * x [B,T,H,D] (D even); row b's positions are positions[b] + t (or offset + t) -> [B,T,H,D]
- * Angles, cos and sin are computed in float64 (Hugging Face computes them in float32: they agree to
- * float32 rounding of the angle, ~6e-8 * pos radians).
+ * Angles are computed in float64, cos and sin stored in the tensor's float type (Hugging Face computes
+ * all three in float32: they agree to float32 rounding of the angle, ~6e-8 * pos radians). The rotation
+ * is the ropeRotate kernel (native and TS).
  * ropeQkv: the same on the q and k parts of packed q,k,v [B,T,3C] (v passes through), so a Llama-style
  * block feeds causalSelfAttention directly: linear -> ropeQkv -> causalSelfAttention.
  */
 import { alloc, gradOf, needsGrad, record } from "../autograd.js";
-import { Tensor } from "../tensor.js";
+import { kernels } from "../backend.js";
+import { Tensor, type FloatArray } from "../tensor.js";
 import type { Llama3RopeScaling } from "../families/config.js";
 
 export interface RopeOptions {
@@ -51,14 +53,14 @@ export function ropeInvFreq(D: number, base: number, scaling: Llama3RopeScaling 
 export function rope(x: Tensor, opts: RopeOptions = {}): Tensor {
   if (x.shape.length !== 4 || x.shape[3] % 2 !== 0) throw new Error(`rope: x [${x.shape}] is not [B,T,H,D] with D even`);
   const [B, T, H, D] = x.shape;
-  const tab = table(B, T, D, opts);
+  const tab = table(B, T, D, opts, x.data);
   const grad = needsGrad(x);
   const out = new Tensor(x.shape, alloc(x.data, x.size), grad);
   // one row of H*D per position; its heads start at 0, D, 2D, ...
-  rotate(x.data, out.data, B, T, H * D, 0, H, D, tab, 1, false);
+  kernels.ropeRotate(x.data, out.data, B * T, H, D, H * D, tab.cos, tab.sin, T, tab.perRow, 1, false);
   if (grad) {
     record(out, () => {
-      if (out.grad !== null) rotate(out.grad, gradOf(x), B, T, H * D, 0, H, D, tab, -1, true);
+      if (out.grad !== null) kernels.ropeRotate(out.grad, gradOf(x), B * T, H, D, H * D, tab.cos, tab.sin, T, tab.perRow, -1, true);
     });
   }
   return out;
@@ -71,34 +73,35 @@ export function ropeQkv(qkv: Tensor, nHead: number, opts: RopeOptions = {}): Ten
     throw new Error(`ropeQkv: qkv [${qkv.shape}] is not [B,T,3C] with ${nHead} heads of even size`);
   }
   const D = C / nHead;
-  const tab = table(B, T, D, opts);
+  const tab = table(B, T, D, opts, qkv.data);
   const grad = needsGrad(qkv);
   const out = new Tensor(qkv.shape, alloc(qkv.data, qkv.size), grad);
   out.data.set(qkv.data); // v as is; q and k overwritten below
   // q's heads start at 0, k's at C: 2 * nHead heads in a row of 3C
-  rotate(qkv.data, out.data, B, T, C3, 0, 2 * nHead, D, tab, 1, false);
+  kernels.ropeRotate(qkv.data, out.data, B * T, 2 * nHead, D, C3, tab.cos, tab.sin, T, tab.perRow, 1, false);
   if (grad) {
     record(out, () => {
       const dy = out.grad;
       if (dy === null) return;
       const dx = gradOf(qkv);
       for (let r = 0; r < B * T; r++) for (let c = 2 * C; c < C3; c++) dx[r * C3 + c] += dy[r * C3 + c];
-      rotate(dy, dx, B, T, C3, 0, 2 * nHead, D, tab, -1, true);
+      kernels.ropeRotate(dy, dx, B * T, 2 * nHead, D, C3, tab.cos, tab.sin, T, tab.perRow, -1, true);
     });
   }
   return out;
 }
 
-/** cos and sin of the angles, float64: [T, D/2] when every row starts at one position, else [B*T, D/2] */
-function table(B: number, T: number, D: number, opts: RopeOptions): { cos: Float64Array; sin: Float64Array; perRow: boolean } {
+/** cos and sin of the angles in like's float type: [T, D/2] when every row starts at one position, else [B*T, D/2] */
+function table(B: number, T: number, D: number, opts: RopeOptions, like: FloatArray): { cos: FloatArray; sin: FloatArray; perRow: boolean } {
   const half = D / 2;
   const invFreq = ropeInvFreq(D, opts.base ?? 10000, opts.scaling ?? null);
   const positions = opts.positions ?? null;
   if (positions !== null && positions.length !== B) throw new Error(`rope: ${positions.length} positions for a batch of ${B}`);
   const perRow = positions !== null && positions.some((p) => p !== positions[0]);
   const rows = perRow ? B * T : T;
-  const cos = new Float64Array(rows * half);
-  const sin = new Float64Array(rows * half);
+  const make = (n: number): FloatArray => (like instanceof Float64Array ? new Float64Array(n) : new Float32Array(n));
+  const cos = make(rows * half);
+  const sin = make(rows * half);
   for (let r = 0; r < rows; r++) {
     const start = positions === null ? (opts.offset ?? 0) : positions[perRow ? Math.floor(r / T) : 0];
     const pos = start + (r % T);
@@ -109,37 +112,4 @@ function table(B: number, T: number, D: number, opts: RopeOptions): { cos: Float
     }
   }
   return { cos, sin, perRow };
-}
-
-// For each of B*T rows of `rowLen` elements: heads h < H of size D starting at start + h*D are
-// rotated by sign * angle into out (out += when acc).
-function rotate(
-  src: Tensor["data"], out: Tensor["data"], B: number, T: number, rowLen: number, start: number, H: number, D: number,
-  tab: { cos: Float64Array; sin: Float64Array; perRow: boolean }, sign: number, acc: boolean,
-): void {
-  const half = D / 2;
-  const { cos, sin, perRow } = tab;
-  for (let b = 0; b < B; b++) {
-    for (let t = 0; t < T; t++) {
-      const a = (perRow ? b * T + t : t) * half;
-      for (let h = 0; h < H; h++) {
-        const r = (b * T + t) * rowLen + start + h * D;
-        for (let i = 0; i < half; i++) {
-          const c = cos[a + i];
-          const s = sign * sin[a + i];
-          const x1 = src[r + i];
-          const x2 = src[r + i + half];
-          const y1 = x1 * c - x2 * s;
-          const y2 = x2 * c + x1 * s;
-          if (acc) {
-            out[r + i] += y1;
-            out[r + i + half] += y2;
-          } else {
-            out[r + i] = y1;
-            out[r + i + half] = y2;
-          }
-        }
-      }
-    }
-  }
 }
