@@ -84,3 +84,28 @@ test("createPolicy: family presets and configs; LoRA errors name the field", asy
   const out = p.sample([Int32Array.of(1, 2), Int32Array.of(1, 2)], { maxNewTokens: 5, temperature: 1, topK: 0, topP: 1, rng: new Rng(1) });
   assert.ok(out.length === 2 && out.every((r) => r.length === 5));
 });
+
+test("createPolicy on a Hugging Face family directory: the checkpoint's weights (bf16 and sharded f16 too), fresh LoRA on them", async () => {
+  const { FAMILY_FIXTURES } = await import("../fixtures/families/fixture.js");
+  const { loadDecoderModel } = await import("../../src/engine/hf-families.js");
+  for (const f of FAMILY_FIXTURES) {
+    const p = await createPolicy(f.dir, { seed: 2 });
+    assert.ok(p instanceof DecoderPolicy);
+    assert.deepEqual(p.model.config, f.config);
+    const { model } = await loadDecoderModel(f.dir, { trainable: false });
+    const b = batch(3, f.config.vocabSize);
+    assert.deepEqual(p.score(b).logprobs, toScores(model.logprobs(b).logprobs, b), `${f.name}: the checkpoint's scores`);
+    const withLora = await createPolicy(f.dir, { seed: 2, lora: LORA });
+    assert.deepEqual(withLora.score(b).logprobs, p.score(b).logprobs, `${f.name}: fresh adapters leave the checkpoint as it is`);
+    trainStep(withLora, b, 0.05);
+    assert.deepEqual(withLora.clone().score(b).logprobs, p.score(b).logprobs, `${f.name}: the LoRA reference is the checkpoint`);
+  }
+});
+
+/** The model's [B*T] layout -> the policy's [B, T-1]. */
+function toScores(lp: ArrayLike<number>, b: SequenceBatch): Float32Array {
+  const T = b.seqLen;
+  const out = new Float32Array(b.batch * (T - 1));
+  for (let r = 0; r < b.batch; r++) for (let t = 0; t < T - 1; t++) out[r * (T - 1) + t] = lp[r * T + t];
+  return out;
+}
