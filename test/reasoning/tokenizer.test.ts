@@ -66,7 +66,7 @@ test("the chat template renders system, user and the generation prompt; specials
   assert.ok(withAnswer.endsWith("<|assistant|>\\boxed{2}<|eos|>"));
   const { ids, tokens } = hf.encode(text, { add_special_tokens: false });
   assert.equal(ids[0], vocab[SPECIAL_TOKENS.bos]);
-  assert.equal(tokens.filter((t) => t === SPECIAL_TOKENS.eos).length, 2);
+  assert.equal(tokens.filter((t: string) => t === SPECIAL_TOKENS.eos).length, 2);
   assert.equal(ids[ids.length - 1], vocab[SPECIAL_TOKENS.assistant]);
   assert.equal(hf.decode(ids, { skip_special_tokens: false }), text);
   assert.throws(() => template.render({ messages: [{ role: "tool", content: "x" }], bos_token: "", eos_token: "" }), /unknown role tool/);
