@@ -26,6 +26,8 @@ export interface CheckpointMeta {
   policyMeta: Record<string, unknown>;
   /** the environment's own state (its place in the dataset's shuffled epoch), when it has one */
   env?: unknown;
+  /** the training loop's own running state, when it has some (sft: the logging window's sums) */
+  loop?: Record<string, unknown>;
 }
 
 /** A checkpoint's file name (also what src/io/atomic.ts's stale-temp sweep looks for). */

@@ -24,7 +24,7 @@ function gpt2Parameters(m: { vocab_size: number; context_length: number; n_layer
 }
 
 /** An explicit GPT-2 shape (random init from `seed`), for experiments without a preset. */
-const ModelShape = z
+export const ModelShape = z
   .object({
     vocab_size: z.number().int().min(2),
     context_length: z.number().int().min(2),
@@ -43,7 +43,7 @@ const ModelShape = z
  * LoRA adapters on a decoder-family model (Llama 3, Qwen2, Qwen3), in PEFT's LoraConfig names and defaults;
  * the base weights are then frozen and, with `beta` > 0, the KL reference is the base (adapters off).
  */
-const LoraField = z
+export const LoraField = z
   .object({
     /** adapter rank. Default 8 (PEFT). */
     r: z.number().int().min(1).default(8),
@@ -344,8 +344,27 @@ export function configWarnings(config: TrainConfig): string[] {
   return out;
 }
 
+/**
+ * Validates `input` against another command's config schema (sft's), with the errors of this one: one line
+ * naming the file (and line, with `locate`), the field and the nearest known name.
+ */
+export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, source: string, locate?: Locate): z.output<S> {
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+    throw new UserError(`${source}: expected a mapping of config fields, got ${input === null ? "null" : Array.isArray(input) ? "a list" : typeof input}`);
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw issuesError(source, configIssues(parsed.error, schema), locate);
+  return parsed.data;
+}
+
 /** Reads a JSON (.json) or YAML (.yaml/.yml, and anything else) config file and resolves it. */
 export async function loadConfigFile(path: string, validateEnv: EnvValidator): Promise<TrainConfig> {
+  const { data, locate } = await readConfigFile(path);
+  return resolveConfig(data, validateEnv, path, locate);
+}
+
+/** A config file's contents and where each field stands in it; read errors name the file and line. */
+export async function readConfigFile(path: string): Promise<{ data: unknown; locate: Locate }> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -384,5 +403,5 @@ export async function loadConfigFile(path: string, validateEnv: EnvValidator): P
     }
     return null;
   };
-  return resolveConfig(data, validateEnv, path, locate);
+  return { data, locate };
 }

@@ -27,7 +27,10 @@ export function modelSpec(model: TrainConfig["model"]): string | GPT2Config {
   };
 }
 
-export type PolicyFactory = (config: TrainConfig) => Promise<Policy>;
+/** The config fields a policy is built from (train's and sft's configs both have them). */
+export type PolicyFields = Pick<TrainConfig, "model" | "seed" | "adam_beta1" | "adam_beta2" | "adam_epsilon" | "weight_decay">;
+
+export type PolicyFactory = (config: PolicyFields) => Promise<Policy>;
 
 /**
  * The engine's policy for `config.model` (GPT-2 or a decoder family, with `config.lora`'s adapters),

@@ -27,6 +27,7 @@ import { createEnvironment, type Environment, type Prompt, type ScoredCompletion
 import { objective, type SequenceTerms } from "./loss.js";
 import { createEnginePolicy, type PolicyFactory } from "./model.js";
 import type { Policy, SequenceBatch } from "./policy.js";
+import { checkSameConfig, exists, fileSize, syncFile, truncateTo } from "./rundir.js";
 
 /** One line of metrics.jsonl (docs/CONTRACTS.md), plus `env/<name>` entries. */
 export interface StepMetrics {
@@ -105,7 +106,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const existing = await listCheckpoints(files.checkpoints);
   const hasRun = existing.length > 0 || (await exists(files.metrics));
   if (options.resume && hasRun) {
-    await checkSameConfig(files.config, config);
+    await checkSameConfig(files.config, config, RESUMABLE_CHANGES);
     if (existing.length === 0) {
       // killed before its first checkpoint: nothing to keep
       await rm(files.metrics, { force: true });
@@ -384,55 +385,4 @@ function completionLogprobs(values: Float32Array, m: { batch: SequenceBatch; seq
     const start = i * w + s.prompt.tokens.length - 1;
     return values.subarray(start, start + s.completion.length);
   });
-}
-
-async function checkSameConfig(path: string, config: TrainConfig): Promise<void> {
-  let saved: Record<string, unknown>;
-  try {
-    saved = JSON.parse(await readFile(path, "utf8"));
-  } catch (err) {
-    throw new UserError(`${path}: cannot read the run's config to resume it (${(err as Error).message})`);
-  }
-  const now = JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
-  for (const key of new Set([...Object.keys(saved), ...Object.keys(now)])) {
-    if (RESUMABLE_CHANGES.has(key)) continue;
-    if (JSON.stringify(saved[key]) !== JSON.stringify(now[key])) {
-      throw new UserError(
-        `${path}: ${key}: the run was started with ${JSON.stringify(saved[key])}, the config now says ${JSON.stringify(now[key])}; a resume must use the same config (only ${[...RESUMABLE_CHANGES].join(", ")} may change)`,
-      );
-    }
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function fileSize(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch {
-    return 0;
-  }
-}
-
-/** Cuts a log back to what a checkpoint covers (a killed run may have written steps after it). */
-async function truncateTo(path: string, bytes: number): Promise<void> {
-  const size = await fileSize(path);
-  if (size < bytes) throw new UserError(`${path}: has ${size} bytes, the checkpoint expects at least ${bytes}; cannot resume`);
-  if (size > bytes) await truncate(path, bytes);
-}
-
-async function syncFile(path: string): Promise<void> {
-  const h = await open(path, "r+");
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
-  }
 }
