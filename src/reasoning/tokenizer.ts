@@ -12,6 +12,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../io/atomic.js";
+import { DEFAULT_SYSTEM_PROMPT } from "../sft/data.js";
 
 export const SPECIAL_TOKENS = {
   bos: "<|bos|>",
@@ -22,11 +23,8 @@ export const SPECIAL_TOKENS = {
   assistant: "<|assistant|>",
 } as const;
 
-/**
- * The authors' system prompt (OpenRS's GRPO runs; issue 9's math environment default): in the vocabulary so
- * the base model reads the same prompt as a pretrained one would.
- */
-export const SYSTEM_PROMPT = "Let's think step by step and output the final answer within \\boxed{}.";
+/** The system prompt's pieces are in the vocabulary: the base model reads the prompt a pretrained one would. */
+export const SYSTEM_PROMPT = DEFAULT_SYSTEM_PROMPT;
 
 /**
  * The pre-tokenizer's pieces: `\boxed{` whole, a word, one digit, or one other non-space character, each

@@ -1,0 +1,137 @@
+/**
+ * `lambda-grpo sft CONFIG [--resume] [--overwrite] [--output-dir DIR] [--max-steps N] [--quiet]`: supervised
+ * fine-tuning on (problem, solution) rows, loss on the solution only (src/sft/config.ts documents the fields,
+ * docs/reasoning.md the run). At the end the model and its tokenizer are written to output_dir/model/, a
+ * Hugging Face directory that `train`, `logprobs` and `sft` itself take as `model`.
+ */
+import { readFile, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { writeFileAtomic } from "../io/atomic.js";
+import { createProgress } from "../io/progress.js";
+import type { Policy } from "../rl/policy.js";
+import { exists } from "../rl/rundir.js";
+import { loadSftConfig, resolveSftConfig, type SftConfig } from "../sft/config.js";
+import { loadChatTokenizer, loadExamples } from "../sft/data.js";
+import { sft, sftSteps, type SftMetrics } from "../sft/trainer.js";
+import { reason, UserError } from "../util/errors.js";
+import { intOption, parseCommand, usageError } from "./args.js";
+
+const USAGE = `usage: lambda-grpo sft CONFIG [options]
+
+CONFIG is a JSON or YAML file of sft fields (src/sft/config.ts; docs/reasoning.md); fields left out take
+their defaults. Writes output_dir/{config.json, metrics.jsonl, checkpoints/, model/}.
+
+options:
+  --resume           continue the run in output_dir from its newest checkpoint
+  --overwrite        replace a run already in output_dir
+  --output-dir DIR   override output_dir
+  --max-steps N      override max_steps
+  -q, --quiet        no progress output
+  -h, --help         this text`;
+
+/** The tokenizer files copied beside the weights, so model/ is a directory others load whole. */
+const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "generation_config.json"];
+
+export async function main(argv: string[]): Promise<void> {
+  const parsed = parseCommand(
+    argv,
+    {
+      resume: { type: "boolean" },
+      overwrite: { type: "boolean" },
+      "output-dir": { type: "string" },
+      "max-steps": { type: "string" },
+      quiet: { type: "boolean", short: "q" },
+    },
+    USAGE,
+  );
+  if (!parsed) return;
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) throw usageError("sft", `expected one config file, got ${positionals.length}`);
+  const quiet = values.quiet ?? false;
+  let config = await loadSftConfig(positionals[0]);
+  const overrides: Record<string, unknown> = {};
+  if (values["output-dir"] !== undefined) overrides.output_dir = values["output-dir"];
+  if (values["max-steps"] !== undefined) overrides.max_steps = intOption("max-steps", values["max-steps"], 0);
+  if (Object.keys(overrides).length) config = resolveSftConfig({ ...config, ...overrides }, positionals[0]);
+
+  const tokenizerDir = await tokenizerDirectory(config, positionals[0]);
+  const out = resolve(config.output_dir, "model");
+  for (const input of [typeof config.model === "string" ? config.model : null, tokenizerDir]) {
+    if (input !== null && resolve(input) === out) {
+      throw new UserError(`${positionals[0]}: output_dir: the run would write its model over its input ${input}; pick another output_dir`);
+    }
+  }
+  const tok = await loadChatTokenizer(tokenizerDir);
+  const train = await loadExamples(config.dataset, tok, config);
+  const evalSet = config.eval_dataset ? await loadExamples(config.eval_dataset, tok, config) : undefined;
+  const { total } = sftSteps(config, train.examples.length);
+
+  const log = (s: string): void => {
+    if (!quiet) console.error(s);
+  };
+  const truncated = train.truncated + (evalSet?.truncated ?? 0);
+  if (truncated > 0) log(`sft: ${truncated} rows longer than max_length ${config.max_length} lose their end`);
+  const tty = Boolean(process.stderr.isTTY) && !quiet;
+  const progress = createProgress({ label: "sft", total, unit: "items", quiet });
+  const started = performance.now();
+  let first = 0;
+  await sft(config, {
+    train: train.examples,
+    eval: evalSet?.examples,
+    resume: values.resume,
+    overwrite: values.overwrite,
+    saveModel: (policy, dir) => saveModel(policy, dir, tokenizerDir),
+    onStart(startStep) {
+      first = startStep;
+      const what = `${train.examples.length} rows, ${total} steps, model ${typeof config.model === "string" ? config.model : "custom"}`;
+      log(startStep > 0 ? `resuming ${config.output_dir} at step ${startStep}: ${what}` : `sft: ${what} -> ${config.output_dir}`);
+    },
+    onStep(step, loss, m) {
+      if (quiet) return;
+      if (tty) progress.update(step, { loss: Math.round(loss * 1000) / 1000 });
+      else if (m) console.error(plainLine(m, total, (performance.now() - started) / 1000, step - first));
+    },
+  });
+  progress.stop();
+  log(`done: ${join(config.output_dir, "model")} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function tokenizerDirectory(config: SftConfig, source: string): Promise<string> {
+  if (config.tokenizer !== undefined) return config.tokenizer;
+  if (typeof config.model === "string" && (await isDirectory(config.model))) return config.model;
+  throw new UserError(`${source}: tokenizer: required when model is not a directory (a directory with tokenizer.json and tokenizer_config.json)`);
+}
+
+/** The policy as a Hugging Face directory, with the tokenizer beside it. */
+async function saveModel(policy: Policy, dir: string, tokenizerDir: string): Promise<void> {
+  const { GPT2Policy } = await import("../engine/policy.js");
+  if (!(policy instanceof GPT2Policy)) throw new UserError(`${dir}: saving this kind of policy as a Hugging Face directory is not supported`);
+  const { saveHFModel } = await import("../engine/hf.js");
+  await saveHFModel(policy.model, dir);
+  for (const name of TOKENIZER_FILES) {
+    const from = join(tokenizerDir, name);
+    if (!(await exists(from))) continue;
+    try {
+      await writeFileAtomic(join(dir, name), await readFile(from));
+    } catch (err) {
+      throw new UserError(`${dir}: cannot write ${name} (${reason(err)})`);
+    }
+  }
+}
+
+function plainLine(m: SftMetrics, total: number, elapsed: number, done: number): string {
+  const eta = (elapsed / done) * (total - m.step);
+  const parts = [`step ${m.step}/${total}`, `epoch ${m.epoch.toFixed(2)}`];
+  if (m.loss !== undefined) parts.push(`loss ${m.loss.toFixed(4)}`, `lr ${m.learning_rate!.toExponential(2)}`, `grad_norm ${m.grad_norm!.toFixed(3)}`);
+  if (m.eval_loss !== undefined) parts.push(`eval_loss ${m.eval_loss.toFixed(4)}`);
+  return `${parts.join(" ")} | ${elapsed.toFixed(1)} s, ETA ${eta.toFixed(0)} s`;
+}
+

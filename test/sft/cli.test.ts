@@ -1,0 +1,124 @@
+/**
+ * `lambda-grpo sft` as a user runs it, on the reasoning task family and a tiny GPT-2: killed with SIGKILL
+ * after a checkpoint and resumed, it ends with the metrics.jsonl and model/ of a run never stopped; model/ is
+ * a Hugging Face directory (weights, config, tokenizer) that createPolicy loads and `sft` takes as its model;
+ * bad configs and rows are one-line errors naming file, line and field.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { createPolicy } from "../../src/engine/policy.js";
+import { readCheckpoint } from "../../src/rl/checkpoint.js";
+import { writeTaskData } from "../../src/reasoning/data.js";
+import { runCli } from "../cli/helpers.js";
+import { withoutSeconds } from "../rl/helpers.js";
+
+const fromSource = import.meta.url.endsWith(".ts");
+const MAIN = new URL(fromSource ? "../../src/cli/main.ts" : "../../src/cli/main.js", import.meta.url).pathname;
+
+function start(args: string[]) {
+  const child = spawn(process.execPath, [...(fromSource ? ["--import", "tsx"] : []), MAIN, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (d) => (stderr += d));
+  const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((r) => child.on("exit", (code, signal) => r({ code, signal, stderr })));
+  return { child, done };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test("sft: SIGKILL after a checkpoint, then --resume: same metrics and model as an uninterrupted run; model/ loads back", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "lgrpo-sftcli-"));
+  const data = join(dir, "data");
+  await writeTaskData(data, { seed: 0, train: 120, heldOut: 12, contextLength: 192 });
+  const cfg = join(dir, "sft.yaml");
+  const steps = 60;
+  await writeFile(cfg, [
+    "model: {vocab_size: 128, context_length: 192, n_layer: 1, n_head: 2, n_embd: 32}",
+    `tokenizer: ${join(data, "tokenizer")}`,
+    `dataset: ${join(data, "train.jsonl")}`,
+    `eval_dataset: ${join(data, "validation.jsonl")}`,
+    "learning_rate: 0.003",
+    "num_train_epochs: 2",
+    "per_device_train_batch_size: 2",
+    "gradient_accumulation_steps: 2",
+    "warmup_ratio: 0.1",
+    "logging_steps: 4",
+    "eval_steps: 15",
+    "save_steps: 10",
+    "seed: 1",
+    "",
+  ].join("\n"));
+  const whole = join(dir, "whole");
+  const broken = join(dir, "broken");
+  const a = await start(["sft", cfg, "--output-dir", whole, "--quiet"]).done;
+  assert.equal(a.code, 0, a.stderr);
+
+  const b = start(["sft", cfg, "--output-dir", broken, "--quiet"]);
+  let exited = false;
+  void b.done.then(() => (exited = true));
+  while (!existsSync(join(broken, "checkpoints", "step-00000020.safetensors")) && !exited) await sleep(5);
+  b.child.kill("SIGKILL");
+  const killed = await b.done;
+  assert.equal(killed.signal, "SIGKILL", "the run finished before it could be killed; make it longer");
+  assert.ok(!existsSync(join(broken, "model")));
+  const c = await start(["sft", cfg, "--output-dir", broken, "--resume", "--quiet"]).done;
+  assert.equal(c.code, 0, c.stderr);
+  const metrics = withoutSeconds(await readFile(join(whole, "metrics.jsonl"), "utf8"));
+  assert.deepEqual(withoutSeconds(await readFile(join(broken, "metrics.jsonl"), "utf8")), metrics);
+  assert.equal(metrics.length, steps / 4 + 3, "every 4th step, and steps 15, 30, 45 for eval (60 is both)");
+  const last = JSON.parse(metrics[metrics.length - 1]);
+  assert.equal(last.step, steps);
+  assert.ok(last.eval_loss < JSON.parse(metrics[0]).loss, "it learns");
+  assert.deepEqual(await readFile(join(broken, "model", "model.safetensors")), await readFile(join(whole, "model", "model.safetensors")));
+
+  // model/ is the final weights, with the tokenizer beside them
+  const loaded = (await createPolicy(join(whole, "model"), { seed: 0 })).exportState().tensors;
+  const final = (await readCheckpoint(join(whole, "checkpoints", `step-${String(steps).padStart(8, "0")}.safetensors`))).state.tensors;
+  for (const [name, w] of Object.entries(loaded)) {
+    if (!name.startsWith("adamw.")) assert.deepEqual(w, final[name], name);
+  }
+  for (const f of ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "config.json"]) assert.ok(existsSync(join(whole, "model", f)), f);
+
+  // ... and `sft` takes it as its model (the tokenizer found in it); writing model/ over it is refused
+  const again = join(dir, "again.yaml");
+  await writeFile(again, `model: ${join(whole, "model")}\ndataset: ${join(data, "train.jsonl")}\nmax_steps: 2\nper_device_train_batch_size: 2\noutput_dir: ${join(dir, "again")}\n`);
+  const d = runCli(["sft", again, "--quiet"]);
+  assert.equal(d.status, 0, d.stderr);
+  const self = runCli(["sft", again, "--quiet", "--output-dir", whole, "--overwrite"]);
+  assert.equal(self.status, 1);
+  assert.match(self.stderr, /would write its model over its input/);
+  await rm(dir, { recursive: true });
+});
+
+test("sft: bad configs and rows are one line naming file, line and field", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "lgrpo-sftcli-"));
+  const data = join(dir, "data");
+  await writeTaskData(data, { seed: 0, train: 10, heldOut: 2, contextLength: 192 });
+  const cfg = join(dir, "c.yaml");
+  const base = `model: {vocab_size: 128, context_length: 192, n_layer: 1, n_head: 2, n_embd: 32}\ntokenizer: ${join(data, "tokenizer")}\noutput_dir: ${join(dir, "out")}\n`;
+  const run = async (extra: string) => {
+    await writeFile(cfg, base + extra);
+    return runCli(["sft", cfg, "--quiet"]);
+  };
+  let r = await run(`dataset: ${join(data, "train.jsonl")}\nepochs: 2\n`);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /c\.yaml: unknown field 'epochs' \(did you mean 'num_train_epochs'\?\)/);
+  const rows = join(dir, "rows.jsonl");
+  await writeFile(rows, '{"problem": "Given a = 1 . Find a .", "solution": "\\\\boxed{1}"}\n{"problem": "Given a = 1 . Find a ."}\n');
+  r = await run(`dataset: ${rows}\n`);
+  assert.match(r.stderr, /rows\.jsonl:2: solution: missing/);
+  await writeFile(rows, '{"problem": "Given a = 1 ; Find a .", "solution": "\\\\boxed{1}"}\n');
+  r = await run(`dataset: ${rows}\n`);
+  assert.match(r.stderr, /rows\.jsonl:1: problem: piece ' ;' has no id/);
+  await writeFile(cfg, `model: {vocab_size: 128, context_length: 192, n_layer: 1, n_head: 2, n_embd: 32}\ndataset: ${join(data, "train.jsonl")}\n`);
+  r = runCli(["sft", cfg, "--quiet"]);
+  assert.match(r.stderr, /tokenizer: required when model is not a directory/);
+  await writeFile(cfg, `model: {vocab_size: 64, context_length: 192, n_layer: 1, n_head: 2, n_embd: 32}\ntokenizer: ${join(data, "tokenizer")}\ndataset: ${join(data, "train.jsonl")}\noutput_dir: ${join(dir, "out")}\n`);
+  r = runCli(["sft", cfg, "--quiet"]);
+  assert.match(r.stderr, /model: the tokenizer's id \d+ is outside the model's vocabulary \(64 tokens\)/);
+  await rm(dir, { recursive: true });
+});
