@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { runCli } from "./helpers.js";
 
-const COMMANDS = ["toy", "train", "prm", "analyze", "view", "report", "logprobs", "bench", "info"];
+const COMMANDS = ["toy", "train", "sft", "reasoning-data", "prm", "analyze", "view", "report", "logprobs", "bench", "info"];
 
 for (const command of COMMANDS) {
   test(`${command} --help prints its usage and options; an unknown option is one line, exit 2`, () => {
