@@ -8,7 +8,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { writeFileAtomic } from "../io/atomic.js";
 import { createProgress } from "../io/progress.js";
-import type { Policy } from "../rl/policy.js";
+import { GPT2Policy } from "../policy/index.js";
 import { exists } from "../rl/rundir.js";
 import { loadSftConfig, resolveSftConfig, type SftConfig } from "../sft/config.js";
 import { loadChatTokenizer, loadExamples } from "../sft/data.js";
@@ -80,9 +80,13 @@ export async function main(argv: string[]): Promise<void> {
     eval: evalSet?.examples,
     resume: values.resume,
     overwrite: values.overwrite,
-    saveModel: (policy, dir) => saveModel(policy, dir, tokenizerDir),
-    onStart(startStep) {
+    saveModel: {
+      unsupported: (policy) => (policy instanceof GPT2Policy ? null : "saving decoder-family policies as Hugging Face directories is not supported yet (GPT-2 only); the checkpoints hold the weights"),
+      save: (policy, dir) => saveModel(policy as GPT2Policy, dir, tokenizerDir),
+    },
+    onStart(startStep, _total, noModel) {
       first = startStep;
+      if (noModel !== null) log(`sft: no model/ at the end: ${noModel}`);
       const what = `${train.examples.length} rows, ${total} steps, model ${typeof config.model === "string" ? config.model : "custom"}`;
       log(startStep > 0 ? `resuming ${config.output_dir} at step ${startStep}: ${what}` : `sft: ${what} -> ${config.output_dir}`);
     },
@@ -93,7 +97,7 @@ export async function main(argv: string[]): Promise<void> {
     },
   });
   progress.stop();
-  log(`done: ${join(config.output_dir, "model")} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  log(`done: ${config.output_dir} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
 }
 
 async function isDirectory(path: string): Promise<boolean> {
@@ -111,9 +115,7 @@ async function tokenizerDirectory(config: SftConfig, source: string): Promise<st
 }
 
 /** The policy as a Hugging Face directory, with the tokenizer beside it. */
-async function saveModel(policy: Policy, dir: string, tokenizerDir: string): Promise<void> {
-  const { GPT2Policy } = await import("../engine/policy.js");
-  if (!(policy instanceof GPT2Policy)) throw new UserError(`${dir}: saving this kind of policy as a Hugging Face directory is not supported`);
+async function saveModel(policy: GPT2Policy, dir: string, tokenizerDir: string): Promise<void> {
   const { saveHFModel } = await import("../engine/hf.js");
   await saveHFModel(policy.model, dir);
   for (const name of TOKENIZER_FILES) {

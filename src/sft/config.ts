@@ -7,7 +7,7 @@
  * config's (src/rl/config.ts).
  */
 import { z } from "zod";
-import { ModelShape, parseConfig, readConfigFile } from "../rl/config.js";
+import { LoraField, ModelShape, parseConfig, readConfigFile } from "../rl/config.js";
 import { DEFAULT_SYSTEM_PROMPT } from "./data.js";
 
 export const LR_SCHEDULERS = ["linear", "cosine", "constant", "constant_with_warmup"] as const;
@@ -18,6 +18,8 @@ export const SftConfigSchema = z
     // ---- model ----
     /** A preset, a Hugging Face-format directory, or an explicit GPT-2 shape (random init from `seed`), as in `train`. */
     model: z.union([z.string().min(1), ModelShape]),
+    /** LoRA adapters on a decoder-family model, as in `train` (PEFT's fields); absent: full fine-tuning. */
+    lora: LoraField.optional(),
     /**
      * Directory with tokenizer.json and tokenizer_config.json (whose `chat_template` renders the prompt).
      * Default: the model's directory, when `model` is one.

@@ -17,7 +17,7 @@ import { appendFile, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../io/atomic.js";
 import { checkpointPath, listCheckpoints, pruneCheckpoints, readCheckpoint, writeCheckpoint } from "../rl/checkpoint.js";
-import { createGPT2Policy, type PolicyFactory } from "../rl/model.js";
+import { createEnginePolicy, type PolicyFactory } from "../rl/model.js";
 import type { Policy, SequenceBatch } from "../rl/policy.js";
 import { checkSameConfig, exists, fileSize, syncFile, truncateTo } from "../rl/rundir.js";
 import { NonFiniteError } from "../rl/trainer.js";
@@ -49,9 +49,13 @@ export interface SftOptions {
   resume?: boolean;
   overwrite?: boolean;
   policyFactory?: PolicyFactory;
-  /** Writes the final policy as a Hugging Face directory (the CLI passes the engine's saver). */
-  saveModel?: (policy: Policy, dir: string) => Promise<void>;
-  onStart?: (startStep: number, totalSteps: number) => void;
+  /**
+   * Writes the final policy as a Hugging Face directory, output_dir/model/ (the CLI passes the engine's
+   * saver). `unsupported` is asked first, when the policy is built: a reason it cannot save this policy
+   * skips model/ (with `onStart` told why) instead of failing after the training.
+   */
+  saveModel?: { unsupported(policy: Policy): string | null; save(policy: Policy, dir: string): Promise<void> };
+  onStart?: (startStep: number, totalSteps: number, noModel: string | null) => void;
   /** After each optimiser step (metrics only on logging / eval steps). */
   onStep?: (step: number, loss: number, metrics: SftMetrics | null) => void;
 }
@@ -87,8 +91,9 @@ export async function sft(config: SftConfig, options: SftOptions): Promise<SftRe
   }
   const train = options.train;
   if (train.length === 0) throw new UserError("dataset: no rows");
-  const policy = await (options.policyFactory ?? createGPT2Policy)(config);
+  const policy = await (options.policyFactory ?? createEnginePolicy)(config);
   checkFits(policy, [...train, ...(options.eval ?? [])]);
+  const noModel = options.saveModel ? options.saveModel.unsupported(policy) : "no saver given";
   const { perEpoch, total } = sftSteps(config, train.length);
   const seqsPerStep = config.per_device_train_batch_size * config.gradient_accumulation_steps;
 
@@ -128,7 +133,7 @@ export async function sft(config: SftConfig, options: SftOptions): Promise<SftRe
   }
   await writeFileAtomic(files.config, JSON.stringify(config, null, 2) + "\n");
   if (startStep === 0) await writeFileAtomic(files.metrics, "");
-  options.onStart?.(startStep, total);
+  options.onStart?.(startStep, total, noModel);
 
   let metricsBytes = await fileSize(files.metrics);
   let lastCheckpoint: number | null = options.resume && existing.length > 0 ? existing[existing.length - 1] : null;
@@ -188,7 +193,7 @@ export async function sft(config: SftConfig, options: SftOptions): Promise<SftRe
       await pruneCheckpoints(files.checkpoints, config.save_total_limit);
     }
   }
-  if (options.saveModel) await options.saveModel(policy, join(dir, "model"));
+  if (options.saveModel && noModel === null) await options.saveModel.save(policy, join(dir, "model"));
   return { totalSteps: total, startStep, metrics: written, policy };
 }
 

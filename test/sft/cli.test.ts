@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { createPolicy } from "../../src/engine/policy.js";
+import { createPolicy } from "../../src/policy/index.js";
 import { readCheckpoint } from "../../src/rl/checkpoint.js";
 import { writeTaskData } from "../../src/reasoning/data.js";
 import { runCli } from "../cli/helpers.js";

@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { createPolicy } from "../../src/engine/policy.js";
+import { createPolicy } from "../../src/policy/index.js";
 import type { Policy, SequenceBatch } from "../../src/rl/policy.js";
 import { resolveSftConfig, sftLearningRate, type SftConfigInput } from "../../src/sft/config.js";
 import type { Example } from "../../src/sft/data.js";
@@ -90,12 +90,16 @@ test("the policy gets -1/N at the completion positions and 0 elsewhere; the loss
   assert.equal(seen, 7);
 });
 
-test("gradient accumulation: one batch of 8 or micro-batches of 1, 3, 4 give the same loss, gradient norm and update", async () => {
+test("gradient accumulation: one batch of 8 or micro-batches of 1, 3, 4 give the same loss, gradient norm and update (GPT-2, Llama)", async () => {
   const rows = examples(8, 2);
-  const shape = { vocabSize: V, contextLength: 16, nLayer: 1, nHead: 2, nEmbd: 16, layerNormEpsilon: 1e-5 };
+  const gpt2 = { vocabSize: V, contextLength: 16, nLayer: 1, nHead: 2, nEmbd: 16, layerNormEpsilon: 1e-5 };
+  for (const model of [gpt2, "llama-tiny"]) await sameUpdate(rows, model);
+});
+
+async function sameUpdate(rows: Example[], model: Parameters<typeof createPolicy>[0]): Promise<void> {
   const results = [];
   for (const mb of [8, 1, 3, 4]) {
-    const p = await createPolicy(shape, { seed: 5 });
+    const p = await createPolicy(model, { seed: 5 });
     const r = sftStep(p, rows, mb, 1e-2, 0);
     results.push({ ...r, params: p.exportState().tensors });
   }
@@ -103,12 +107,12 @@ test("gradient accumulation: one batch of 8 or micro-batches of 1, 3, 4 give the
   for (const s of split) {
     assert.ok(Math.abs(s.loss - whole.loss) < 1e-6 * whole.loss);
     assert.ok(Math.abs(s.gradNorm - whole.gradNorm) < 1e-5 * whole.gradNorm, `${s.gradNorm} vs ${whole.gradNorm}`);
-    for (const [name, w] of Object.entries(whole.params)) {
+    for (const [name, w] of Object.entries(whole.params) as [string, Float32Array][]) {
       const x = s.params[name];
       for (let i = 0; i < w.length; i++) assert.ok(Math.abs(x[i] - w[i]) < 1e-5, `${name}[${i}]`);
     }
   }
-});
+}
 
 test("each epoch visits every row once, in a seeded order; the loss falls as the policy learns the rows", async () => {
   const dir = await mkdtemp(join(tmpdir(), "lgrpo-sft-"));

@@ -170,6 +170,15 @@ export const FAMILY_PRESETS: Record<string, DecoderConfig> = {
     nKvHead: 8, headDim: 128, rmsNormEps: 1e-6, ropeTheta: 1e6, maxPositionEmbeddings: 40960, tieWordEmbeddings: true,
     qkNorm: true,
   },
+  /**
+   * The reasoning experiment's base model (docs/reasoning.md), trained from random weights by `sft`: the
+   * vocabulary of src/reasoning/tokenizer.ts (127 tokens, padded to 128), a context that holds every split
+   * (256), SwiGLU at ~8/3 of the width as Llama, 2 KV heads for 4 query heads; 2.9M parameters.
+   */
+  "llama-reasoning": {
+    ...base, family: "llama", vocabSize: 128, hiddenSize: 256, intermediateSize: 688, nLayer: 4, nHead: 4, nKvHead: 2,
+    headDim: 64, rmsNormEps: 1e-5, ropeTheta: 10000, maxPositionEmbeddings: 256, tieWordEmbeddings: true,
+  },
   // Tiny shapes for tests and smoke runs (random weights); each keeps its family's distinguishing
   // choices: GQA, llama3 RoPE scaling with a short original context (so scaling changes frequencies
   // at test lengths), Qwen2's q/k/v biases and untied head, Qwen3's q/k norms with head_dim != C / H.
