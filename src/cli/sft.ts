@@ -8,7 +8,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { writeFileAtomic } from "../io/atomic.js";
 import { createProgress } from "../io/progress.js";
-import { GPT2Policy } from "../policy/index.js";
+import { DecoderPolicy, GPT2Policy } from "../policy/index.js";
 import { exists } from "../rl/rundir.js";
 import { loadSftConfig, resolveSftConfig, type SftConfig } from "../sft/config.js";
 import { loadChatTokenizer, loadExamples } from "../sft/data.js";
@@ -81,8 +81,14 @@ export async function main(argv: string[]): Promise<void> {
     resume: values.resume,
     overwrite: values.overwrite,
     saveModel: {
-      unsupported: (policy) => (policy instanceof GPT2Policy ? null : "saving decoder-family policies as Hugging Face directories is not supported yet (GPT-2 only); the checkpoints hold the weights"),
-      save: (policy, dir) => saveModel(policy as GPT2Policy, dir, tokenizerDir),
+      unsupported: (policy) => {
+        if (!(policy instanceof GPT2Policy || policy instanceof DecoderPolicy)) return "this policy has no Hugging Face layout";
+        if (policy instanceof DecoderPolicy && policy.model.lora !== null) {
+          return "with lora, model/ (adapters merged or as a PEFT directory) is not written yet; the checkpoints hold the adapters";
+        }
+        return null;
+      },
+      save: (policy, dir) => saveModel(policy as GPT2Policy | DecoderPolicy, dir, tokenizerDir),
     },
     onStart(startStep, _total, noModel) {
       first = startStep;
@@ -114,10 +120,15 @@ async function tokenizerDirectory(config: SftConfig, source: string): Promise<st
   throw new UserError(`${source}: tokenizer: required when model is not a directory (a directory with tokenizer.json and tokenizer_config.json)`);
 }
 
-/** The policy as a Hugging Face directory, with the tokenizer beside it. */
-async function saveModel(policy: GPT2Policy, dir: string, tokenizerDir: string): Promise<void> {
-  const { saveHFModel } = await import("../engine/hf.js");
-  await saveHFModel(policy.model, dir);
+/** The policy as a Hugging Face directory (GPT-2's or its family's layout), with the tokenizer beside it. */
+async function saveModel(policy: GPT2Policy | DecoderPolicy, dir: string, tokenizerDir: string): Promise<void> {
+  if (policy instanceof GPT2Policy) {
+    const { saveHFModel } = await import("../engine/hf.js");
+    await saveHFModel(policy.model, dir);
+  } else {
+    const { saveDecoderModel } = await import("../engine/hf-families.js");
+    await saveDecoderModel(dir, policy.model.config, policy.model.baseParameters());
+  }
   for (const name of TOKENIZER_FILES) {
     const from = join(tokenizerDir, name);
     if (!(await exists(from))) continue;

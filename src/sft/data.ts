@@ -1,11 +1,11 @@
 /**
  * SFT examples: (problem, solution) rows of a JSON Lines file turned into token ids, the prompt through the
- * tokenizer's chat template (system, user, then the opening of the assistant's turn) and the completion as
+ * tokenizer's chat template (src/io/chat.ts) (system, user, then the opening of the assistant's turn) and the completion as
  * the solution followed by the end-of-turn token, so the model learns where to stop.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Template } from "@huggingface/jinja";
+import { loadChatTemplate, TOKENIZER_CONFIG_FILE } from "../io/chat.js";
 import { readJsonl } from "../io/jsonl.js";
 import { loadTokenizer, type TextEncoder } from "../io/tokenizer.js";
 import { inputError, reason, UserError } from "../util/errors.js";
@@ -27,49 +27,22 @@ export interface ChatTokenizer {
   /** the prompt text for a problem: the chat template with the generation prompt */
   prompt(problem: string, systemPrompt: string | null): string;
   eosId: number;
-  /** ids are 0..vocabSize-1 */
-  vocabSize: number;
 }
 
-/** tokenizer.json and tokenizer_config.json of `dir` (the config must have a `chat_template` and `eos_token`). */
+/** tokenizer.json and the chat template of `dir` (src/io/chat.ts); the template's eos_token ends a completion. */
 export async function loadChatTokenizer(dir: string): Promise<ChatTokenizer> {
-  const configPath = join(dir, "tokenizer_config.json");
   const tokenizerPath = join(dir, "tokenizer.json");
   const encoder = await loadTokenizer(tokenizerPath);
-  let config: Record<string, unknown>;
-  try {
-    config = JSON.parse(await readFile(configPath, "utf8"));
-  } catch (err) {
-    throw new UserError(`${configPath}: cannot read tokenizer_config.json (${reason(err)})`);
-  }
-  // a token field is a string or Transformers' AddedToken object ({"content": ...}); absent or null = none
-  const text = (field: string, required: boolean): string => {
-    const v = config[field];
-    if (!required && (v === undefined || v === null)) return "";
-    const s = typeof v === "object" && v !== null && "content" in v ? (v as { content: unknown }).content : v;
-    if (typeof s !== "string") throw new UserError(`${configPath}: ${field}: expected a string, got ${JSON.stringify(v)}`);
-    return s;
-  };
-  let template: Template;
-  try {
-    template = new Template(text("chat_template", true));
-  } catch (err) {
-    if (err instanceof UserError) throw err;
-    throw new UserError(`${configPath}: chat_template: not a template @huggingface/jinja can parse (${(err as Error).message})`);
-  }
-  const bos = text("bos_token", false);
-  const eos = text("eos_token", true);
-  const eosIds = encoder.encode(eos);
-  if (eosIds.length !== 1) throw new UserError(`${configPath}: eos_token '${eos}' is not one token of ${tokenizerPath}`);
-  const vocab = (JSON.parse(await readFile(tokenizerPath, "utf8")) as { model?: { vocab?: object }; added_tokens?: { id: number }[] });
-  const ids = [...Object.values(vocab.model?.vocab ?? {}), ...(vocab.added_tokens ?? []).map((t) => t.id)].filter((x): x is number => typeof x === "number");
+  const template = await loadChatTemplate(dir);
+  const eos = template.specialTokens.eos_token;
+  const eosId = eos === undefined ? undefined : encoder.tokenToId(eos);
+  if (eosId === undefined) throw new UserError(`${join(dir, TOKENIZER_CONFIG_FILE)}: eos_token: ${eos === undefined ? "missing" : `'${eos}' has no id in ${tokenizerPath}`} (it ends each completion)`);
   return {
     encoder,
-    eosId: eosIds[0],
-    vocabSize: Math.max(...ids) + 1,
+    eosId,
     prompt(problem, systemPrompt) {
       const messages = [...(systemPrompt === null ? [] : [{ role: "system", content: systemPrompt }]), { role: "user", content: problem }];
-      return template.render({ messages, add_generation_prompt: true, bos_token: bos, eos_token: eos });
+      return template.render(messages, { addGenerationPrompt: true });
     },
   };
 }

@@ -11,6 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { loadDecoderModel } from "../../src/engine/hf-families.js";
 import { createPolicy } from "../../src/policy/index.js";
 import { readCheckpoint } from "../../src/rl/checkpoint.js";
 import { writeTaskData } from "../../src/reasoning/data.js";
@@ -120,5 +121,33 @@ test("sft: bad configs and rows are one line naming file, line and field", async
   await writeFile(cfg, `model: {vocab_size: 64, context_length: 192, n_layer: 1, n_head: 2, n_embd: 32}\ntokenizer: ${join(data, "tokenizer")}\ndataset: ${join(data, "train.jsonl")}\noutput_dir: ${join(dir, "out")}\n`);
   r = runCli(["sft", cfg, "--quiet"]);
   assert.match(r.stderr, /model: the tokenizer's id \d+ is outside the model's vocabulary \(64 tokens\)/);
+  await rm(dir, { recursive: true });
+});
+
+test("sft on the Llama base preset: model/ is a Llama directory with the final weights and the tokenizer", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "lgrpo-sftcli-"));
+  const data = join(dir, "data");
+  await writeTaskData(data, { seed: 0, train: 4, heldOut: 2, contextLength: 256 });
+  const cfg = join(dir, "llama.yaml");
+  await writeFile(cfg, [
+    "model: llama-reasoning",
+    `tokenizer: ${join(data, "tokenizer")}`,
+    `dataset: ${join(data, "train.jsonl")}`,
+    "learning_rate: 0.001",
+    "max_steps: 2",
+    "per_device_train_batch_size: 2",
+    `output_dir: ${join(dir, "run")}`,
+    "",
+  ].join("\n"));
+  const r = runCli(["sft", cfg, "--quiet"]);
+  assert.equal(r.status, 0, r.stderr);
+  const model = join(dir, "run", "model");
+  const hf = JSON.parse(await readFile(join(model, "config.json"), "utf8"));
+  assert.equal(hf.model_type, "llama");
+  assert.equal(hf.vocab_size, 128);
+  const { model: loaded } = await loadDecoderModel(model, { trainable: false });
+  const final = (await readCheckpoint(join(dir, "run", "checkpoints", "step-00000002.safetensors"))).state.tensors;
+  for (const p of loaded.baseParameters()) assert.deepEqual(p.data, final[p.name], p.name);
+  for (const f of ["tokenizer.json", "tokenizer_config.json", "generation_config.json"]) assert.ok(existsSync(join(model, f)), f);
   await rm(dir, { recursive: true });
 });

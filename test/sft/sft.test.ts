@@ -142,12 +142,14 @@ test("each epoch visits every row once, in a seeded order; the loss falls as the
   await rm(dir, { recursive: true });
 });
 
-test("a run that dies after a checkpoint and is resumed ends with the metrics and weights of one never stopped", async () => {
+for (const [what, factory] of [
+  ["a tabular policy", async () => new TabularPolicy(V)],
+  ["the engine's llama-tiny", () => createPolicy("llama-tiny", { seed: 2 })],
+] as const) test(`a run that dies after a checkpoint and is resumed ends with the metrics and weights of one never stopped (${what})`, async () => {
   const [whole, broken] = [await mkdtemp(join(tmpdir(), "lgrpo-sft-")), await mkdtemp(join(tmpdir(), "lgrpo-sft-"))];
   const rows = examples(9, 4);
   // save_steps 4 with logging 3: the checkpoint at step 4 carries a half-full logging window; 3 steps an epoch
   const extra = { num_train_epochs: 4, per_device_train_batch_size: 2, gradient_accumulation_steps: 2, learning_rate: 0.05, logging_steps: 3, save_steps: 4, eval_steps: 5, warmup_ratio: 0.2, save_total_limit: 0 };
-  const factory = async () => new TabularPolicy(V);
   const a = await sft(config({ ...extra, output_dir: whole }), { train: rows, eval: rows.slice(0, 3), policyFactory: factory });
   for (const killAt of [6, 10]) {
     await assert.rejects(
