@@ -8,7 +8,7 @@
  * Determinism: everything random comes from one seeded Rng (its state is checkpointed) and the policy's
  * seeded init, so the same config gives the same metrics.jsonl, and a resumed run continues bit-for-bit.
  */
-import { appendFile, mkdir, open, readFile, rm, stat, truncate } from "node:fs/promises";
+import { appendFile, mkdir, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { removeStaleTemps, writeFileAtomic } from "../io/atomic.js";
 import {

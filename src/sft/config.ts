@@ -7,7 +7,7 @@
  * config's (src/rl/config.ts).
  */
 import { z } from "zod";
-import { LoraField, ModelShape, parseConfig, readConfigFile } from "../rl/config.js";
+import { LoraField, ModelShape, parseConfig, readConfigFile, type Locate } from "../rl/config.js";
 import { DEFAULT_SYSTEM_PROMPT } from "./data.js";
 
 export const LR_SCHEDULERS = ["linear", "cosine", "constant", "constant_with_warmup"] as const;
@@ -88,25 +88,14 @@ export const SftConfigSchema = z
 export type SftConfigInput = z.input<typeof SftConfigSchema>;
 export type SftConfig = z.output<typeof SftConfigSchema>;
 
-const SFT_FIELDS = {
-  names: Object.keys(SftConfigSchema.shape),
-  aliases: {
-    lr: "learning_rate",
-    epochs: "num_train_epochs",
-    batch_size: "per_device_train_batch_size",
-    max_seq_length: "max_length",
-    train_dataset: "dataset",
-    steps: "max_steps",
-  },
-};
-
-/** Validates a config object and fills in the defaults; `source` names it in errors. */
-export function resolveSftConfig(input: unknown, source = "config"): SftConfig {
-  return parseConfig(SftConfigSchema, input, source, SFT_FIELDS);
+/** Validates a config object and fills in the defaults; `source` names it in errors, `locate` adds lines. */
+export function resolveSftConfig(input: unknown, source = "config", locate?: Locate): SftConfig {
+  return parseConfig(SftConfigSchema, input, source, locate);
 }
 
 export async function loadSftConfig(path: string): Promise<SftConfig> {
-  return resolveSftConfig(await readConfigFile(path), path);
+  const { data, locate } = await readConfigFile(path);
+  return resolveSftConfig(data, path, locate);
 }
 
 /** Fields a resume may change: how long to train and how often to save. */

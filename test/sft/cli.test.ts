@@ -104,9 +104,9 @@ test("sft: bad configs and rows are one line naming file, line and field", async
     await writeFile(cfg, base + extra);
     return runCli(["sft", cfg, "--quiet"]);
   };
-  let r = await run(`dataset: ${join(data, "train.jsonl")}\nepochs: 2\n`);
+  let r = await run(`dataset: ${join(data, "train.jsonl")}\nnum_train_epoch: 2\n`);
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /c\.yaml: unknown field 'epochs' \(did you mean 'num_train_epochs'\?\)/);
+  assert.match(r.stderr, /c\.yaml:5: num_train_epoch: unknown field \(did you mean 'num_train_epochs'\?\)/);
   const rows = join(dir, "rows.jsonl");
   await writeFile(rows, '{"problem": "Given a = 1 . Find a .", "solution": "\\\\boxed{1}"}\n{"problem": "Given a = 1 . Find a ."}\n');
   r = await run(`dataset: ${rows}\n`);

@@ -194,7 +194,7 @@ test("eval_loss is the token-weighted mean completion NLL, whatever the batch si
 });
 
 test("config errors name the field, with the nearest known name", () => {
-  assert.throws(() => resolveSftConfig({ model: "m", dataset: "d", lr: 1e-3 }, "c.yaml"), /c\.yaml: unknown field 'lr' \(did you mean 'learning_rate'\?\)/);
+  assert.throws(() => resolveSftConfig({ model: "m", dataset: "d", lr: 1e-3 }, "c.yaml"), /c\.yaml: lr: unknown field \(did you mean 'learning_rate'\?\)/);
   assert.throws(() => resolveSftConfig({ model: "m" }, "c.yaml"), /c\.yaml: dataset: /);
   assert.throws(() => resolveSftConfig({ model: "m", dataset: "d", lr_scheduler_type: "step" }, "c.yaml"), /lr_scheduler_type: Invalid option/);
   assert.throws(() => resolveSftConfig({ model: "m", dataset: "d", num_train_epoch: 2 }, "c.yaml"), /did you mean 'num_train_epochs'/);
