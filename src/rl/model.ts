@@ -28,7 +28,7 @@ export function modelSpec(model: TrainConfig["model"]): string | GPT2Config {
 }
 
 /** The config fields a policy is built from (train's and sft's configs both have them). */
-export type PolicyFields = Pick<TrainConfig, "model" | "lora" | "seed" | "adam_beta1" | "adam_beta2" | "adam_epsilon" | "weight_decay">;
+export type PolicyFields = Pick<TrainConfig, "model" | "lora" | "gradient_checkpointing" | "seed" | "adam_beta1" | "adam_beta2" | "adam_epsilon" | "weight_decay">;
 
 export type PolicyFactory = (config: PolicyFields) => Promise<Policy>;
 

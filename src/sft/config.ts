@@ -54,6 +54,8 @@ export const SftConfigSchema = z
     per_device_train_batch_size: z.number().int().min(1).default(8),
     /** Passes whose gradients add up to one optimiser step. Default 1. */
     gradient_accumulation_steps: z.number().int().min(1).default(1),
+    /** Recompute each layer in the backward instead of keeping its activations (Transformers' name). Default false. */
+    gradient_checkpointing: z.boolean().default(false),
     /** Sequences per pass when computing `eval_loss`. Default 8 (Transformers). */
     per_device_eval_batch_size: z.number().int().min(1).default(8),
     /** Learning-rate schedule after warmup: linear or cosine decay to 0, or constant. Default linear (Transformers). */
