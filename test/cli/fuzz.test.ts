@@ -1,19 +1,21 @@
 /**
  * Fuzz: valid inputs of every command (JSONL rollouts in both formats, text with a tokenizer.json, a run
  * directory, a Hugging Face GPT-2 directory's config.json and safetensors header, logprobs input, YAML
- * configs), mutated with a seeded RNG (byte flips, cuts, repeats; fields deleted or of another type). Each
+ * configs, grade's JSONL, a Llama-family directory's config.json and weights, a PEFT adapter's config and
+ * weights), mutated with a seeded RNG (byte flips, cuts, repeats; fields deleted or of another type). Each
  * run must succeed, or fail as a user error (status 1 or 2) with one line that names one of its files; never
  * with a stack trace, never hang, never change an input, and when it fails leave every earlier output and
  * no temp file behind. Run in-process (the CLI's own classification, src/cli/failure.ts); a few failures are
  * also run through the real CLI for the exit status and stderr. `npm run soak` runs 20 times as many cases.
  */
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import YAML from "yaml";
 import { Rng } from "../../src/util/rng.js";
 import { GPT2_TINY_DIR } from "../fixtures/gpt2-tiny/fixture.js";
+import { FAMILIES_DIR } from "../fixtures/families/fixture.js";
 import { characterTokenizer } from "../fixtures/paper-example.js";
 import { hashTree, mutateBytes, mutateJson, mutateJsonl, mutateSafetensors, runInProcess, type Outcome } from "./fuzz.js";
 import { runCli, tempDir } from "./helpers.js";
@@ -146,6 +148,55 @@ function subjects(): Subject[] {
       outputs: ["out.jsonl"],
     });
   }
+  const gradeDir = folder("grade", {
+    "in.jsonl": jsonl([
+      { gold: "3", completion: "so \\boxed{3}" },
+      { gold: "\\frac{1}{2}", completion: "\\boxed{0.5}" },
+      { gold: "(1, 2)", completion: "The answer is \\boxed{(2, 1)}." },
+    ]),
+  });
+  out.push({
+    name: "grade",
+    dir: gradeDir,
+    target: "in.jsonl",
+    mutate: mutateJsonl,
+    command: "grade",
+    args: () => [join(gradeDir, "in.jsonl"), "--out", join(gradeDir, "out.jsonl")],
+    outputs: ["out.jsonl"],
+  });
+  // a Llama-family HF directory (info --model) and a PEFT adapter on a Qwen2 one (export)
+  const family = folder("families", {});
+  cpSync(join(FAMILIES_DIR, "llama-tiny"), join(family, "llama"), { recursive: true, filter: (f) => !f.includes("golden") });
+  cpSync(join(FAMILIES_DIR, "qwen2-tiny"), join(family, "qwen2"), { recursive: true, filter: (f) => !f.includes("golden") });
+  for (const [target, mutate] of [
+    ["llama/config.json", jsonFile],
+    ["llama/model.safetensors", mutateSafetensors],
+  ] as const) {
+    out.push({
+      name: `info --model ${target}`,
+      dir: family,
+      target,
+      mutate,
+      command: "info",
+      args: () => ["--model", join(family, "llama")],
+      outputs: [],
+    });
+  }
+  for (const [target, mutate] of [
+    ["qwen2/adapter/adapter_config.json", jsonFile],
+    ["qwen2/adapter/adapter_model.safetensors", mutateSafetensors],
+  ] as const) {
+    out.push({
+      name: `export ${target}`,
+      dir: family,
+      target,
+      mutate,
+      command: "export",
+      args: (i) => ["--model", join(family, "qwen2"), "--lora", join(family, "qwen2", "adapter"), "--out", join(family, `merged-${i}`)],
+      outputs: [],
+      scratch: (i) => `merged-${i}/`,
+    });
+  }
   const trainDir = folder("train", { "run.yaml": TRAIN_YAML });
   out.push({
     name: "train",
@@ -212,6 +263,8 @@ test(`fuzz: ${CASES} mutations of each command's inputs succeed or fail as one l
     // the earlier outputs a failed run must leave alone
     const base = await runInProcess(s.command, s.args(-1));
     assert.deepEqual(base, { status: 0 }, `${s.name}: the valid input fails`);
+    const scratch = s.scratch?.(-1);
+    if (scratch) rmSync(join(s.dir, scratch), { recursive: true, force: true });
   }
   for (const [k, s] of all.entries()) {
     const rng = new Rng(1234 + k);
