@@ -72,6 +72,22 @@ function distinctPrompts(prompts: Int32Array[], B: number, Tmax: number): { U: n
   return { U, T, tokens, lengths, rep };
 }
 
+/**
+ * The prefill's logits: each row's hidden state at its prompt's last position (h [U,T,C] of the distinct
+ * prompts; row b is prompt rep[b]) gathered into x [B,C], times the head -> logits [B,V] (or [B,A]).
+ */
+function promptLogits<F extends FloatArray>(
+  h: FloatArray, p: { T: number; lengths: Int32Array; rep: Int32Array }, C: number, x: F, head: F, logits: F,
+): F {
+  const B = p.rep.length;
+  for (let b = 0; b < B; b++) {
+    const r = (p.rep[b] * p.T + p.lengths[p.rep[b]] - 1) * C;
+    x.set(h.subarray(r, r + C), b * C);
+  }
+  kernels.gemm(false, true, B, logits.length / B, C, 1, x, head, 0, logits);
+  return logits;
+}
+
 /** The LM head of a decoder: the model's [V,C], or its rows at `columns` [A,C]. */
 function decoderHead<F extends FloatArray>(head: F, C: number, V: number, columns: Int32Array | null, make: (n: number) => F): F {
   if (columns === null) return head;
@@ -183,12 +199,7 @@ export class Decoder<F extends FloatArray = Float32Array> implements StepDecoder
         }),
       ),
     );
-    for (let b = 0; b < B; b++) {
-      const r = (rep[b] * T + lengths[rep[b]] - 1) * C;
-      this.x.set(h.data.subarray(r, r + C), b * C);
-    }
-    kernels.gemm(false, true, B, this.logits.length / B, C, 1, this.x, this.head, 0, this.logits);
-    return this.logits;
+    return promptLogits(h.data, { T, lengths, rep }, C, this.x, this.head, this.logits);
   }
 
   /**
@@ -312,12 +323,7 @@ export class TransformerDecoder<F extends FloatArray = Float32Array> implements 
         }),
       ),
     );
-    for (let b = 0; b < B; b++) {
-      const r = (rep[b] * T + lengths[rep[b]] - 1) * C;
-      this.x.set(h.data.subarray(r, r + C), b * C);
-    }
-    kernels.gemm(false, true, B, this.logits.length / B, C, 1, this.x, this.head, 0, this.logits);
-    return this.logits;
+    return promptLogits(h.data, { T, lengths, rep }, C, this.x, this.head, this.logits);
   }
 
   /** As Decoder.step. */
