@@ -15,7 +15,7 @@ import {
   buildPrefixTree,
   lossWeights,
   outcomeAdvantages,
-  overlapSummary,
+  OverlapStats,
   rewardStd,
   type PrefixTree,
 } from "../prm/index.js";
@@ -42,7 +42,9 @@ export interface StepMetrics {
   learning_rate: number;
   completion_length_mean: number;
   path_depth_mean: number;
+  path_depth_median: number;
   intermediate_proportion_mean: number;
+  intermediate_proportion_median: number;
   flat_fraction: number;
   seconds: number;
   [env: `env/${string}`]: number;
@@ -327,15 +329,9 @@ export function trainStep(
 
   // ---- metrics and rollouts ----
   const scored: ScoredCompletion[] = seqs.map((s) => ({ prompt: s.prompt, tokens: s.completion, reward: s.reward }));
-  let depth = 0;
-  let inter = 0;
-  let flat = 0;
-  for (const tree of trees) {
-    const o = overlapSummary(tree);
-    depth += o.pathDepthMean;
-    inter += o.intermediateProportionMean;
-    flat += o.flatFraction;
-  }
+  const overlapStats = new OverlapStats();
+  for (const tree of trees) overlapStats.add(null, tree);
+  const overlap = overlapStats.summary().overall;
   const rewardMean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
   const metrics: Omit<StepMetrics, "seconds"> = {
     step,
@@ -348,9 +344,11 @@ export function trainStep(
     grad_norm: gradNormSum / mu,
     learning_rate: lr,
     completion_length_mean: completions.reduce((a, c) => a + c.length, 0) / completions.length,
-    path_depth_mean: depth / trees.length,
-    intermediate_proportion_mean: inter / trees.length,
-    flat_fraction: flat / trees.length,
+    path_depth_mean: overlap.pathDepthMean,
+    path_depth_median: overlap.pathDepthMedian,
+    intermediate_proportion_mean: overlap.intermediateProportionMean,
+    intermediate_proportion_median: overlap.intermediateProportionMedian,
+    flat_fraction: overlap.flatFraction,
   };
   for (const [name, v] of Object.entries(env.stepMetrics(scored))) metrics[`env/${name}`] = v;
   let rollouts = "";

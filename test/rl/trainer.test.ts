@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { resolveConfig, type TrainConfigInput } from "../../src/rl/config.js";
 import { validateEnv } from "../../src/rl/env/index.js";
+import { buildPrefixTree, intermediateProportions, isFlat, pathDepths } from "../../src/prm/index.js";
 import { NonFiniteError, train } from "../../src/rl/trainer.js";
 import type { Policy } from "../../src/rl/policy.js";
 import { TabularPolicy } from "./tabular-policy.js";
@@ -38,7 +39,7 @@ test("same seed and config: identical metrics.jsonl; the run directory has confi
     assert.deepEqual(withoutSeconds(ma), withoutSeconds(await readFile(join(b, "metrics.jsonl"), "utf8")));
     const lines = withoutSeconds(ma).map((l) => JSON.parse(l));
     assert.equal(lines.length, 10);
-    for (const key of ["reward_mean", "reward_std", "loss", "kl", "clip_fraction", "entropy", "grad_norm", "learning_rate", "path_depth_mean", "intermediate_proportion_mean", "flat_fraction", "env/target_rate"]) {
+    for (const key of ["reward_mean", "reward_std", "loss", "kl", "clip_fraction", "entropy", "grad_norm", "learning_rate", "path_depth_mean", "path_depth_median", "intermediate_proportion_mean", "intermediate_proportion_median", "flat_fraction", "env/target_rate"]) {
       assert.ok(Number.isFinite(lines[9][key]), key);
     }
     const rollouts = (await readFile(join(a, "rollouts.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
@@ -52,6 +53,36 @@ test("same seed and config: identical metrics.jsonl; the run directory has confi
   }
   await rm(a, { recursive: true });
   await rm(b, { recursive: true });
+});
+
+test("a step's overlap metrics pool the completions of all its groups (means and medians over completions)", async () => {
+  const dir = await tmp();
+  await train(config(dir, { num_generations: 5, prompts_per_step: 3, steps: 3 }), { policyFactory: tabular });
+  const metrics = (await readFile(join(dir, "metrics.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+  const groups = (await readFile(join(dir, "rollouts.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  for (const m of metrics) {
+    const depths: number[] = [];
+    const props: number[] = [];
+    let flat = 0;
+    const mine = groups.filter((g) => g.step === m.step);
+    for (const g of mine) {
+      const tree = buildPrefixTree(g.completions.map((c: { tokens: number[] }) => c.tokens));
+      depths.push(...pathDepths(tree));
+      props.push(...intermediateProportions(tree));
+      if (isFlat(tree)) flat++;
+    }
+    assert.equal(depths.length, 15);
+    assert.ok(Math.abs(m.path_depth_mean - depths.reduce((a, b) => a + b, 0) / depths.length) < 1e-12);
+    assert.equal(m.path_depth_median, median(depths));
+    assert.ok(Math.abs(m.intermediate_proportion_mean - props.reduce((a, b) => a + b, 0) / props.length) < 1e-12);
+    assert.ok(Math.abs(m.intermediate_proportion_median - median(props)) < 1e-12);
+    assert.equal(m.flat_fraction, flat / mine.length);
+  }
+  await rm(dir, { recursive: true });
 });
 
 test("a run that dies after a checkpoint and is resumed matches one never stopped", async () => {
