@@ -4,16 +4,14 @@
  * docs/reasoning.md the run). At the end the model and its tokenizer are written to output_dir/model/, a
  * Hugging Face directory that `train`, `logprobs` and `sft` itself take as `model`.
  */
-import { readFile, stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { writeFileAtomic } from "../io/atomic.js";
+import { stat } from "node:fs/promises";
+import { resolve } from "node:path";
 import { createProgress } from "../io/progress.js";
-import { DecoderPolicy, GPT2Policy } from "../policy/index.js";
-import { exists } from "../rl/rundir.js";
+import { savePolicyDirectory, unsavable } from "../policy/save.js";
 import { loadSftConfig, resolveSftConfig, type SftConfig } from "../sft/config.js";
 import { loadChatTokenizer, loadExamples } from "../sft/data.js";
 import { sft, sftSteps, type SftMetrics } from "../sft/trainer.js";
-import { reason, UserError } from "../util/errors.js";
+import { UserError } from "../util/errors.js";
 import { intOption, parseCommand, usageError } from "./args.js";
 
 const USAGE = `usage: lambda-grpo sft CONFIG [options]
@@ -28,9 +26,6 @@ options:
   --max-steps N      override max_steps
   -q, --quiet        no progress output
   -h, --help         this text`;
-
-/** The tokenizer files copied beside the weights, so model/ is a directory others load whole. */
-const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "generation_config.json"];
 
 export async function main(argv: string[]): Promise<void> {
   const parsed = parseCommand(
@@ -80,16 +75,7 @@ export async function main(argv: string[]): Promise<void> {
     eval: evalSet?.examples,
     resume: values.resume,
     overwrite: values.overwrite,
-    saveModel: {
-      unsupported: (policy) => {
-        if (!(policy instanceof GPT2Policy || policy instanceof DecoderPolicy)) return "this policy has no Hugging Face layout";
-        if (policy instanceof DecoderPolicy && policy.model.lora !== null) {
-          return "with lora, model/ (adapters merged or as a PEFT directory) is not written yet; the checkpoints hold the adapters";
-        }
-        return null;
-      },
-      save: (policy, dir) => saveModel(policy as GPT2Policy | DecoderPolicy, dir, tokenizerDir),
-    },
+    saveModel: { unsupported: unsavable, save: (policy, dir) => savePolicyDirectory(policy, dir, tokenizerDir) },
     onStart(startStep, _total, noModel) {
       first = startStep;
       if (noModel !== null) log(`sft: no model/ at the end: ${noModel}`);
@@ -118,26 +104,6 @@ async function tokenizerDirectory(config: SftConfig, source: string): Promise<st
   if (config.tokenizer !== undefined) return config.tokenizer;
   if (typeof config.model === "string" && (await isDirectory(config.model))) return config.model;
   throw new UserError(`${source}: tokenizer: required when model is not a directory (a directory with tokenizer.json and tokenizer_config.json)`);
-}
-
-/** The policy as a Hugging Face directory (GPT-2's or its family's layout), with the tokenizer beside it. */
-async function saveModel(policy: GPT2Policy | DecoderPolicy, dir: string, tokenizerDir: string): Promise<void> {
-  if (policy instanceof GPT2Policy) {
-    const { saveHFModel } = await import("../engine/hf.js");
-    await saveHFModel(policy.model, dir);
-  } else {
-    const { saveDecoderModel } = await import("../engine/hf-families.js");
-    await saveDecoderModel(dir, policy.model.config, policy.model.baseParameters());
-  }
-  for (const name of TOKENIZER_FILES) {
-    const from = join(tokenizerDir, name);
-    if (!(await exists(from))) continue;
-    try {
-      await writeFileAtomic(join(dir, name), await readFile(from));
-    } catch (err) {
-      throw new UserError(`${dir}: cannot write ${name} (${reason(err)})`);
-    }
-  }
 }
 
 function plainLine(m: SftMetrics, total: number, elapsed: number, done: number): string {
