@@ -1,17 +1,18 @@
 /**
- * `lambda-grpo toy [--preset small|gpt2-small] [--seeds 5] [--steps 250] [--out DIR] [--jobs N] [--json]`:
- * the paper's toy sweep (src/rl/toy.ts). Prints the table of target rates (ours beside the paper's), writes
+ * `lambda-grpo toy [--preset small|gpt2-small | --model DIR] [--seeds 5] [--steps 250] [--out DIR] [--jobs N]
+ * [--json]`: the paper's toy sweep (src/rl/toy.ts), on a preset or a user's pretrained model (src/rl/toy-model.ts). Prints the table of target rates (ours beside the paper's), writes
  * DIR/results.json, DIR/report.html (offline) and one run directory per run under DIR/runs/.
  */
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { writeFileAtomic } from "../io/atomic.js";
 import { prepareOutputs } from "../io/outputs.js";
 import { createProgress } from "../io/progress.js";
 import { toyReportHtml } from "../report/toy.js";
+import { TOY_PROMPT, toyModel } from "../rl/toy-model.js";
 import { formatSpeedTable, formatTable, lastRate, runToy, summarise, TOY_PRESETS, type ToyOptions, type ToyPreset } from "../rl/toy.js";
 import { cannotWrite } from "../util/errors.js";
-import { choiceOption, intOption, parseCommand, usageError } from "./args.js";
+import { choiceOption, intOption, numberOption, parseCommand, usageError } from "./args.js";
 
 /** The paper's sweep: 5 seeds per cell, 250 steps per run (PAPER.md section 4). */
 const DEFAULT_SEEDS = 5;
@@ -24,9 +25,13 @@ group size 16, and prints the target rate over the last 50 steps beside the pape
 
 options:
   --preset NAME   small (default: 2-layer width-64 GPT-2, minutes on 2 cores) or gpt2-small (124M, hours)
+  --model DIR     instead of a preset: a pretrained Hugging Face directory (config.json, model.safetensors,
+                  tokenizer.json; GPT-2, Llama 3, Qwen2 or Qwen3); the actions are its tokens "L" and "R"
+  --learning-rate X   with --model: the one rate of every run (default 1e-6, the authors')
+  --prompt TEXT   with --model: the prompt after the model's bos token (default ${JSON.stringify(TOY_PROMPT)})
   --seeds N       seeds per cell and algorithm (default ${DEFAULT_SEEDS})
   --steps N       steps per run (default ${DEFAULT_STEPS})
-  --out DIR       output folder (default runs/toy-<preset>)
+  --out DIR       output folder (default runs/toy-<preset>, or runs/toy-<name of DIR> with --model)
   --jobs N        worker threads (default: all cores)
   --resume        the folder holds this sweep, cut short: keep its finished runs, run the rest
   --overwrite     the folder holds a sweep: replace it
@@ -39,6 +44,9 @@ export async function main(argv: string[]): Promise<void> {
     argv,
     {
       preset: { type: "string" },
+      model: { type: "string" },
+      "learning-rate": { type: "string" },
+      prompt: { type: "string" },
       seeds: { type: "string" },
       steps: { type: "string" },
       out: { type: "string" },
@@ -53,11 +61,18 @@ export async function main(argv: string[]): Promise<void> {
   if (!parsed) return;
   const { values, positionals } = parsed;
   if (positionals.length) throw usageError("toy", `unexpected argument '${positionals[0]}'`);
+  if (values.model !== undefined && values.preset !== undefined) throw usageError("toy", "--model and --preset exclude each other");
+  for (const flag of ["learning-rate", "prompt"] as const) {
+    if (values[flag] !== undefined && values.model === undefined) throw usageError("toy", `--${flag} is for --model (a preset's settings are fixed)`);
+  }
   const preset = choiceOption("preset", values.preset, Object.keys(TOY_PRESETS) as ToyPreset[]) ?? "small";
-  const outDir = values.out ?? join("runs", `toy-${preset}`);
+  const model = values.model === undefined ? undefined : await toyModel(values.model, values.prompt ?? TOY_PROMPT);
+  const outDir = values.out ?? join("runs", `toy-${model ? basename(resolve(model.dir)) : preset}`);
   if (values.resume && values.overwrite) throw usageError("toy", "--resume and --overwrite exclude each other");
   const opts: ToyOptions = {
     preset,
+    model,
+    hyperparameters: values["learning-rate"] === undefined ? undefined : { learning_rate: numberOption("learning-rate", values["learning-rate"], 0, 0, true) },
     seeds: intOption("seeds", values.seeds, DEFAULT_SEEDS),
     steps: intOption("steps", values.steps, DEFAULT_STEPS),
     outDir,
@@ -91,7 +106,8 @@ export async function main(argv: string[]): Promise<void> {
     );
   };
   if (!values.quiet) {
-    console.error(`toy sweep: preset ${preset}, ${opts.seeds} seeds, ${opts.steps} steps -> ${outDir}`);
+    const on = model ? `model ${model.dir} (actions "L" = ${model.left}, "R" = ${model.right}; prompt of ${model.prompt.length} tokens)` : `preset ${preset}`;
+    console.error(`toy sweep: ${on}, ${opts.seeds} seeds, ${opts.steps} steps -> ${outDir}`);
   }
   let out;
   try {
@@ -106,7 +122,7 @@ export async function main(argv: string[]): Promise<void> {
   if (values.json) {
     console.log(JSON.stringify(summary, null, 2));
   } else {
-    console.log(`Target rate over the last ${summary.last_steps} steps, mean +- std over ${summary.seeds.length} seeds (preset ${preset}, ${summary.steps} steps):\n`);
+    console.log(`Target rate over the last ${summary.last_steps} steps, mean +- std over ${summary.seeds.length} seeds (${model ? `model ${model.dir}` : `preset ${preset}`}, ${summary.steps} steps):\n`);
     console.log(formatTable(summary));
     console.log(`\nStep at which the target rate (10-step average) first reaches 0.5, per seed ("-": never):\n`);
     console.log(formatSpeedTable(summary));

@@ -4,7 +4,8 @@
  * normal `train` run (its own run directory), and the runs go in parallel over worker threads.
  *
  * The hyperparameters are one set for both algorithms and all cells (TOY_PRESETS); docs/trainer.md says how
- * they were chosen.
+ * they were chosen. With `model` (a user's pretrained directory, src/rl/toy-model.ts) the same sweep runs on
+ * it, its tokenizer's "L" and "R" as the actions.
  */
 import { readdir, readFile, rm, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
@@ -12,6 +13,7 @@ import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { resolveConfig, type TrainConfig, type TrainConfigInput } from "./config.js";
 import { validateEnv } from "./env/index.js";
+import { TOY_MODEL_LEARNING_RATE, type ToyModel } from "./toy-model.js";
 import { UserError } from "../util/errors.js";
 
 /** The paper's table (PAPER.md section 4): target rate over the last 50 steps, mean over 5 seeds. */
@@ -57,6 +59,8 @@ export const TOY_PRESETS: Record<ToyPreset, { model: string; hyperparameters: Tr
 
 export interface ToyOptions {
   preset: ToyPreset;
+  /** a user's pretrained model (src/rl/toy-model.ts); when given, it replaces the preset */
+  model?: ToyModel;
   seeds: number;
   steps: number;
   outDir: string;
@@ -124,8 +128,12 @@ export interface AlgorithmResult {
 }
 
 export interface ToyResults {
-  preset: ToyPreset;
+  /** the preset, or "model" for a `--model DIR` sweep */
+  preset: ToyPreset | "model";
+  /** the preset's model name, or the directory */
   model: string;
+  /** `--model` only: the token ids of the two actions and the prompt */
+  actions?: { L: number; R: number; prompt_text: string; prompt_tokens: number[] };
   target: string;
   steps: number;
   seeds: number[];
@@ -138,8 +146,20 @@ export interface ToyResults {
   cells: CellResult[];
 }
 
+/** What a sweep runs on: the preset's, or (with `model`) the user's directory, its two tokens and prompt. */
+function toySetup(opts: ToyOptions): { model: string; hyperparameters: TrainConfigInput; note: string; env: Record<string, unknown> } {
+  const m = opts.model;
+  if (m === undefined) return { ...TOY_PRESETS[opts.preset], env: {} };
+  return {
+    model: m.dir,
+    hyperparameters: { learning_rate: TOY_MODEL_LEARNING_RATE },
+    note: `pretrained model from ${m.dir}; actions "L" = ${m.left}, "R" = ${m.right}; learning rate ${opts.hyperparameters?.learning_rate === undefined ? "the authors' 1e-6 (not tuned here)" : "given"}`,
+    env: { left_token: m.left, right_token: m.right, prompt: m.prompt },
+  };
+}
+
 export function toyRuns(opts: ToyOptions): ToyRun[] {
-  const preset = TOY_PRESETS[opts.preset];
+  const preset = toySetup(opts);
   const seeds = opts.seedList ?? Array.from({ length: opts.seeds }, (_, i) => i);
   const cells = opts.cells ?? PAPER_TABLE.map(({ n, r_neg }) => ({ n, r_neg }));
   const runs: ToyRun[] = [];
@@ -157,7 +177,7 @@ export function toyRuns(opts: ToyOptions): ToyRun[] {
             ...opts.hyperparameters,
             lambda: algorithm === "lambda",
             seed,
-            env: { name: "tree", depth: 4, target: opts.target ?? TOY_TARGET, shared_prefix: n, r_neg },
+            env: { name: "tree", depth: 4, target: opts.target ?? TOY_TARGET, shared_prefix: n, r_neg, ...preset.env },
             output_dir: join(opts.outDir, "runs", name),
             // a sweep is rerun, not resumed; gpt2-small checkpoints are 1.5 GB each
             save_strategy: "no",
@@ -398,10 +418,12 @@ export function summarise(
     cells.push({ n, r_neg, grpo: algo("grpo"), lambda: algo("lambda"), paper: paper ? { grpo: paper.grpo, lambda: paper.lambda } : null });
   }
   const c = out.runs[0].config;
-  const preset = TOY_PRESETS[opts.preset];
+  const preset = toySetup(opts);
+  const m = opts.model;
   return {
-    preset: opts.preset,
+    preset: m ? "model" : opts.preset,
     model: preset.model,
+    ...(m ? { actions: { L: m.left, R: m.right, prompt_text: m.promptText, prompt_tokens: m.prompt } } : {}),
     target: opts.target ?? TOY_TARGET,
     steps: opts.steps,
     seeds: [...new Set(out.runs.map((r) => r.seed))],
