@@ -27,8 +27,9 @@ options:
   --preset NAME   small (default: 2-layer width-64 GPT-2, minutes on 2 cores) or gpt2-small (124M, hours)
   --model DIR     instead of a preset: a pretrained Hugging Face directory (config.json, model.safetensors,
                   tokenizer.json; GPT-2, Llama 3, Qwen2 or Qwen3); the actions are its tokens "L" and "R"
-  --learning-rate X   with --model: the one rate of every run (default 1e-6, the authors')
-  --prompt TEXT   with --model: the prompt after the model's bos token (default ${JSON.stringify(TOY_PROMPT)})
+  --learning-rate X
+                  with --model: the one rate of every run and both algorithms (default 1e-6, the authors')
+  --prompt TEXT   with --model: the text after the model's bos token (default ${JSON.stringify(TOY_PROMPT)})
   --seeds N       seeds per cell and algorithm (default ${DEFAULT_SEEDS})
   --steps N       steps per run (default ${DEFAULT_STEPS})
   --out DIR       output folder (default runs/toy-<preset>, or runs/toy-<name of DIR> with --model)

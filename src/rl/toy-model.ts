@@ -6,7 +6,8 @@
  *
  * Choices (docs/trainer.md):
  * - The actions are the tokens of "L" and "R" without a leading space (GPT-2: 43 and 49, the same ids as the
- *   presets), so a path reads "LLRL"; " L" and " R" are other tokens and stay masked with the rest.
+ *   presets), so a path reads "LLRL"; " L" and " R" (SentencePiece's "▁L", "▁R") are other tokens and stay
+ *   masked with the rest.
  * - The prompt is the model's document start (config.json's `bos_token_id`: GPT-2's <|endoftext|>, Llama 3's
  *   <|begin_of_text|>), when it has one, then TOY_PROMPT encoded by the tokenizer. It ends in a newline so
  *   that a bare "L" or "R" starting the next line is ordinary text for the model.
@@ -68,22 +69,25 @@ export async function toyModel(dir: string, promptText = TOY_PROMPT): Promise<To
   }
   const tokenizer = await loadTokenizer(tokenizerPath);
 
+  // the vocabulary's piece whose text is exactly the letter: byte-level BPE (GPT-2, Llama 3, Qwen) and
+  // SentencePiece alike have it, and it is what follows a newline; the text "L" alone may encode otherwise
+  // (a SentencePiece tokenizer prepends "▁", giving the space variant)
   const action = (text: "L" | "R"): number => {
-    let ids: number[];
-    try {
-      ids = tokenizer.encode(text);
-    } catch (err) {
-      throw new UserError(`${tokenizerPath}: "${text}" has no token (${(err as Error).message})`);
+    const id = tokenizer.tokenToId(text);
+    if (id === undefined || tokenizer.decode([id]) !== text) {
+      let encoded: string;
+      try {
+        const ids = tokenizer.encode(text);
+        encoded = `encodes as ${ids.length} token${ids.length === 1 ? "" : "s"} [${ids.join(", ")}] ${JSON.stringify(ids.map((i) => tokenizer.decode([i])))}`;
+      } catch (err) {
+        encoded = `cannot be encoded: ${(err as Error).message}`;
+      }
+      throw new UserError(`${tokenizerPath}: "${text}" is not a single token of this tokenizer (the text ${encoded}); the toy's two actions must be the tokens "L" and "R"`);
     }
-    // a vocabulary without "L" may still encode it, as its unknown token: that is no action
-    if (ids.length !== 1 || tokenizer.decode(ids) !== text) {
-      const pieces = ids.length === 1 ? `the token ${ids[0]}, which decodes to ${JSON.stringify(tokenizer.decode(ids))}` : `${ids.length} tokens [${ids.join(", ")}]`;
-      throw new UserError(`${tokenizerPath}: "${text}" is ${pieces}; the toy's actions must be one token each`);
+    if (id >= (vocabSize as number)) {
+      throw new UserError(`${tokenizerPath}: "${text}" is the token ${id}, outside the model's vocabulary (${configPath}: vocab_size ${vocabSize})`);
     }
-    if (ids[0] >= (vocabSize as number)) {
-      throw new UserError(`${tokenizerPath}: "${text}" is the token ${ids[0]}, outside the model's vocabulary (${configPath}: vocab_size ${vocabSize})`);
-    }
-    return ids[0];
+    return id;
   };
   const left = action("L");
   const right = action("R");

@@ -1,9 +1,9 @@
 /**
- * `toy --model DIR`: the paper's toy on a user's pretrained directory. On a tiny GPT-2 written here (weights
- * skewed towards "L", so that they cannot pass for a random init) with a byte-level BPE tokenizer in which
- * "L", "R", " L" and " R" are all single tokens: the actions are exactly the ids of "L" and "R", the rewards
- * are the paper's tree, a 2-step sweep writes what a preset's does, its step-1 entropy is the directory's
- * own logits restricted to the two ids, and the refusals.
+ * `toy --model DIR`: the paper's toy on a user's pretrained directory, here a tiny GPT-2 the test writes
+ * (test/fixtures/toy-model.ts: weights skewed towards "L", so that they cannot pass for a random init; a
+ * byte-level BPE tokenizer in which "L", "R", " L" and " R" are all single tokens). The actions are exactly
+ * the ids of "L" and "R", the rewards are the paper's tree, a 2-step sweep writes what a preset's does, its
+ * step-1 entropy is the directory's own logits restricted to the two ids, and the refusals.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -12,83 +12,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { GPT2 } from "../../src/engine/gpt2.js";
-import { loadHFModel, saveHFModel } from "../../src/engine/hf.js";
+import { loadHFModel } from "../../src/engine/hf.js";
 import { createEnvironment } from "../../src/rl/env/index.js";
 import { TOY_MODEL_LEARNING_RATE, TOY_PROMPT, toyModel } from "../../src/rl/toy-model.js";
 import { toyRuns, TOY_TARGET } from "../../src/rl/toy.js";
 import { train } from "../../src/rl/trainer.js";
 import { Rng } from "../../src/util/rng.js";
 import { TINY, writeTinyCheckpoint } from "../fixtures/tiny-families.js";
+import { EOT, L, R, SPACE_R, tokenizerJson, VOCAB, writeToyModel } from "../fixtures/toy-model.js";
 
 const root = mkdtempSync(join(tmpdir(), "lgrpo-toymodel-"));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-// byte-level BPE: byte b is token b (GPT-2's alphabet), then " L", " R" (merges), then <|endoftext|> last,
-// where GPT-2's config puts bos_token_id
-const L = "L".charCodeAt(0);
-const R = "R".charCodeAt(0);
-const SPACE_L = 256;
-const SPACE_R = 257;
-const EOT = 258;
-const VOCAB = 259;
-
-function byteToChar(): string[] {
-  const printable = (b: number): boolean => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-  const chars: string[] = [];
-  let extra = 0;
-  for (let b = 0; b < 256; b++) chars.push(String.fromCharCode(printable(b) ? b : 256 + extra++));
-  return chars;
-}
-
-function tokenizerJson(): object {
-  const chars = byteToChar();
-  const vocab: Record<string, number> = {};
-  chars.forEach((c, b) => (vocab[c] = b));
-  const space = chars[32];
-  vocab[space + "L"] = SPACE_L;
-  vocab[space + "R"] = SPACE_R;
-  vocab["<|endoftext|>"] = EOT;
-  const byteLevel = { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true };
-  return {
-    version: "1.0",
-    truncation: null,
-    padding: null,
-    added_tokens: [{ id: EOT, content: "<|endoftext|>", single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
-    normalizer: null,
-    pre_tokenizer: byteLevel,
-    post_processor: null,
-    decoder: byteLevel,
-    model: {
-      type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: "", end_of_word_suffix: "", fuse_unk: false,
-      byte_fallback: false, ignore_merges: false, vocab, merges: [`${space} L`, `${space} R`],
-    },
-  };
-}
-
-/**
- * A 1-layer GPT-2 whose final LayerNorm bias b is large and whose "L" row of the tied head leans on b, so
- * every position's logit of "L" is well above that of "R" (entropy about 0.15 nats a move, where a random
- * init's near-uniform L/R gives about ln 2 = 0.69).
- */
-async function writeModel(dir: string): Promise<void> {
-  mkdirSync(dir, { recursive: true });
-  const model = new GPT2({ vocabSize: VOCAB, contextLength: 32, nLayer: 1, nHead: 2, nEmbd: 16, layerNormEpsilon: 1e-5 });
-  model.initialize(new Rng(7));
-  const p = new Map(model.parameters().map((x) => [x.name, x.data]));
-  const b = p.get("ln_f.bias")!;
-  const C = b.length;
-  const rng = new Rng(11);
-  for (let i = 0; i < C; i++) b[i] = rng.normal();
-  const bb = b.reduce((a, x) => a + x * x, 0);
-  const wte = p.get("wte.weight")!;
-  for (let i = 0; i < C; i++) wte[L * C + i] += (2 / bb) * b[i];
-  await saveHFModel(model, dir);
-  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tokenizerJson()));
-}
-
 const modelDir = join(root, "gpt2-lr");
-const ready = writeModel(modelDir);
+const ready = writeToyModel(modelDir);
 
 /** The paper's tree, from its definition: +1 at the target, r_neg if it shares the target's first n moves, else 0.7. */
 function paperReward(moves: string, n: number, r_neg: number): number {
@@ -218,7 +155,7 @@ test("a Llama-family directory runs the same toy (its tokenizer's L and R, no bo
   for (const g of groups) for (const c of g.completions) assert.ok(c.tokens.length === 4 && c.tokens.every((t: number) => t === L || t === R));
 });
 
-test("refused in one line: no tokenizer.json, 'L' not one token, 'L' unknown, --model with --preset, --learning-rate without --model", async () => {
+test("refused in one line: no tokenizer.json, no single-token 'L' or 'R', --model with --preset, --learning-rate without --model", async () => {
   await ready;
   const bare = join(root, "bare");
   mkdirSync(bare, { recursive: true });
@@ -226,17 +163,25 @@ test("refused in one line: no tokenizer.json, 'L' not one token, 'L' unknown, --
   await assert.rejects(toyModel(bare), /bare\/tokenizer\.json: not found; toy --model needs the model's tokenizer to find the tokens of "L" and "R"/);
   await assert.rejects(toyModel(join(root, "nowhere")), /--model .*nowhere: cannot read it \(ENOENT\)/);
 
-  // SentencePiece-style: "L" becomes "▁L", which this vocabulary has only as two pieces
+  // SentencePiece-style: this vocabulary has the word-initial "▁L" (what the text "L" alone encodes to:
+  // the space variant) but no bare "L"; the next has no R at all
   const sp = join(root, "sp");
   mkdirSync(sp, { recursive: true });
   writeFileSync(join(sp, "config.json"), readFileSync(join(modelDir, "config.json")));
   const metaspace = { type: "Metaspace", replacement: "\u2581", prepend_scheme: "always", split: true };
-  const bpe = { type: "BPE", dropout: null, unk_token: "<unk>", continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, merges: [] };
+  const wordLevel = (vocab: Record<string, number>) => ({ type: "WordLevel", vocab, unk_token: "<unk>" });
   const base = { version: "1.0", truncation: null, padding: null, added_tokens: [], normalizer: null, pre_tokenizer: metaspace, post_processor: null, decoder: metaspace };
-  writeFileSync(join(sp, "tokenizer.json"), JSON.stringify({ ...base, model: { ...bpe, vocab: { "<unk>": 0, "\u2581": 1, L: 2, R: 3 } } }));
-  await assert.rejects(toyModel(sp), /sp\/tokenizer\.json: "L" is 2 tokens \[1, 2\]; the toy's actions must be one token each/);
-  writeFileSync(join(sp, "tokenizer.json"), JSON.stringify({ ...base, pre_tokenizer: null, decoder: null, model: { ...bpe, vocab: { "<unk>": 0, L: 1 } } }));
-  await assert.rejects(toyModel(sp), /"R" is the token 0, which decodes to "<unk>"; the toy's actions must be one token each/);
+  writeFileSync(join(sp, "tokenizer.json"), JSON.stringify({ ...base, model: wordLevel({ "<unk>": 0, "\u2581L": 1, "\u2581R": 2, R: 3 }) }));
+  await assert.rejects(
+    toyModel(sp),
+    /sp\/tokenizer\.json: "L" is not a single token of this tokenizer \(the text encodes as 1 token \[1\] \["L"\]\); the toy's two actions must be the tokens "L" and "R"/,
+  );
+  writeFileSync(join(sp, "tokenizer.json"), JSON.stringify({ ...base, model: wordLevel({ "<unk>": 0, L: 1 }) }));
+  await assert.rejects(toyModel(sp), /"R" is not a single token of this tokenizer \(the text cannot be encoded: piece '\u2581R' has no id/);
+  // the bare pieces present: taken, whatever "L" alone encodes to
+  writeFileSync(join(sp, "tokenizer.json"), JSON.stringify({ ...base, model: wordLevel({ "<unk>": 0, "\u2581L": 1, "\u2581R": 2, L: 3, R: 4 }) }));
+  const m = await toyModel(sp, "R");
+  assert.deepEqual([m.left, m.right], [3, 4]);
 
   const both = cli(["toy", "--model", modelDir, "--preset", "small"]);
   assert.notEqual(both.status, 0);
