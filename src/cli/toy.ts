@@ -1,7 +1,7 @@
 /**
  * `lambda-grpo toy [--preset small|gpt2-small | --model DIR] [--seeds 5] [--steps 250] [--out DIR] [--jobs N]
- * [--json]`: the paper's toy sweep (src/rl/toy.ts), on a preset or a user's pretrained model (src/rl/toy-model.ts). Prints the table of target rates (ours beside the paper's), writes
- * DIR/results.json, DIR/report.html (offline) and one run directory per run under DIR/runs/.
+ * [--json]`: the paper's toy sweep (src/rl/toy.ts), on a preset or on a user's pretrained model
+ * (src/rl/toy-model.ts). Prints the table of target rates (ours beside the paper's), writes DIR/results.json, DIR/report.html (offline) and one run directory per run under DIR/runs/.
  */
 import { mkdir } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
@@ -9,7 +9,7 @@ import { writeFileAtomic } from "../io/atomic.js";
 import { prepareOutputs } from "../io/outputs.js";
 import { createProgress } from "../io/progress.js";
 import { toyReportHtml } from "../report/toy.js";
-import { TOY_PROMPT, toyModel } from "../rl/toy-model.js";
+import { TOY_MODEL_LEARNING_RATE, TOY_PROMPT, toyModel } from "../rl/toy-model.js";
 import { formatSpeedTable, formatTable, lastRate, runToy, summarise, TOY_PRESETS, type ToyOptions, type ToyPreset } from "../rl/toy.js";
 import { cannotWrite } from "../util/errors.js";
 import { choiceOption, intOption, numberOption, parseCommand, usageError } from "./args.js";
@@ -28,7 +28,7 @@ options:
   --model DIR     instead of a preset: a pretrained Hugging Face directory (config.json, model.safetensors,
                   tokenizer.json; GPT-2, Llama 3, Qwen2 or Qwen3); the actions are its tokens "L" and "R"
   --learning-rate X
-                  with --model: the one rate of every run and both algorithms (default 1e-6, the authors')
+                  with --model: the one rate of every run and both algorithms (default ${TOY_MODEL_LEARNING_RATE}, the authors')
   --prompt TEXT   with --model: the text after the model's bos token (default ${JSON.stringify(TOY_PROMPT)})
   --seeds N       seeds per cell and algorithm (default ${DEFAULT_SEEDS})
   --steps N       steps per run (default ${DEFAULT_STEPS})
