@@ -1,7 +1,8 @@
 /**
  * `lambda-grpo toy [--preset small|gpt2-small | --model DIR] [--seeds 5] [--steps 250] [--out DIR] [--jobs N]
  * [--json]`: the paper's toy sweep (src/rl/toy.ts), on a preset or on a user's pretrained model
- * (src/rl/toy-model.ts). Prints the table of target rates (ours beside the paper's), writes DIR/results.json, DIR/report.html (offline) and one run directory per run under DIR/runs/.
+ * (src/rl/toy-model.ts). Prints the table of target rates (ours beside the paper's), writes DIR/results.json,
+ * DIR/report.html (offline) and one run directory per run under DIR/runs/.
  */
 import { mkdir } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
@@ -28,7 +29,7 @@ options:
   --model DIR     instead of a preset: a pretrained Hugging Face directory (config.json, model.safetensors,
                   tokenizer.json; GPT-2, Llama 3, Qwen2 or Qwen3); the actions are its tokens "L" and "R"
   --learning-rate X
-                  with --model: the one rate of every run and both algorithms (default ${TOY_MODEL_LEARNING_RATE}, the authors')
+                  with --model: the one rate of every run and both algorithms (default ${TOY_MODEL_LEARNING_RATE.toExponential()}, the authors')
   --prompt TEXT   with --model: the text after the model's bos token (default ${JSON.stringify(TOY_PROMPT)})
   --seeds N       seeds per cell and algorithm (default ${DEFAULT_SEEDS})
   --steps N       steps per run (default ${DEFAULT_STEPS})

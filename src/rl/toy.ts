@@ -153,7 +153,7 @@ function toySetup(opts: ToyOptions): { model: string; hyperparameters: TrainConf
   return {
     model: m.dir,
     hyperparameters: { learning_rate: TOY_MODEL_LEARNING_RATE },
-    note: `pretrained model from ${m.dir}; actions "L" = ${m.left}, "R" = ${m.right}; learning rate ${opts.hyperparameters?.learning_rate === undefined ? `the authors' ${TOY_MODEL_LEARNING_RATE} (not tuned here)` : "given"}`,
+    note: `pretrained model from ${m.dir}; actions "L" = ${m.left}, "R" = ${m.right}; learning rate ${opts.hyperparameters?.learning_rate === undefined ? `the authors' ${TOY_MODEL_LEARNING_RATE.toExponential()} (not tuned here)` : "given"}`,
     env: { left_token: m.left, right_token: m.right, prompt: m.prompt },
   };
 }
