@@ -1,7 +1,8 @@
 /**
  * `lambda-grpo train [config.yaml|json] [--resume] [--overwrite] [--output-dir DIR] [--steps N] [--quiet]`:
  * GRPO / lambda-GRPO training from one config file (src/rl/config.ts documents the fields; docs/trainer.md
- * has the table). Progress: a bar with reward and ETA on a terminal, plain lines otherwise.
+ * has the table). Progress: a bar with reward and ETA on a terminal, plain lines otherwise. With `lora:` the
+ * run ends by writing output_dir/adapter/, a PEFT adapter directory.
  */
 import { existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
@@ -10,7 +11,8 @@ import { prepareOutputs, sameFile } from "../io/outputs.js";
 import { createProgress } from "../io/progress.js";
 import { configWarnings, loadConfigFile, resolveConfig } from "../rl/config.js";
 import { validateEnv } from "../rl/env/index.js";
-import { train, type StepMetrics } from "../rl/trainer.js";
+import { ADAPTER_DIR, train, type StepMetrics } from "../rl/trainer.js";
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from "../engine/peft.js";
 import { UserError } from "../util/errors.js";
 import { intOption, parseCommand, usageError } from "./args.js";
 
@@ -66,10 +68,14 @@ export async function main(argv: string[]): Promise<void> {
   const runFile = (name: string): string => join(config.output_dir, name);
   // The run's own config.json as CONFIG (a resume) is rewritten with itself, resolved: nothing is lost.
   const ownConfig = await sameFile(source, runFile("config.json"));
+  const adapterFiles = config.lora === undefined ? [] : [ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE].map((f) => join(ADAPTER_DIR, f));
   await prepareOutputs({
     inputs: [{ option: "input", path: source }],
-    inputDirs: typeof config.model === "string" ? [{ option: "model", path: config.model }] : [],
-    outputs: [...(ownConfig ? [] : ["config.json"]), "metrics.jsonl", "rollouts.jsonl"].map((name) => ({ option: "output_dir", path: runFile(name) })),
+    inputDirs: [
+      ...(typeof config.model === "string" ? [{ option: "model", path: config.model }] : []),
+      ...(config.lora?.adapter !== undefined ? [{ option: "lora.adapter", path: config.lora.adapter }] : []),
+    ],
+    outputs: [...(ownConfig ? [] : ["config.json"]), "metrics.jsonl", "rollouts.jsonl", ...adapterFiles].map((name) => ({ option: "output_dir", path: runFile(name) })),
   });
 
   // warnings are not progress: --quiet keeps them

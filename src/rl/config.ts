@@ -39,22 +39,46 @@ export const ModelShape = z
     message: `the shape has more than ${MAX_SHAPE_PARAMETERS} parameters (2^31, 8 GiB of float32), more than the engine holds`,
   });
 
+/** PEFT's LoraConfig defaults, for a run that starts fresh adapters (no `adapter`). */
+const PEFT_LORA_DEFAULTS = { r: 8, lora_alpha: 8, lora_dropout: 0, target_modules: ["q_proj", "v_proj"] };
+
+type TargetModules = "all-linear" | string[];
+/**
+ * A resolved `lora:` block. Fresh adapters: every field, PEFT's defaults filled in. From `adapter`: only the
+ * fields the config gives; the rest comes from the adapter's adapter_config.json, which r, lora_alpha and
+ * target_modules must agree with (checked when the policy is built, src/policy/index.ts).
+ */
+export type LoraSettings =
+  | { adapter?: undefined; r: number; lora_alpha: number; lora_dropout: number; target_modules: TargetModules }
+  | { adapter: string; r?: number; lora_alpha?: number; lora_dropout?: number; target_modules?: TargetModules };
+
 /**
  * LoRA adapters on a decoder-family model (Llama 3, Qwen2, Qwen3), in PEFT's LoraConfig names and defaults;
  * the base weights are then frozen and, with `beta` > 0, the KL reference is the base (adapters off).
  */
 export const LoraField = z
   .object({
+    /**
+     * A PEFT adapter directory (adapter_config.json + adapter_model.safetensors) to start from, as PEFT's
+     * `PeftModel.from_pretrained(model, adapter, is_trainable=True)`: its A and B are the initial adapters and
+     * its config gives r, lora_alpha, lora_dropout and target_modules (fields given here must agree, but
+     * lora_dropout, a training choice, may differ). Default: fresh adapters, PEFT's init from `seed`.
+     */
+    adapter: z.string().min(1).optional(),
     /** adapter rank. Default 8 (PEFT). */
-    r: z.number().int().min(1).default(8),
+    r: z.number().int().min(1).optional(),
     /** the update is (lora_alpha / r) B A. Default 8 (PEFT). */
-    lora_alpha: z.number().positive().default(8),
+    lora_alpha: z.number().positive().optional(),
     /** dropout on the adapters' input, training passes only. Default 0 (PEFT). */
-    lora_dropout: z.number().min(0).lt(1).default(0),
+    lora_dropout: z.number().min(0).lt(1).optional(),
     /** module names (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj) or "all-linear". Default q_proj, v_proj (PEFT's for these families). */
-    target_modules: z.union([z.literal("all-linear"), z.array(z.string().min(1)).min(1)]).default(["q_proj", "v_proj"]),
+    target_modules: z.union([z.literal("all-linear"), z.array(z.string().min(1)).min(1)]).optional(),
   })
-  .strict();
+  .strict()
+  .transform((l): LoraSettings => {
+    const given = Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined));
+    return l.adapter === undefined ? { ...PEFT_LORA_DEFAULTS, ...given } as LoraSettings : given as LoraSettings;
+  });
 
 /** The environment: `name` picks it from the registry (src/rl/env/index.ts); its other fields are its own. */
 const EnvField = z.looseObject({ name: z.string().min(1) });
@@ -69,7 +93,8 @@ export const TrainConfigSchema = z
      */
     model: z.union([z.string().min(1), ModelShape]).default("small"),
     /**
-     * LoRA (PEFT's fields: `r`, `lora_alpha`, `lora_dropout`, `target_modules`) on a decoder-family model
+     * LoRA (PEFT's fields: `r`, `lora_alpha`, `lora_dropout`, `target_modules`, or `adapter` to start from a
+     * PEFT adapter directory) on a decoder-family model
      * (`model`: a FAMILY_PRESETS name such as `qwen2-0.5b`, `llama-tiny`, or a Llama / Qwen2 / Qwen3 directory).
      * Absent (default): full fine-tuning.
      */
@@ -188,8 +213,9 @@ export interface ConfigIssue {
 
 /** The field names of the object schema at `path` under `schema` (through defaults, optionals, unions). */
 function fieldsAt(schema: z.core.$ZodType, path: PropertyKey[]): string[] {
-  const def = schema._zod.def as { type: string; shape?: Record<string, z.core.$ZodType>; innerType?: z.core.$ZodType; options?: z.core.$ZodType[] };
+  const def = schema._zod.def as { type: string; shape?: Record<string, z.core.$ZodType>; innerType?: z.core.$ZodType; options?: z.core.$ZodType[]; in?: z.core.$ZodType };
   if (def.innerType) return fieldsAt(def.innerType, path);
+  if (def.type === "pipe" && def.in) return fieldsAt(def.in, path);
   if (def.options) return def.options.flatMap((o) => fieldsAt(o, path));
   if (!def.shape) return [];
   if (path.length === 0) return Object.keys(def.shape);

@@ -33,19 +33,29 @@ export type PolicyFields = Pick<TrainConfig, "model" | "lora" | "gradient_checkp
 export type PolicyFactory = (config: PolicyFields) => Promise<Policy>;
 
 /**
- * The engine's policy for `config.model` (GPT-2 or a decoder family, with `config.lora`'s adapters),
- * initialised from `config.seed` (deterministic).
+ * The engine's policy for `config.model` (GPT-2 or a decoder family, with `config.lora`'s adapters: fresh,
+ * or read from `lora.adapter`), initialised from `config.seed` (deterministic).
  */
 export const createEnginePolicy: PolicyFactory = async (config) => {
   const { createPolicy } = await import("../policy/index.js");
   const l = config.lora;
   return createPolicy(modelSpec(config.model), {
     seed: config.seed,
-    lora: l === undefined ? null : { r: l.r, alpha: l.lora_alpha, dropout: l.lora_dropout, targetModules: l.target_modules },
+    lora: l === undefined || l.adapter !== undefined ? null : { r: l.r, alpha: l.lora_alpha, dropout: l.lora_dropout, targetModules: l.target_modules },
+    adapter: l?.adapter === undefined ? null : { dir: l.adapter, r: l.r, alpha: l.lora_alpha, dropout: l.lora_dropout, targetModules: l.target_modules },
     gradientCheckpointing: config.gradient_checkpointing,
     adamBeta1: config.adam_beta1,
     adamBeta2: config.adam_beta2,
     adamEps: config.adam_epsilon,
     weightDecay: config.weight_decay,
   });
+};
+
+/** Writes a trained policy's LoRA adapters as a PEFT directory; `baseModel` is its base_model_name_or_path. */
+export type AdapterSaver = (policy: Policy, dir: string, baseModel: string | null) => Promise<void>;
+
+/** The engine's AdapterSaver (a decoder-family policy with LoRA; anything else is a bug). */
+export const saveEngineAdapter: AdapterSaver = async (policy, dir, baseModel) => {
+  const { saveAdapter } = await import("../policy/index.js");
+  await saveAdapter(policy, dir, baseModel);
 };

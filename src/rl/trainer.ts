@@ -8,8 +8,8 @@
  * Determinism: everything random comes from one seeded Rng (its state is checkpointed) and the policy's
  * seeded init, so the same config gives the same metrics.jsonl, and a resumed run continues bit-for-bit.
  */
-import { appendFile, mkdir, rm } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { appendFile, mkdir, rm, stat } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
 import { removeStaleTemps, writeFileAtomic } from "../io/atomic.js";
 import {
   buildPrefixTree,
@@ -25,7 +25,7 @@ import { CHECKPOINT_NAME, checkpointPath, listCheckpoints, pruneCheckpoints, rea
 import type { TrainConfig } from "./config.js";
 import { createEnvironment, type Environment, type Prompt, type ScoredCompletion } from "./env/index.js";
 import { objective, type SequenceTerms } from "./loss.js";
-import { createEnginePolicy, type PolicyFactory } from "./model.js";
+import { createEnginePolicy, saveEngineAdapter, type AdapterSaver, type PolicyFactory } from "./model.js";
 import type { Policy, SequenceBatch } from "./policy.js";
 import { checkSameConfig, exists, fileSize, syncFile, truncateTo } from "./rundir.js";
 
@@ -58,6 +58,8 @@ export interface TrainOptions {
   overwrite?: boolean;
   /** Builds the policy (default: the engine's GPT-2); must be deterministic in config.seed. */
   policyFactory?: PolicyFactory;
+  /** Writes the LoRA adapters of a `lora:` run to output_dir/adapter/ at the end (default: the engine's, PEFT's format). */
+  saveAdapter?: AdapterSaver;
   /** Called after each step's metrics line is written. */
   onStep?: (metrics: StepMetrics, config: TrainConfig) => void;
   /** Called when the run starts (fresh or resumed at `startStep`). */
@@ -75,6 +77,9 @@ export interface TrainResult {
 /** NaN or infinity in the loss or gradients: the run stops, the last good checkpoint stays. */
 export class NonFiniteError extends UserError {}
 
+/** The run's final LoRA adapters, a PEFT directory (with `lora:`): output_dir/adapter/. */
+export const ADAPTER_DIR = "adapter";
+
 /** Fields that may differ between a run's config.json and the config it is resumed with. */
 const RESUMABLE_CHANGES = new Set(["steps", "checkpoint_every", "save_total_limit", "output_dir"]);
 
@@ -85,7 +90,11 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     metrics: join(dir, "metrics.jsonl"),
     rollouts: join(dir, "rollouts.jsonl"),
     checkpoints: join(dir, "checkpoints"),
+    adapter: join(dir, ADAPTER_DIR),
   };
+  if (config.lora?.adapter !== undefined && resolve(config.lora.adapter) === resolve(files.adapter)) {
+    throw new UserError(`lora.adapter: ${config.lora.adapter} is where this run writes its adapter; start from a copy, or pick another output_dir`);
+  }
   try {
     await mkdir(files.checkpoints, { recursive: true });
   } catch (err) {
@@ -133,6 +142,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     await rm(files.metrics, { force: true });
     await rm(files.rollouts, { force: true });
     for (const s of existing) await rm(checkpointPath(files.checkpoints, s), { force: true });
+    await rm(files.adapter, { recursive: true, force: true });
   }
   await writeFileAtomic(files.config, JSON.stringify(config, null, 2) + "\n");
   if (startStep === 0) {
@@ -186,6 +196,11 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       lastCheckpoint = step;
       await pruneCheckpoints(files.checkpoints, config.save_total_limit);
     }
+  }
+  if (config.lora !== undefined) {
+    const model = config.model;
+    const base = typeof model === "string" && (await stat(model).then((s) => s.isDirectory(), () => false)) ? model : null;
+    await (options.saveAdapter ?? saveEngineAdapter)(policy, files.adapter, base);
   }
   return { config, metrics, startStep };
 }
