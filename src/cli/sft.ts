@@ -2,12 +2,15 @@
  * `lambda-grpo sft CONFIG [--resume] [--overwrite] [--output-dir DIR] [--max-steps N] [--quiet]`: supervised
  * fine-tuning on (problem, solution) rows, loss on the solution only (src/sft/config.ts documents the fields,
  * docs/reasoning.md the run). At the end the model and its tokenizer are written to output_dir/model/, a
- * Hugging Face directory that `train`, `logprobs` and `sft` itself take as `model`.
+ * Hugging Face directory that `train`, `logprobs` and `sft` itself take as `model`. With `lora:`, model/ is
+ * the base with the adapters merged in, and output_dir/adapter/ the adapters alone (PEFT's format).
  */
 import { stat } from "node:fs/promises";
-import { resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { createProgress } from "../io/progress.js";
+import { DecoderPolicy, saveAdapter } from "../policy/index.js";
 import { savePolicyDirectory, unsavable } from "../policy/save.js";
+import { ADAPTER_DIR } from "../rl/trainer.js";
 import { loadSftConfig, resolveSftConfig, type SftConfig } from "../sft/config.js";
 import { loadChatTokenizer, loadExamples } from "../sft/data.js";
 import { sft, sftSteps, type SftMetrics } from "../sft/trainer.js";
@@ -17,7 +20,8 @@ import { intOption, parseCommand, usageError } from "./args.js";
 const USAGE = `usage: lambda-grpo sft CONFIG [options]
 
 CONFIG is a JSON or YAML file of sft fields (src/sft/config.ts; docs/reasoning.md); fields left out take
-their defaults. Writes output_dir/{config.json, metrics.jsonl, checkpoints/, model/}.
+their defaults. Writes output_dir/{config.json, metrics.jsonl, checkpoints/, model/} (with lora: model/
+merged, and adapter/, a PEFT adapter directory).
 
 options:
   --resume           continue the run in output_dir from its newest checkpoint
@@ -51,9 +55,13 @@ export async function main(argv: string[]): Promise<void> {
 
   const tokenizerDir = await tokenizerDirectory(config, positionals[0]);
   const out = resolve(config.output_dir, "model");
-  for (const input of [typeof config.model === "string" ? config.model : null, tokenizerDir]) {
-    if (input !== null && resolve(input) === out) {
-      throw new UserError(`${positionals[0]}: output_dir: the run would write its model over its input ${input}; pick another output_dir`);
+  const adapterOut = join(config.output_dir, ADAPTER_DIR);
+  for (const input of [typeof config.model === "string" ? config.model : null, tokenizerDir, config.lora?.adapter ?? null]) {
+    if (input === null) continue;
+    for (const written of [out, resolve(adapterOut)]) {
+      if (resolve(input) === written) {
+        throw new UserError(`${positionals[0]}: output_dir: the run would write its ${basename(written)} over its input ${input}; pick another output_dir`);
+      }
     }
   }
   const tok = await loadChatTokenizer(tokenizerDir);
@@ -75,7 +83,16 @@ export async function main(argv: string[]): Promise<void> {
     eval: evalSet?.examples,
     resume: values.resume,
     overwrite: values.overwrite,
-    saveModel: { unsupported: unsavable, save: (policy, dir) => savePolicyDirectory(policy, dir, tokenizerDir) },
+    saveModel: {
+      unsupported: unsavable,
+      save: async (policy, dir) => {
+        if (policy instanceof DecoderPolicy && policy.model.lora !== null) {
+          const base = typeof config.model === "string" && (await isDirectory(config.model)) ? config.model : null;
+          await saveAdapter(policy, adapterOut, base);
+        }
+        await savePolicyDirectory(policy, dir, tokenizerDir);
+      },
+    },
     onStart(startStep, _total, noModel) {
       first = startStep;
       if (noModel !== null) log(`sft: no model/ at the end: ${noModel}`);

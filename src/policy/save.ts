@@ -1,7 +1,8 @@
 /**
  * A policy written as a Hugging Face directory: the weights in GPT-2's or its family's layout, and the
  * tokenizer's files copied beside them, so the directory is one that `createPolicy`, `eval`, `train` and
- * Transformers load whole. `sft` writes its model/ with it, and the reasoning sweep its base.
+ * Transformers load whole. `sft` writes its model/ with it, and the reasoning sweep its base. A LoRA policy
+ * is written with its adapters merged into the weights.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -18,13 +19,10 @@ export const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "gene
 /** Why `savePolicyDirectory` cannot write this policy, or null when it can. */
 export function unsavable(policy: Policy): string | null {
   if (!(policy instanceof GPT2Policy || policy instanceof DecoderPolicy)) return "this policy has no Hugging Face layout";
-  if (policy instanceof DecoderPolicy && policy.model.lora !== null) {
-    return "with lora, model/ (adapters merged or as a PEFT directory) is not written yet; the checkpoints hold the adapters";
-  }
   return null;
 }
 
-/** Writes `policy` to `dir` (config.json, model.safetensors) with `tokenizerDir`'s tokenizer files (those it has). */
+/** Writes `policy` to `dir` (config.json, model.safetensors; LoRA merged) with `tokenizerDir`'s tokenizer files (those it has). */
 export async function savePolicyDirectory(policy: Policy, dir: string, tokenizerDir: string): Promise<void> {
   const why = unsavable(policy);
   if (why !== null) throw new UserError(`${dir}: ${why}`);
@@ -32,9 +30,19 @@ export async function savePolicyDirectory(policy: Policy, dir: string, tokenizer
     const { saveHFModel } = await import("../engine/hf.js");
     await saveHFModel(policy.model, dir);
   } else {
-    const { saveDecoderModel } = await import("../engine/hf-families.js");
+    const { allocateParameters, saveDecoderModel } = await import("../engine/hf-families.js");
     const m = (policy as DecoderPolicy).model;
-    await saveDecoderModel(dir, m.config, m.baseParameters());
+    let weights: Iterable<{ name: string; data: Float32Array }> = m.baseParameters();
+    if (m.lora !== null) {
+      // the adapters merged in (W + (alpha / r) B A): a plain checkpoint the next stage loads without PEFT
+      const { mergeLora } = await import("../engine/peft.js");
+      const merged = allocateParameters(m.config);
+      const byName = new Map(m.baseParameters().map((p) => [p.name, p.data]));
+      for (const p of merged) p.data.set(byName.get(p.name)!);
+      mergeLora(merged, m.loraParameters(), m.config, m.lora);
+      weights = merged;
+    }
+    await saveDecoderModel(dir, m.config, weights);
   }
   for (const name of TOKENIZER_FILES) {
     const from = join(tokenizerDir, name);
