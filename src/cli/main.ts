@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(arg
   toy: { summary: "run the paper's toy sweep (GRPO vs lambda-GRPO) and report it", load: () => import("./toy.js") },
   train: { summary: "train a policy with GRPO / lambda-GRPO from a config file", load: () => import("./train.js") },
   sft: { summary: "supervised fine-tuning on (problem, solution) rows, loss on the solution only", load: () => import("./sft.js") },
+  reasoning: { summary: "the downstream experiment at this machine's scale: SFT base, GRPO vs lambda-GRPO grid, overlap study", load: () => import("./reasoning.js") },
   "reasoning-data": { summary: "write the reasoning task family's splits and its tokenizer", load: () => import("./reasoning-data.js") },
   prm: { summary: "per-token process rewards, advantages and lambda sizes for rollout groups", load: () => import("./prm.js") },
   analyze: { summary: "prefix-overlap metrics of rollout groups, with an HTML report", load: () => import("./analyze.js") },

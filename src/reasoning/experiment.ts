@@ -1,0 +1,533 @@
+/**
+ * The paper's downstream experiment and its overlap study at a scale this machine runs (issue 10,
+ * docs/reasoning.md): generate the task family, SFT a small Llama from random init into the base model,
+ * then GRPO and lambda-GRPO x beta x seeds from that base, every run and the base evaluated greedily on the
+ * five held-out sets, plus the same training at group size 36 for the overlap study. Everything is written
+ * under one folder and every stage resumes: a killed sweep run again goes on from its last checkpoints.
+ *
+ *   <out>/sweep.json                  the resolved preset (a rerun with other settings is refused)
+ *   <out>/data/                       the splits (JSON Lines) and tokenizer/ (src/reasoning/data.ts)
+ *   <out>/base/                       the SFT run (src/sft); base/model/ is the base model, a HF directory
+ *   <out>/runs/<row>-seed<k>/         one GRPO / lambda-GRPO run (train's run directory)
+ *   <out>/runs/overlap-g<G>-seed<k>/  the overlap study's runs at group sizes other than the grid's
+ *   <out>/eval/<base | run name>/     `eval`'s output for the five sets (src/rl/eval.ts)
+ *   <out>/results.json, report.html   the summary (src/reasoning/results.ts) and its page
+ */
+import { availableParallelism } from "node:os";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+import { writeFileAtomic } from "../io/atomic.js";
+import { exists } from "../rl/rundir.js";
+import type { TrainConfig, TrainConfigInput } from "../rl/config.js";
+import { resolveConfig } from "../rl/config.js";
+import { validateEnv } from "../rl/env/index.js";
+import { AUTHORS_SYSTEM_PROMPT, PLAIN_TEMPLATE } from "../rl/env/math.js";
+import type { BenchmarkResult, EvalSettings } from "../rl/eval.js";
+import { savePolicyDirectory, unsavable } from "../policy/save.js";
+import { resolveSftConfig, type SftConfig } from "../sft/config.js";
+import { loadChatTokenizer, loadExamples } from "../sft/data.js";
+import { sft } from "../sft/trainer.js";
+import { UserError } from "../util/errors.js";
+import { pearson } from "../util/stats.js";
+import { writeTaskData } from "./data.js";
+import { PAPER_SUMMARY, RESULT_ROWS, type Curve, type OverlapResult, type ReasoningResults, type ResultRow, type ResultRowName, type Stat } from "./results.js";
+import { BENCHMARKS } from "./tasks.js";
+
+/** What differs between `quick` and `full`; everything else is in SHARED. */
+export interface ReasoningPreset {
+  /** seeds per (algorithm, beta) cell */
+  seeds: number;
+  betas: number[];
+  /** SFT optimiser steps of the base model (batch SHARED.sft.batch) */
+  sftSteps: number;
+  /** RL steps of every run of the grid and of the overlap study */
+  rlSteps: number;
+  /** problems of validation and of each benchmark */
+  heldOut: number;
+  /** greedy validation accuracy during RL on the first this many validation problems, every validationEvery steps */
+  validationProblems: number;
+  validationEvery: number;
+  /** group sizes of the overlap study (the grid's is SHARED.rl.num_generations) */
+  overlapGroupSizes: number[];
+}
+
+export const REASONING_PRESETS: Record<"quick" | "full", ReasoningPreset> = {
+  quick: {
+    seeds: 1,
+    betas: [0, 0.04],
+    sftSteps: 600,
+    rlSteps: 40,
+    heldOut: 100,
+    validationProblems: 50,
+    validationEvery: 10,
+    overlapGroupSizes: [6, 36],
+  },
+  full: {
+    seeds: 3,
+    betas: [0, 0.04],
+    sftSteps: 2500,
+    rlSteps: 200,
+    heldOut: 300,
+    validationProblems: 100,
+    validationEvery: 20,
+    overlapGroupSizes: [6, 36],
+  },
+};
+export type PresetName = keyof typeof REASONING_PRESETS;
+
+/** Settings both presets share; the RL ones are the authors' (PAPER.md section 5) where they fit. */
+export const SHARED = {
+  data: { seed: 0, train: 20000, contextLength: 256 },
+  sft: {
+    model: "llama-reasoning",
+    batch: 16,
+    /** from random init (docs/reasoning.md: TRL's 2e-5 is for pretrained models) */
+    learning_rate: 2e-3,
+    lr_scheduler_type: "cosine",
+    warmup_ratio: 0.02,
+    seed: 0,
+  },
+  rl: {
+    num_generations: 6,
+    prompts_per_step: 4,
+    temperature: 0.75,
+    top_p: 1,
+    /** the longest `long` solution is 101 tokens */
+    max_completion_length: 128,
+    /** the authors' aggregation (per-sequence mean, then mean) */
+    loss_type: "grpo",
+    epsilon: 0.2,
+    num_iterations: 1,
+    /** chosen once for both algorithms on validation (docs/reasoning.md, `reasoning --tune`) */
+    learning_rate: 1e-4,
+    max_grad_norm: 1,
+    checkpoint_every: 20,
+  },
+  eval: { maxNewTokens: 160, batchSize: 50 },
+} as const;
+
+/** A run of the grid or of the overlap study. */
+export interface RunSpec {
+  name: string;
+  row: Exclude<ResultRowName, "base"> | null;
+  lambda: boolean;
+  beta: number;
+  seed: number;
+  groupSize: number;
+  promptsPerStep: number;
+}
+
+/** The grid's rows: algorithm x beta, seeds 1..n (seed 0 is the base's SFT seed, seeds >= 100 tuning's). */
+export function gridRuns(p: ReasoningPreset): RunSpec[] {
+  const runs: RunSpec[] = [];
+  for (const beta of p.betas) {
+    for (const lambda of [false, true]) {
+      const row = `${lambda ? "lambda" : "grpo"}_beta${beta}` as RunSpec["row"];
+      if (!RESULT_ROWS.includes(row!)) throw new Error(`no table row for beta ${beta}`);
+      for (let s = 1; s <= p.seeds; s++) {
+        runs.push({ name: `${row}-seed${s}`, row, lambda, beta, seed: s, groupSize: SHARED.rl.num_generations, promptsPerStep: SHARED.rl.prompts_per_step });
+      }
+    }
+  }
+  return runs;
+}
+
+/**
+ * The overlap study's runs: GRPO, beta 0, seed 1 at each group size. The grid's size is its grpo_beta0-seed1
+ * run; a larger group takes 1 prompt a step, so a step samples about as many completions as the grid's
+ * (36 against 24) instead of 6 times as many.
+ */
+export function overlapRuns(p: ReasoningPreset): { groupSize: number; run: RunSpec }[] {
+  return p.overlapGroupSizes.map((g) => {
+    if (g === SHARED.rl.num_generations) return { groupSize: g, run: gridRuns(p).find((r) => r.row === "grpo_beta0" && r.seed === 1)! };
+    return { groupSize: g, run: { name: `overlap-g${g}-seed1`, row: null, lambda: false, beta: 0, seed: 1, groupSize: g, promptsPerStep: 1 } };
+  });
+}
+
+export interface ReasoningOptions {
+  preset: PresetName;
+  /** the preset's values instead of REASONING_PRESETS[preset] (tests: a sweep of a few steps) */
+  values?: ReasoningPreset;
+  out: string;
+  /** replace a sweep with other settings in `out` */
+  overwrite?: boolean;
+  /** runs at once (default: the machine's cores) */
+  jobs?: number;
+  /** a line of progress (stage starts and ends, runs done) */
+  log?: (line: string) => void;
+  /** steps done / total of the current stage */
+  progress?: (stage: string, done: number, total: number) => void;
+}
+
+interface Paths {
+  data: string;
+  tokenizer: string;
+  train: string;
+  validation: string;
+  base: string;
+  baseModel: string;
+  runs: string;
+  eval: string;
+}
+
+function paths(out: string, p: ReasoningPreset): Paths {
+  const data = join(out, "data");
+  return {
+    data,
+    tokenizer: join(data, "tokenizer"),
+    train: join(data, "train.jsonl"),
+    validation: join(data, `validation-${p.validationProblems}.jsonl`),
+    base: join(out, "base"),
+    baseModel: join(out, "base", "model"),
+    runs: join(out, "runs"),
+    eval: join(out, "eval"),
+  };
+}
+
+/** The sweep's settings as written to sweep.json: a rerun must match them to continue. */
+function sweepSettings(preset: PresetName, p: ReasoningPreset): Record<string, unknown> {
+  return { preset, ...p, shared: SHARED };
+}
+
+async function checkSweep(out: string, preset: PresetName, p: ReasoningPreset, overwrite: boolean): Promise<void> {
+  const file = join(out, "sweep.json");
+  const text = JSON.stringify(sweepSettings(preset, p), null, 2) + "\n";
+  if (await exists(file)) {
+    const previous = await readFile(file, "utf8");
+    if (previous !== text) {
+      if (!overwrite) {
+        throw new UserError(`${file}: ${out} holds a sweep with other settings (preset ${JSON.parse(previous).preset}); use another --out or pass --overwrite`);
+      }
+      for (const d of ["data", "base", "runs", "eval", "results.json", "report.html"]) await rm(join(out, d), { recursive: true, force: true });
+    }
+  }
+  await mkdir(out, { recursive: true });
+  await writeFileAtomic(file, text);
+}
+
+/** Stage 1: the task data (deterministic in its seed; a marker says it is whole). */
+async function ensureData(pa: Paths, p: ReasoningPreset): Promise<void> {
+  const done = join(pa.data, ".complete");
+  if (await exists(done)) return;
+  await writeTaskData(pa.data, { seed: SHARED.data.seed, train: SHARED.data.train, heldOut: p.heldOut, contextLength: SHARED.data.contextLength });
+  const rows = (await readFile(join(pa.data, "validation.jsonl"), "utf8")).split("\n").slice(0, p.validationProblems);
+  await writeFileAtomic(pa.validation, rows.join("\n") + "\n");
+  await writeFile(done, "");
+}
+
+export function baseSftConfig(pa: Paths, p: ReasoningPreset): SftConfig {
+  return resolveSftConfig(
+    {
+      model: SHARED.sft.model,
+      tokenizer: pa.tokenizer,
+      dataset: pa.train,
+      eval_dataset: pa.validation,
+      max_length: SHARED.data.contextLength,
+      learning_rate: SHARED.sft.learning_rate,
+      max_steps: p.sftSteps,
+      per_device_train_batch_size: SHARED.sft.batch,
+      lr_scheduler_type: SHARED.sft.lr_scheduler_type,
+      warmup_ratio: SHARED.sft.warmup_ratio,
+      logging_steps: 50,
+      eval_steps: 500,
+      save_steps: 100,
+      save_total_limit: 1,
+      seed: SHARED.sft.seed,
+      output_dir: pa.base,
+    },
+    "reasoning: base SFT",
+  );
+}
+
+/** Stage 2: the base model, SFT from random init (resumes a killed SFT from its checkpoint). */
+async function ensureBase(pa: Paths, p: ReasoningPreset, opts: ReasoningOptions): Promise<void> {
+  if (await exists(join(pa.baseModel, "config.json"))) return;
+  const config = baseSftConfig(pa, p);
+  const tok = await loadChatTokenizer(pa.tokenizer);
+  const train = await loadExamples(config.dataset, tok, config);
+  const evalSet = await loadExamples(config.eval_dataset!, tok, config);
+  await sft(config, {
+    train: train.examples,
+    eval: evalSet.examples,
+    resume: true,
+    saveModel: { unsupported: unsavable, save: (policy, dir) => savePolicyDirectory(policy, dir, pa.tokenizer) },
+    onStart: (start, total) => opts.log?.(start > 0 ? `base: resuming the SFT at step ${start} of ${total}` : `base: SFT of ${SHARED.sft.model} from random init, ${total} steps`),
+    onStep: (step) => opts.progress?.("base SFT", step, p.sftSteps),
+  });
+}
+
+export function runConfig(pa: Paths, p: ReasoningPreset, run: RunSpec): TrainConfig {
+  const input: TrainConfigInput = {
+    model: pa.baseModel,
+    env: {
+      name: "math",
+      data: pa.train,
+      validation: { data: pa.validation, name: "validation", every: p.validationEvery, batch_size: SHARED.eval.batchSize },
+    },
+    num_generations: run.groupSize,
+    prompts_per_step: run.promptsPerStep,
+    temperature: SHARED.rl.temperature,
+    top_p: SHARED.rl.top_p,
+    max_completion_length: SHARED.rl.max_completion_length,
+    lambda: run.lambda,
+    loss_type: SHARED.rl.loss_type,
+    beta: run.beta,
+    epsilon: SHARED.rl.epsilon,
+    num_iterations: SHARED.rl.num_iterations,
+    learning_rate: SHARED.rl.learning_rate,
+    max_grad_norm: SHARED.rl.max_grad_norm,
+    steps: p.rlSteps,
+    seed: run.seed,
+    output_dir: join(pa.runs, run.name),
+    checkpoint_every: SHARED.rl.checkpoint_every,
+    save_total_limit: 1,
+  };
+  return resolveConfig(input, validateEnv, `reasoning: run ${run.name}`);
+}
+
+export function evalSettings(model: string, benchmarks: Record<string, string>): EvalSettings {
+  return {
+    model,
+    lora: null,
+    data: benchmarks,
+    samples: 1,
+    temperature: 0,
+    topP: 1,
+    maxNewTokens: SHARED.eval.maxNewTokens,
+    batchSize: SHARED.eval.batchSize,
+    seed: 0,
+    prompt: "chat",
+    plainTemplate: PLAIN_TEMPLATE,
+    systemPrompt: AUTHORS_SYSTEM_PROMPT,
+    stopAtBoxed: true,
+  };
+}
+
+/** A job for a worker thread: train a run (or nothing, for the base) and evaluate the result. */
+export interface Job {
+  name: string;
+  train: TrainConfig | null;
+  model: string;
+  evalOut: string;
+  benchmarks: Record<string, string>;
+}
+
+export type JobMessage =
+  | { type: "step"; name: string; step: number }
+  | { type: "done"; name: string; results: Record<string, BenchmarkResult> }
+  | { type: "error"; name: string; message: string; user: boolean };
+
+function workerSpawner(): () => Worker {
+  const here = new URL(import.meta.url);
+  if (!here.pathname.endsWith(".ts")) return () => new Worker(new URL("./worker.js", here));
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const worker = new URL("./worker.ts", here).href;
+  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(worker)}); });`;
+  return () => new Worker(code, { eval: true });
+}
+
+/** Runs the jobs over `jobs` worker threads (one core each); resolves with each job's evaluation. */
+async function runJobs(jobs: Job[], parallel: number, onStep: (name: string, step: number) => void, onDone: (name: string) => void): Promise<Map<string, Record<string, BenchmarkResult>>> {
+  const results = new Map<string, Record<string, BenchmarkResult>>();
+  if (jobs.length === 0) return results;
+  const spawn = workerSpawner();
+  let next = 0;
+  await new Promise<void>((resolve, reject) => {
+    let failed = false;
+    let live = 0;
+    const pool: Worker[] = [];
+    const fail = (err: Error): void => {
+      if (failed) return;
+      failed = true;
+      for (const w of pool) void w.terminate();
+      reject(err);
+    };
+    const feed = (w: Worker): void => {
+      if (failed) return;
+      if (next >= jobs.length) {
+        void w.terminate();
+        return;
+      }
+      w.postMessage(jobs[next++]);
+    };
+    for (let i = 0; i < Math.min(parallel, jobs.length); i++) {
+      const w = spawn();
+      pool.push(w);
+      live++;
+      w.on("message", (m: JobMessage) => {
+        if (m.type === "step") onStep(m.name, m.step);
+        else if (m.type === "done") {
+          results.set(m.name, m.results);
+          onDone(m.name);
+          feed(w);
+        } else fail(m.user ? new UserError(`run ${m.name}: ${m.message}`) : new Error(`run ${m.name}: ${m.message}`));
+      });
+      w.on("error", fail);
+      w.on("exit", () => {
+        live--;
+        if (live === 0 && !failed) {
+          if (results.size === jobs.length) resolve();
+          else reject(new Error(`reasoning workers exited with ${jobs.length - results.size} jobs unfinished`));
+        }
+      });
+      feed(w);
+    }
+  });
+  return results;
+}
+
+interface MetricsLine {
+  step: number;
+  reward_mean: number;
+  entropy: number;
+  flat_fraction: number;
+  path_depth_mean: number;
+  path_depth_median: number;
+  intermediate_proportion_mean: number;
+  intermediate_proportion_median: number;
+  "eval/validation/accuracy"?: number;
+}
+
+async function readMetrics(dir: string): Promise<MetricsLine[]> {
+  const text = await readFile(join(dir, "metrics.jsonl"), "utf8");
+  return text
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as MetricsLine);
+}
+
+function curve(run: RunSpec, m: MetricsLine[], baseValidation: number): Curve {
+  const validation = { step: [0], accuracy: [baseValidation] };
+  for (const l of m) {
+    const a = l["eval/validation/accuracy"];
+    if (a !== undefined) {
+      validation.step.push(l.step);
+      validation.accuracy.push(a);
+    }
+  }
+  return { row: run.row!, seed: run.seed, step: m.map((l) => l.step), reward_mean: m.map((l) => l.reward_mean), entropy: m.map((l) => l.entropy), validation };
+}
+
+function overlap(groupSize: number, run: RunSpec, m: MetricsLine[]): OverlapResult {
+  const col = (k: keyof MetricsLine): number[] => m.map((l) => l[k] as number);
+  const entropy = col("entropy");
+  const groupsPerStep = run.promptsPerStep;
+  const flat = col("flat_fraction");
+  const series = {
+    path_depth_mean: col("path_depth_mean"),
+    path_depth_median: col("path_depth_median"),
+    intermediate_proportion_mean: col("intermediate_proportion_mean"),
+    intermediate_proportion_median: col("intermediate_proportion_median"),
+  };
+  return {
+    group_size: groupSize,
+    algorithm: run.lambda ? "lambda" : "grpo",
+    beta: run.beta,
+    seed: run.seed,
+    flat_fraction: mean(flat),
+    groups: m.length * groupsPerStep,
+    step: col("step"),
+    flat_fraction_per_step: flat,
+    ...series,
+    entropy,
+    correlation_with_entropy: {
+      path_depth_mean: pearson(series.path_depth_mean, entropy),
+      path_depth_median: pearson(series.path_depth_median, entropy),
+      intermediate_proportion_mean: pearson(series.intermediate_proportion_mean, entropy),
+      intermediate_proportion_median: pearson(series.intermediate_proportion_median, entropy),
+    },
+  };
+}
+
+/** Runs (or continues) the whole sweep; returns what it writes to results.json. */
+export async function runReasoning(opts: ReasoningOptions): Promise<ReasoningResults> {
+  const started = performance.now();
+  const p = opts.values ?? REASONING_PRESETS[opts.preset];
+  const pa = paths(opts.out, p);
+  const log = opts.log ?? (() => {});
+  await checkSweep(opts.out, opts.preset, p, opts.overwrite ?? false);
+
+  await ensureData(pa, p);
+  await ensureBase(pa, p, opts);
+
+  const benchmarks = Object.fromEntries(BENCHMARKS.map((b) => [b, join(pa.data, `${b}.jsonl`)]));
+  const grid = gridRuns(p);
+  const extra = overlapRuns(p)
+    .map((o) => o.run)
+    .filter((r) => r.row === null);
+  const jobs: Job[] = [
+    { name: "base", train: null, model: pa.baseModel, evalOut: join(pa.eval, "base"), benchmarks },
+    // the base's validation accuracy: the curves' step 0
+    { name: "base-validation", train: null, model: pa.baseModel, evalOut: join(pa.eval, "base-validation"), benchmarks: { validation: pa.validation } },
+    ...[...grid, ...extra].map((r) => ({ name: r.name, train: runConfig(pa, p, r), model: pa.baseModel, evalOut: join(pa.eval, r.name), benchmarks: r.row === null ? {} : benchmarks })),
+  ];
+  const totalSteps = (grid.length + extra.length) * p.rlSteps;
+  const stepsDone = new Map<string, number>();
+  let finished = 0;
+  log(`runs: base evaluation, ${grid.length} grid runs, ${extra.length} overlap runs, ${p.rlSteps} steps each`);
+  const evals = await runJobs(
+    jobs,
+    Math.max(1, opts.jobs ?? availableParallelism()),
+    (name, step) => {
+      stepsDone.set(name, step);
+      opts.progress?.("RL runs", [...stepsDone.values()].reduce((a, b) => a + b, 0), totalSteps);
+    },
+    (name) => log(`done: ${name} (${++finished}/${jobs.length})`),
+  );
+
+  const rows: ResultRow[] = [];
+  const accuracyRow = (name: ResultRowName, runs: Record<string, BenchmarkResult>[]): ResultRow => {
+    const accuracy = Object.fromEntries(BENCHMARKS.map((b) => [b, stat(runs.map((r) => r[b].accuracy))]));
+    return { name, accuracy, mean: stat(runs.map((r) => mean(BENCHMARKS.map((b) => r[b].accuracy)))) };
+  };
+  rows.push(accuracyRow("base", [evals.get("base")!]));
+  for (const name of RESULT_ROWS.slice(1)) {
+    const mine = grid.filter((r) => r.row === name);
+    if (mine.length) rows.push(accuracyRow(name, mine.map((r) => evals.get(r.name)!)));
+  }
+
+  const baseValidation = evals.get("base-validation")!.validation.accuracy;
+  const curves: Curve[] = [];
+  for (const r of grid) curves.push(curve(r, await readMetrics(join(pa.runs, r.name)), baseValidation));
+  const overlapResults: OverlapResult[] = [];
+  for (const o of overlapRuns(p)) overlapResults.push(overlap(o.groupSize, o.run, await readMetrics(join(pa.runs, o.run.name))));
+
+  const wins = { lambda: 0, grpo: 0, ties: 0, cells: 0 };
+  for (const beta of p.betas) {
+    const g = rows.find((r) => r.name === `grpo_beta${beta}`);
+    const l = rows.find((r) => r.name === `lambda_beta${beta}`);
+    if (!g || !l) continue;
+    for (const b of BENCHMARKS) {
+      wins.cells++;
+      const d = l.accuracy[b].mean - g.accuracy[b].mean;
+      if (d > 0) wins.lambda++;
+      else if (d < 0) wins.grpo++;
+      else wins.ties++;
+    }
+  }
+
+  const results: ReasoningResults = {
+    preset: opts.preset,
+    benchmarks: [...BENCHMARKS],
+    rows,
+    wins,
+    paper: PAPER_SUMMARY,
+    curves,
+    overlap: overlapResults,
+    settings: sweepSettings(opts.preset, p),
+    wall_seconds: (performance.now() - started) / 1000,
+  };
+  await writeFileAtomic(join(opts.out, "results.json"), JSON.stringify(results, null, 2) + "\n");
+  return results;
+}
+
+function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+function stat(runs: number[]): Stat {
+  const m = mean(runs);
+  const std = runs.length > 1 ? Math.sqrt(runs.reduce((a, b) => a + (b - m) ** 2, 0) / (runs.length - 1)) : 0;
+  return { mean: m, std, runs };
+}
