@@ -9,7 +9,7 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { prepareOutputs, sameFile } from "../io/outputs.js";
 import { createProgress } from "../io/progress.js";
-import { configWarnings, loadConfigFile, resolveConfig } from "../rl/config.js";
+import { configWarnings, loadConfigFile, readConfigFile, resolveConfig } from "../rl/config.js";
 import { validateEnv } from "../rl/env/index.js";
 import { ADAPTER_DIR, train, type StepMetrics } from "../rl/trainer.js";
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from "../engine/peft.js";
@@ -108,13 +108,21 @@ export async function main(argv: string[]): Promise<void> {
     },
   });
   // The trainer's errors name a file (of the run, of a model directory) or a field of the config
-  // (env.left_token, steps): a field needs the config's name to be found.
-  await run.catch((err: unknown) => {
-    if (err instanceof UserError && !existsSync(err.message.split(": ")[0])) err.message = `${source}: ${err.message}`;
+  // (env.left_token, steps, lora.r): a field needs the config's name, and its line, to be found.
+  await run.catch(async (err: unknown) => {
+    if (err instanceof UserError && !existsSync(err.message.split(": ")[0])) err.message = `${await fieldLine(source, err.message)}: ${err.message}`;
     throw err;
   });
   progress.stop();
   if (!quiet) console.error(`done: ${config.output_dir} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+/** `source:line` for a message that begins with a field of the config ("lora.r: ..."), else `source`. */
+async function fieldLine(source: string, message: string): Promise<string> {
+  const field = /^([A-Za-z_]\w*(?:\.\w+)*): /.exec(message)?.[1];
+  if (field === undefined) return source;
+  const line = await readConfigFile(source).then(({ locate }) => locate(field.split(".")), () => null);
+  return line === null ? source : `${source}:${line}`;
 }
 
 function round(v: number): number {

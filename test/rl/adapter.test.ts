@@ -142,6 +142,13 @@ test("lora.adapter: r, lora_alpha and target_modules must agree with adapter_con
   const same = await build({ r: 4, lora_alpha: 8, target_modules: all, lora_dropout: 0.1 });
   assert.equal((same as DecoderPolicy).model.lora!.dropout, 0.1);
   await assert.rejects(createEnginePolicy(config({ model: "llama-tiny", lora: { adapter: adapterA } })), /lora\.adapter: .*needs model to be a Hugging Face/);
+  // through the CLI: one line naming the config file, the field's line and the adapter's file
+  const cfg = join(dir, "mismatch.yaml");
+  writeFileSync(cfg, [`model: ${modelDir}`, "lora:", `  adapter: ${adapterA}`, "  r: 8", "env: {name: tree, depth: 3, target: LLR}", `output_dir: ${join(dir, "run-d")}`, ""].join("\n"));
+  const r = runCli(["train", cfg, "--quiet"]);
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assert.ok(r.stderr.includes(`${cfg}:4: lora.r: 8, but lora.adapter's ${join(adapterA, "adapter_config.json")} has r 4`), r.stderr);
   await assert.rejects(
     train(config({ lora: { adapter: join(dir, "run-c", "adapter") }, output_dir: join(dir, "run-c") })),
     /lora\.adapter: .* is where this run writes its adapter/,
