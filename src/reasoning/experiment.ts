@@ -36,6 +36,8 @@ import { BENCHMARKS } from "./tasks.js";
 
 /** What differs between `quick` and `full`; everything else is in SHARED. */
 export interface ReasoningPreset {
+  /** the base model's architecture, trained from random init (a preset or a GPT-2 shape, as `sft` takes) */
+  model: SftConfig["model"];
   /** seeds per (algorithm, beta) cell */
   seeds: number;
   betas: number[];
@@ -54,6 +56,7 @@ export interface ReasoningPreset {
 
 export const REASONING_PRESETS: Record<"quick" | "full", ReasoningPreset> = {
   quick: {
+    model: "llama-reasoning",
     seeds: 1,
     betas: [0, 0.04],
     sftSteps: 600,
@@ -64,6 +67,7 @@ export const REASONING_PRESETS: Record<"quick" | "full", ReasoningPreset> = {
     overlapGroupSizes: [6, 36],
   },
   full: {
+    model: "llama-reasoning",
     seeds: 3,
     betas: [0, 0.04],
     sftSteps: 2500,
@@ -80,7 +84,6 @@ export type PresetName = keyof typeof REASONING_PRESETS;
 export const SHARED = {
   data: { seed: 0, train: 20000, contextLength: 256 },
   sft: {
-    model: "llama-reasoning",
     batch: 16,
     /** from random init (docs/reasoning.md: TRL's 2e-5 is for pretrained models) */
     learning_rate: 2e-3,
@@ -219,7 +222,7 @@ async function ensureData(pa: Paths, p: ReasoningPreset): Promise<void> {
 export function baseSftConfig(pa: Paths, p: ReasoningPreset): SftConfig {
   return resolveSftConfig(
     {
-      model: SHARED.sft.model,
+      model: p.model,
       tokenizer: pa.tokenizer,
       dataset: pa.train,
       eval_dataset: pa.validation,
@@ -252,7 +255,7 @@ async function ensureBase(pa: Paths, p: ReasoningPreset, opts: ReasoningOptions)
     eval: evalSet.examples,
     resume: true,
     saveModel: { unsupported: unsavable, save: (policy, dir) => savePolicyDirectory(policy, dir, pa.tokenizer) },
-    onStart: (start, total) => opts.log?.(start > 0 ? `base: resuming the SFT at step ${start} of ${total}` : `base: SFT of ${SHARED.sft.model} from random init, ${total} steps`),
+    onStart: (start, total) => opts.log?.(start > 0 ? `base: resuming the SFT at step ${start} of ${total}` : `base: SFT of ${typeof p.model === "string" ? p.model : "a GPT-2 shape"} from random init, ${total} steps`),
     onStep: (step) => opts.progress?.("base SFT", step, p.sftSteps),
   });
 }
