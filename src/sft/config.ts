@@ -62,6 +62,8 @@ export const SftConfigSchema = z
     lr_scheduler_type: z.enum(LR_SCHEDULERS).default("linear"),
     /** Share of the steps spent warming up linearly from 0. Default 0. */
     warmup_ratio: z.number().min(0).max(1).default(0),
+    /** Warmup steps; when > 0 it replaces warmup_ratio (Transformers), so the warmup does not move with max_steps. Default 0. */
+    warmup_steps: z.number().int().min(0).default(0),
     /** Global gradient-norm clip; 0 = off. Default 1 (Transformers). */
     max_grad_norm: z.number().min(0).default(1),
     weight_decay: z.number().min(0).default(0),
@@ -105,10 +107,11 @@ export const SFT_RESUMABLE = new Set(["num_train_epochs", "max_steps", "save_ste
 
 /**
  * The learning rate of optimiser step `step` (1-based) of `total`: Transformers' schedules, which take the
- * number of steps already done (step - 1) and warm up over ceil(warmup_ratio * total) steps from 0.
+ * number of steps already done (step - 1) and warm up from 0 over warmup_steps, or when that is 0 over
+ * ceil(warmup_ratio * total) steps.
  */
-export function sftLearningRate(config: Pick<SftConfig, "learning_rate" | "lr_scheduler_type" | "warmup_ratio">, step: number, total: number): number {
-  const warmup = Math.ceil(config.warmup_ratio * total);
+export function sftLearningRate(config: Pick<SftConfig, "learning_rate" | "lr_scheduler_type" | "warmup_ratio" | "warmup_steps">, step: number, total: number): number {
+  const warmup = config.warmup_steps > 0 ? config.warmup_steps : Math.ceil(config.warmup_ratio * total);
   const done = step - 1;
   if (done < warmup && config.lr_scheduler_type !== "constant") return (config.learning_rate * done) / Math.max(1, warmup);
   const progress = (done - warmup) / Math.max(1, total - warmup);

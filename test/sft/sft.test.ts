@@ -34,7 +34,7 @@ function config(extra: Partial<SftConfigInput> = {}) {
 
 test("learning-rate schedules: Transformers' linear, cosine and constant with warmup", () => {
   const lr = 1e-3;
-  const c = (lr_scheduler_type: "linear" | "cosine" | "constant" | "constant_with_warmup", warmup_ratio: number) => ({ learning_rate: lr, lr_scheduler_type, warmup_ratio });
+  const c = (lr_scheduler_type: "linear" | "cosine" | "constant" | "constant_with_warmup", warmup_ratio: number) => ({ learning_rate: lr, lr_scheduler_type, warmup_ratio, warmup_steps: 0 });
   // linear, 10 steps, warmup ceil(0.25 * 10) = 3: steps done 0,1,2 warm up as 0/3, 1/3, 2/3; then (10 - d) / 7
   const linear = Array.from({ length: 10 }, (_, i) => sftLearningRate(c("linear", 0.25), i + 1, 10) / lr);
   const expected = [0, 1 / 3, 2 / 3, 7 / 7, 6 / 7, 5 / 7, 4 / 7, 3 / 7, 2 / 7, 1 / 7];
@@ -46,6 +46,10 @@ test("learning-rate schedules: Transformers' linear, cosine and constant with wa
   assert.equal(sftLearningRate(c("constant", 0.5), 1, 10), lr);
   assert.equal(sftLearningRate(c("constant_with_warmup", 0.5), 1, 10), 0);
   assert.equal(sftLearningRate(c("constant_with_warmup", 0.5), 9, 10), lr);
+  // warmup_steps replaces the ratio and does not move with the total (Transformers)
+  const steps = (total: number) => [1, 2, 3, 4, 5].map((s) => sftLearningRate({ ...c("constant_with_warmup", 0.5), warmup_steps: 4 }, s, total) / lr);
+  assert.deepEqual(steps(10), [0, 0.25, 0.5, 0.75, 1]);
+  assert.deepEqual(steps(1000), steps(10));
 });
 
 /** Wraps a policy and records what reaches backward and which rows are trained on. */
