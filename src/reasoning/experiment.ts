@@ -26,7 +26,7 @@ import { AUTHORS_SYSTEM_PROMPT, PLAIN_TEMPLATE } from "../rl/env/math.js";
 import type { BenchmarkResult, EvalSettings } from "../rl/eval.js";
 import { savePolicyDirectory, unsavable } from "../policy/save.js";
 import { resolveSftConfig, type SftConfig } from "../sft/config.js";
-import { loadChatTokenizer, loadExamples } from "../sft/data.js";
+import { loadChatTokenizer, loadExamples, type Example } from "../sft/data.js";
 import { sft } from "../sft/trainer.js";
 import { UserError } from "../util/errors.js";
 import { pearson } from "../util/stats.js";
@@ -41,7 +41,12 @@ export interface ReasoningPreset {
   /** seeds per (algorithm, beta) cell */
   seeds: number;
   betas: number[];
-  /** SFT optimiser steps of the base model (batch SHARED.sft.batch) */
+  /**
+   * SFT of the base: rounds of `sftRound` optimiser steps (batch SHARED.sft.batch), each followed by greedy
+   * accuracy on the validation problems; the base is the first round's model at or above
+   * SHARED.sft.targetAccuracy, or the last one at `sftSteps` (the cap).
+   */
+  sftRound: number;
   sftSteps: number;
   /** RL steps of every run of the grid and of the overlap study */
   rlSteps: number;
@@ -59,6 +64,7 @@ export const REASONING_PRESETS: Record<"quick" | "full", ReasoningPreset> = {
     model: "llama-reasoning",
     seeds: 1,
     betas: [0, 0.04],
+    sftRound: 300,
     sftSteps: 600,
     rlSteps: 40,
     heldOut: 100,
@@ -70,7 +76,8 @@ export const REASONING_PRESETS: Record<"quick" | "full", ReasoningPreset> = {
     model: "llama-reasoning",
     seeds: 3,
     betas: [0, 0.04],
-    sftSteps: 2500,
+    sftRound: 250,
+    sftSteps: 4000,
     rlSteps: 200,
     heldOut: 300,
     validationProblems: 100,
@@ -87,9 +94,15 @@ export const SHARED = {
     batch: 16,
     /** from random init (docs/reasoning.md: TRL's 2e-5 is for pretrained models) */
     learning_rate: 2e-3,
-    lr_scheduler_type: "cosine",
-    warmup_ratio: 0.02,
+    /** constant after a fixed warmup: a round continues the run as if it had never stopped */
+    lr_scheduler_type: "constant_with_warmup",
+    warmup_steps: 50,
     seed: 0,
+    /**
+     * Stop SFT at this greedy validation accuracy: inside the issue's 20-60%, low enough that RL has
+     * headroom, high enough that a group of 6 often holds both a right and a wrong answer.
+     */
+    targetAccuracy: 0.3,
   },
   rl: {
     num_generations: 6,
@@ -219,7 +232,7 @@ async function ensureData(pa: Paths, p: ReasoningPreset): Promise<void> {
   await writeFile(done, "");
 }
 
-export function baseSftConfig(pa: Paths, p: ReasoningPreset): SftConfig {
+export function baseSftConfig(pa: Paths, p: ReasoningPreset, maxSteps: number): SftConfig {
   return resolveSftConfig(
     {
       model: p.model,
@@ -228,12 +241,12 @@ export function baseSftConfig(pa: Paths, p: ReasoningPreset): SftConfig {
       eval_dataset: pa.validation,
       max_length: SHARED.data.contextLength,
       learning_rate: SHARED.sft.learning_rate,
-      max_steps: p.sftSteps,
+      max_steps: maxSteps,
       per_device_train_batch_size: SHARED.sft.batch,
       lr_scheduler_type: SHARED.sft.lr_scheduler_type,
-      warmup_ratio: SHARED.sft.warmup_ratio,
+      warmup_steps: SHARED.sft.warmup_steps,
       logging_steps: 50,
-      eval_steps: 500,
+      eval_steps: 0,
       save_steps: 100,
       save_total_limit: 1,
       seed: SHARED.sft.seed,
@@ -243,21 +256,48 @@ export function baseSftConfig(pa: Paths, p: ReasoningPreset): SftConfig {
   );
 }
 
-/** Stage 2: the base model, SFT from random init (resumes a killed SFT from its checkpoint). */
-async function ensureBase(pa: Paths, p: ReasoningPreset, opts: ReasoningOptions): Promise<void> {
-  if (await exists(join(pa.baseModel, "config.json"))) return;
-  const config = baseSftConfig(pa, p);
+/** base/selection.json: each SFT round's validation accuracy, and the step the base was taken at. */
+export interface BaseSelection {
+  target: number;
+  rounds: { step: number; validation_accuracy: number }[];
+  chosen: number | null;
+}
+
+/**
+ * Stage 2: the base model, SFT from random init in rounds (a killed round resumes from its checkpoint;
+ * finished rounds are read back from selection.json). Returns the selection.
+ */
+async function ensureBase(pa: Paths, p: ReasoningPreset, opts: ReasoningOptions): Promise<BaseSelection> {
+  const file = join(pa.base, "selection.json");
+  const selection: BaseSelection = (await exists(file)) ? JSON.parse(await readFile(file, "utf8")) : { target: SHARED.sft.targetAccuracy, rounds: [], chosen: null };
+  if (selection.chosen !== null) return selection;
   const tok = await loadChatTokenizer(pa.tokenizer);
-  const train = await loadExamples(config.dataset, tok, config);
-  const evalSet = await loadExamples(config.eval_dataset!, tok, config);
-  await sft(config, {
-    train: train.examples,
-    eval: evalSet.examples,
-    resume: true,
-    saveModel: { unsupported: unsavable, save: (policy, dir) => savePolicyDirectory(policy, dir, pa.tokenizer) },
-    onStart: (start, total) => opts.log?.(start > 0 ? `base: resuming the SFT at step ${start} of ${total}` : `base: SFT of ${typeof p.model === "string" ? p.model : "a GPT-2 shape"} from random init, ${total} steps`),
-    onStep: (step) => opts.progress?.("base SFT", step, p.sftSteps),
-  });
+  let examples: { train: Example[]; eval: Example[] } | null = null;
+  for (let end = (selection.rounds.at(-1)?.step ?? 0) + p.sftRound; ; end += p.sftRound) {
+    const steps = Math.min(end, p.sftSteps);
+    const config = baseSftConfig(pa, p, steps);
+    examples ??= { train: (await loadExamples(config.dataset, tok, config)).examples, eval: (await loadExamples(config.eval_dataset!, tok, config)).examples };
+    await sft(config, {
+      train: examples.train,
+      eval: examples.eval,
+      resume: true,
+      saveModel: { unsupported: unsavable, save: (policy, dir) => savePolicyDirectory(policy, dir, pa.tokenizer) },
+      onStart: (start) => opts.log?.(`base: SFT of ${typeof p.model === "string" ? p.model : "a GPT-2 shape"} from random init, steps ${start + 1}-${steps}`),
+      onStep: (step) => opts.progress?.("base SFT", step, p.sftSteps),
+    });
+    const accuracy = (await evaluateModel(pa.baseModel, { validation: pa.validation }, join(pa.eval, `base-step${steps}`))).validation.accuracy;
+    selection.rounds.push({ step: steps, validation_accuracy: accuracy });
+    if (accuracy >= selection.target || steps >= p.sftSteps) selection.chosen = steps;
+    await writeFileAtomic(file, JSON.stringify(selection, null, 2) + "\n");
+    opts.log?.(`base: step ${steps}, greedy validation accuracy ${(100 * accuracy).toFixed(1)}%${selection.chosen !== null ? " -> the base" : ""}`);
+    if (selection.chosen !== null) return selection;
+  }
+}
+
+/** Greedy evaluation of a model directory in a worker thread (the main thread's kernels stay free). */
+async function evaluateModel(model: string, benchmarks: Record<string, string>, evalOut: string): Promise<Record<string, BenchmarkResult>> {
+  const results = await runJobs([{ name: "eval", train: null, model, evalOut, benchmarks }], 1, () => {}, () => {});
+  return results.get("eval")!;
 }
 
 export function runConfig(pa: Paths, p: ReasoningPreset, run: RunSpec): TrainConfig {
@@ -452,7 +492,7 @@ export async function runReasoning(opts: ReasoningOptions): Promise<ReasoningRes
   await checkSweep(opts.out, opts.preset, p, opts.overwrite ?? false);
 
   await ensureData(pa, p);
-  await ensureBase(pa, p, opts);
+  const selection = await ensureBase(pa, p, opts);
 
   const benchmarks = Object.fromEntries(BENCHMARKS.map((b) => [b, join(pa.data, `${b}.jsonl`)]));
   const grid = gridRuns(p);
@@ -461,8 +501,6 @@ export async function runReasoning(opts: ReasoningOptions): Promise<ReasoningRes
     .filter((r) => r.row === null);
   const jobs: Job[] = [
     { name: "base", train: null, model: pa.baseModel, evalOut: join(pa.eval, "base"), benchmarks },
-    // the base's validation accuracy: the curves' step 0
-    { name: "base-validation", train: null, model: pa.baseModel, evalOut: join(pa.eval, "base-validation"), benchmarks: { validation: pa.validation } },
     ...[...grid, ...extra].map((r) => ({ name: r.name, train: runConfig(pa, p, r), model: pa.baseModel, evalOut: join(pa.eval, r.name), benchmarks: r.row === null ? {} : benchmarks })),
   ];
   const totalSteps = (grid.length + extra.length) * p.rlSteps;
@@ -490,7 +528,8 @@ export async function runReasoning(opts: ReasoningOptions): Promise<ReasoningRes
     if (mine.length) rows.push(accuracyRow(name, mine.map((r) => evals.get(r.name)!)));
   }
 
-  const baseValidation = evals.get("base-validation")!.validation.accuracy;
+  // the curves' step 0: the base's own validation accuracy, from its selection round
+  const baseValidation = selection.rounds.at(-1)!.validation_accuracy;
   const curves: Curve[] = [];
   for (const r of grid) curves.push(curve(r, await readMetrics(join(pa.runs, r.name)), baseValidation));
   const overlapResults: OverlapResult[] = [];

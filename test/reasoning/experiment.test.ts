@@ -18,6 +18,7 @@ const TINY: ReasoningPreset = {
   model: { vocab_size: 128, context_length: 256, n_layer: 1, n_head: 2, n_embd: 16, layer_norm_epsilon: 1e-5 },
   seeds: 2,
   betas: [0, 0.04],
+  sftRound: 2,
   sftSteps: 3,
   rlSteps: 3,
   heldOut: 4,
@@ -69,6 +70,13 @@ test("a tiny sweep: rows from the eval files, fair runs, overlap from the metric
     assert.deepEqual(strip(c), strip(configs[0]));
   }
 
+  // the base: SFT rounds of 2 steps up to the cap of 3 (the tiny model never reaches the target), each scored on validation
+  const selection = JSON.parse(await readFile(join(out, "base", "selection.json"), "utf8"));
+  assert.deepEqual(selection.rounds.map((x: { step: number }) => x.step), [2, 3]);
+  assert.equal(selection.chosen, 3);
+  const sftMetrics = await lines(join(out, "base", "metrics.jsonl"));
+  assert.equal(sftMetrics.at(-1)!.step, 3);
+
   // curves and overlap are the runs' metrics.jsonl
   assert.equal(r.curves.length, grid.length);
   for (const c of r.curves) {
@@ -76,6 +84,7 @@ test("a tiny sweep: rows from the eval files, fair runs, overlap from the metric
     assert.deepEqual(c.step, [1, 2, 3]);
     assert.deepEqual(c.reward_mean, m.map((l) => l.reward_mean));
     assert.deepEqual(c.validation.step, [0, 2]);
+    assert.equal(c.validation.accuracy[0], selection.rounds[1].validation_accuracy);
     assert.equal(c.validation.accuracy[1], m[1]["eval/validation/accuracy"]);
   }
   assert.deepEqual(r.overlap.map((o) => o.group_size), [6, 12]);
