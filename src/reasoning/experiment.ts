@@ -31,7 +31,7 @@ import { sft } from "../sft/trainer.js";
 import { UserError } from "../util/errors.js";
 import { pearson } from "../util/stats.js";
 import { writeTaskData } from "./data.js";
-import { PAPER_SUMMARY, RESULT_ROWS, type Curve, type OverlapResult, type ReasoningResults, type ResultRow, type ResultRowName, type Stat } from "./results.js";
+import { PAPER_SUMMARY, RESULT_ROWS, type Curve, type Tuning, type BaseSelection, type OverlapResult, type ReasoningResults, type ResultRow, type ResultRowName, type Stat } from "./results.js";
 import { BENCHMARKS } from "./tasks.js";
 
 /** What differs between `quick` and `full`; everything else is in SHARED. */
@@ -50,6 +50,8 @@ export interface ReasoningPreset {
   sftSteps: number;
   /** RL steps of every run of the grid and of the overlap study */
   rlSteps: number;
+  /** RL steps of each learning-rate candidate's runs (the tuning stage) */
+  tuneSteps: number;
   /** problems of validation and of each benchmark */
   heldOut: number;
   /** greedy validation accuracy during RL on the first this many validation problems, every validationEvery steps */
@@ -67,6 +69,7 @@ export const REASONING_PRESETS: Record<"quick" | "full", ReasoningPreset> = {
     sftRound: 300,
     sftSteps: 600,
     rlSteps: 40,
+    tuneSteps: 30,
     heldOut: 100,
     validationProblems: 50,
     validationEvery: 10,
@@ -79,6 +82,7 @@ export const REASONING_PRESETS: Record<"quick" | "full", ReasoningPreset> = {
     sftRound: 250,
     sftSteps: 4000,
     rlSteps: 200,
+    tuneSteps: 100,
     heldOut: 300,
     validationProblems: 100,
     validationEvery: 20,
@@ -115,34 +119,43 @@ export const SHARED = {
     loss_type: "grpo",
     epsilon: 0.2,
     num_iterations: 1,
-    /** chosen once for both algorithms on validation (docs/reasoning.md, `reasoning --tune`) */
-    learning_rate: 1e-4,
+    /**
+     * The learning rate is chosen once, for both algorithms together, by the tuning stage: GRPO and
+     * lambda-GRPO at beta 0 with seed TUNE_SEED (outside the grid's) at each candidate, scored by the mean
+     * validation accuracy of both over the second half of their runs (the toy's procedure).
+     */
+    learning_rates: [1e-4, 3e-4, 1e-3],
     max_grad_norm: 1,
     checkpoint_every: 20,
   },
   eval: { maxNewTokens: 160, batchSize: 50 },
 } as const;
 
-/** A run of the grid or of the overlap study. */
+/** The tuning runs' seed: outside the grid's seeds (1..n) and the SFT's (0). */
+export const TUNE_SEED = 100;
+
+/** A run of the grid, of the overlap study or of the tuning stage. */
 export interface RunSpec {
   name: string;
+  learningRate: number;
   row: Exclude<ResultRowName, "base"> | null;
   lambda: boolean;
   beta: number;
   seed: number;
   groupSize: number;
   promptsPerStep: number;
+  steps: number;
 }
 
 /** The grid's rows: algorithm x beta, seeds 1..n (seed 0 is the base's SFT seed, seeds >= 100 tuning's). */
-export function gridRuns(p: ReasoningPreset): RunSpec[] {
+export function gridRuns(p: ReasoningPreset, learningRate: number): RunSpec[] {
   const runs: RunSpec[] = [];
   for (const beta of p.betas) {
     for (const lambda of [false, true]) {
       const row = `${lambda ? "lambda" : "grpo"}_beta${beta}` as RunSpec["row"];
       if (!RESULT_ROWS.includes(row!)) throw new Error(`no table row for beta ${beta}`);
       for (let s = 1; s <= p.seeds; s++) {
-        runs.push({ name: `${row}-seed${s}`, row, lambda, beta, seed: s, groupSize: SHARED.rl.num_generations, promptsPerStep: SHARED.rl.prompts_per_step });
+        runs.push({ name: `${row}-seed${s}`, learningRate, row, lambda, beta, seed: s, groupSize: SHARED.rl.num_generations, promptsPerStep: SHARED.rl.prompts_per_step, steps: p.rlSteps });
       }
     }
   }
@@ -154,11 +167,28 @@ export function gridRuns(p: ReasoningPreset): RunSpec[] {
  * run; a larger group takes 1 prompt a step, so a step samples about as many completions as the grid's
  * (36 against 24) instead of 6 times as many.
  */
-export function overlapRuns(p: ReasoningPreset): { groupSize: number; run: RunSpec }[] {
+export function overlapRuns(p: ReasoningPreset, learningRate: number): { groupSize: number; run: RunSpec }[] {
   return p.overlapGroupSizes.map((g) => {
-    if (g === SHARED.rl.num_generations) return { groupSize: g, run: gridRuns(p).find((r) => r.row === "grpo_beta0" && r.seed === 1)! };
-    return { groupSize: g, run: { name: `overlap-g${g}-seed1`, row: null, lambda: false, beta: 0, seed: 1, groupSize: g, promptsPerStep: 1 } };
+    if (g === SHARED.rl.num_generations) return { groupSize: g, run: gridRuns(p, learningRate).find((r) => r.row === "grpo_beta0" && r.seed === 1)! };
+    return { groupSize: g, run: { name: `overlap-g${g}-seed1`, learningRate, row: null, lambda: false, beta: 0, seed: 1, groupSize: g, promptsPerStep: 1, steps: p.rlSteps } };
   });
+}
+
+/** The tuning stage's runs: GRPO and lambda-GRPO at beta 0, seed TUNE_SEED, at each candidate rate. */
+export function tuneRuns(p: ReasoningPreset): RunSpec[] {
+  return SHARED.rl.learning_rates.flatMap((lr) =>
+    [false, true].map((lambda) => ({
+      name: `tune-lr${lr}-${lambda ? "lambda" : "grpo"}`,
+      learningRate: lr,
+      row: null,
+      lambda,
+      beta: 0,
+      seed: TUNE_SEED,
+      groupSize: SHARED.rl.num_generations,
+      promptsPerStep: SHARED.rl.prompts_per_step,
+      steps: p.tuneSteps,
+    })),
+  );
 }
 
 export interface ReasoningOptions {
@@ -256,13 +286,6 @@ export function baseSftConfig(pa: Paths, p: ReasoningPreset, maxSteps: number): 
   );
 }
 
-/** base/selection.json: each SFT round's validation accuracy, and the step the base was taken at. */
-export interface BaseSelection {
-  target: number;
-  rounds: { step: number; validation_accuracy: number }[];
-  chosen: number | null;
-}
-
 /**
  * Stage 2: the base model, SFT from random init in rounds (a killed round resumes from its checkpoint;
  * finished rounds are read back from selection.json). Returns the selection.
@@ -318,9 +341,9 @@ export function runConfig(pa: Paths, p: ReasoningPreset, run: RunSpec): TrainCon
     beta: run.beta,
     epsilon: SHARED.rl.epsilon,
     num_iterations: SHARED.rl.num_iterations,
-    learning_rate: SHARED.rl.learning_rate,
+    learning_rate: run.learningRate,
     max_grad_norm: SHARED.rl.max_grad_norm,
-    steps: p.rlSteps,
+    steps: run.steps,
     seed: run.seed,
     output_dir: join(pa.runs, run.name),
     checkpoint_every: SHARED.rl.checkpoint_every,
@@ -483,6 +506,26 @@ function overlap(groupSize: number, run: RunSpec, m: MetricsLine[]): OverlapResu
   };
 }
 
+/**
+ * The tuning stage's pick: per candidate, the mean over its GRPO and lambda-GRPO runs of the validation
+ * accuracy measured in the second half of the run; the best, the smaller rate on a tie.
+ */
+async function scoreTuning(pa: Paths, runs: RunSpec[]): Promise<Tuning> {
+  const candidates: Tuning["candidates"] = [];
+  for (const lr of SHARED.rl.learning_rates) {
+    const scores: number[] = [];
+    for (const r of runs.filter((x) => x.learningRate === lr)) {
+      const m = await readMetrics(join(pa.runs, r.name));
+      const late = m.filter((l) => l.step > r.steps / 2 && l["eval/validation/accuracy"] !== undefined).map((l) => l["eval/validation/accuracy"]!);
+      if (late.length === 0) throw new Error(`tuning run ${r.name}: no validation accuracy in its second half (validationEvery > steps / 2)`);
+      scores.push(mean(late));
+    }
+    candidates.push({ learning_rate: lr, score: mean(scores) });
+  }
+  const best = candidates.reduce((a, c) => (c.score > a.score ? c : a));
+  return { seed: TUNE_SEED, candidates, chosen: best.learning_rate };
+}
+
 /** Runs (or continues) the whole sweep; returns what it writes to results.json. */
 export async function runReasoning(opts: ReasoningOptions): Promise<ReasoningResults> {
   const started = performance.now();
@@ -495,27 +538,36 @@ export async function runReasoning(opts: ReasoningOptions): Promise<ReasoningRes
   const selection = await ensureBase(pa, p, opts);
 
   const benchmarks = Object.fromEntries(BENCHMARKS.map((b) => [b, join(pa.data, `${b}.jsonl`)]));
-  const grid = gridRuns(p);
-  const extra = overlapRuns(p)
+  const parallel = Math.max(1, opts.jobs ?? availableParallelism());
+  let finished = 0;
+  const run = async (stage: string, jobs: Job[], steps: number): Promise<Map<string, Record<string, BenchmarkResult>>> => {
+    const done = new Map<string, number>();
+    log(`${stage}: ${jobs.length} jobs`);
+    return runJobs(
+      jobs,
+      parallel,
+      (name, step) => {
+        done.set(name, step);
+        opts.progress?.(stage, [...done.values()].reduce((a, b) => a + b, 0), steps);
+      },
+      (name) => log(`done: ${name} (${++finished})`),
+    );
+  };
+  const trainJob = (r: RunSpec, evaluate: boolean): Job => ({ name: r.name, train: runConfig(pa, p, r), model: pa.baseModel, evalOut: join(pa.eval, r.name), benchmarks: evaluate ? benchmarks : {} });
+
+  // the base's evaluation and the learning-rate tuning
+  const tune = tuneRuns(p);
+  const first = await run("tuning", [{ name: "base", train: null, model: pa.baseModel, evalOut: join(pa.eval, "base"), benchmarks }, ...tune.map((r) => trainJob(r, false))], tune.length * p.tuneSteps);
+  const tuning = await scoreTuning(pa, tune);
+  log(`tuning: learning rate ${tuning.chosen} (${tuning.candidates.map((c) => `${c.learning_rate}: ${(100 * c.score).toFixed(1)}%`).join(", ")})`);
+
+  // the grid and the overlap study
+  const grid = gridRuns(p, tuning.chosen);
+  const extra = overlapRuns(p, tuning.chosen)
     .map((o) => o.run)
     .filter((r) => r.row === null);
-  const jobs: Job[] = [
-    { name: "base", train: null, model: pa.baseModel, evalOut: join(pa.eval, "base"), benchmarks },
-    ...[...grid, ...extra].map((r) => ({ name: r.name, train: runConfig(pa, p, r), model: pa.baseModel, evalOut: join(pa.eval, r.name), benchmarks: r.row === null ? {} : benchmarks })),
-  ];
-  const totalSteps = (grid.length + extra.length) * p.rlSteps;
-  const stepsDone = new Map<string, number>();
-  let finished = 0;
-  log(`runs: base evaluation, ${grid.length} grid runs, ${extra.length} overlap runs, ${p.rlSteps} steps each`);
-  const evals = await runJobs(
-    jobs,
-    Math.max(1, opts.jobs ?? availableParallelism()),
-    (name, step) => {
-      stepsDone.set(name, step);
-      opts.progress?.("RL runs", [...stepsDone.values()].reduce((a, b) => a + b, 0), totalSteps);
-    },
-    (name) => log(`done: ${name} (${++finished}/${jobs.length})`),
-  );
+  const evals = await run("RL runs", [...grid.map((r) => trainJob(r, true)), ...extra.map((r) => trainJob(r, false))], (grid.length + extra.length) * p.rlSteps);
+  evals.set("base", first.get("base")!);
 
   const rows: ResultRow[] = [];
   const accuracyRow = (name: ResultRowName, runs: Record<string, BenchmarkResult>[]): ResultRow => {
@@ -533,7 +585,7 @@ export async function runReasoning(opts: ReasoningOptions): Promise<ReasoningRes
   const curves: Curve[] = [];
   for (const r of grid) curves.push(curve(r, await readMetrics(join(pa.runs, r.name)), baseValidation));
   const overlapResults: OverlapResult[] = [];
-  for (const o of overlapRuns(p)) overlapResults.push(overlap(o.groupSize, o.run, await readMetrics(join(pa.runs, o.run.name))));
+  for (const o of overlapRuns(p, tuning.chosen)) overlapResults.push(overlap(o.groupSize, o.run, await readMetrics(join(pa.runs, o.run.name))));
 
   const wins = { lambda: 0, grpo: 0, ties: 0, cells: 0 };
   for (const beta of p.betas) {
@@ -557,6 +609,8 @@ export async function runReasoning(opts: ReasoningOptions): Promise<ReasoningRes
     paper: PAPER_SUMMARY,
     curves,
     overlap: overlapResults,
+    tuning,
+    base: selection,
     settings: sweepSettings(opts.preset, p),
     wall_seconds: (performance.now() - started) / 1000,
   };

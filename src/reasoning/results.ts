@@ -80,6 +80,20 @@ export interface OverlapResult {
   correlation_with_entropy: OverlapCorrelations;
 }
 
+/** The learning rate's choice (once, for both algorithms, on validation): each candidate's score and the pick. */
+export interface Tuning {
+  seed: number;
+  candidates: { learning_rate: number; score: number }[];
+  chosen: number;
+}
+
+/** How the base was taken: each SFT round's greedy validation accuracy and the step chosen. */
+export interface BaseSelection {
+  target: number;
+  rounds: { step: number; validation_accuracy: number }[];
+  chosen: number | null;
+}
+
 export interface ReasoningResults {
   preset: string;
   /** the five held-out sets, in table order */
@@ -90,6 +104,8 @@ export interface ReasoningResults {
   paper: typeof PAPER_SUMMARY;
   curves: Curve[];
   overlap: OverlapResult[];
+  tuning: Tuning;
+  base: BaseSelection;
   /** the settings every run shared (the preset, resolved), for the report's footer */
   settings: Record<string, unknown>;
   wall_seconds: number;

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { gridRuns, runReasoning, type ReasoningPreset } from "../../src/reasoning/experiment.js";
+import { gridRuns, runReasoning, SHARED, type ReasoningPreset } from "../../src/reasoning/experiment.js";
 import { RESULT_ROWS } from "../../src/reasoning/results.js";
 import { BENCHMARKS } from "../../src/reasoning/tasks.js";
 import { UserError } from "../../src/util/errors.js";
@@ -21,6 +21,7 @@ const TINY: ReasoningPreset = {
   sftRound: 2,
   sftSteps: 3,
   rlSteps: 3,
+  tuneSteps: 2,
   heldOut: 4,
   validationProblems: 3,
   validationEvery: 2,
@@ -40,7 +41,20 @@ test("a tiny sweep: rows from the eval files, fair runs, overlap from the metric
 
   assert.deepEqual(r.benchmarks, [...BENCHMARKS]);
   assert.deepEqual(r.rows.map((x) => x.name), [...RESULT_ROWS]);
-  const grid = gridRuns(TINY);
+  // the learning rate: chosen on the tuning runs' validation accuracy in their second half, both algorithms together
+  assert.deepEqual(r.tuning.candidates.map((c) => c.learning_rate), [...SHARED.rl.learning_rates]);
+  for (const c of r.tuning.candidates) {
+    const scores = [];
+    for (const alg of ["grpo", "lambda"]) {
+      const m = await lines(join(out, "runs", `tune-lr${c.learning_rate}-${alg}`, "metrics.jsonl"));
+      assert.equal(m.length, 2);
+      scores.push(m[1]["eval/validation/accuracy"]);
+    }
+    assert.ok(Math.abs(c.score - (scores[0] + scores[1]) / 2) < 1e-12);
+  }
+  const best = Math.max(...r.tuning.candidates.map((c) => c.score));
+  assert.equal(r.tuning.chosen, r.tuning.candidates.find((c) => c.score === best)!.learning_rate);
+  const grid = gridRuns(TINY, r.tuning.chosen);
   assert.equal(grid.length, 2 * 2 * 2);
   for (const row of r.rows) {
     const runs = row.name === "base" ? ["base"] : grid.filter((g) => g.row === row.name).map((g) => g.name);
@@ -66,6 +80,7 @@ test("a tiny sweep: rows from the eval files, fair runs, overlap from the metric
     assert.equal(c.num_generations, 6);
     assert.equal(c.prompts_per_step, 4);
     assert.equal(c.temperature, 0.75);
+    assert.equal(c.learning_rate, r.tuning.chosen);
     const strip = (x: Record<string, unknown>) => ({ ...x, lambda: null, beta: null, seed: null, output_dir: null });
     assert.deepEqual(strip(c), strip(configs[0]));
   }

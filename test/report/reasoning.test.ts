@@ -77,6 +77,8 @@ function build(drop: ResultRowName[]): ReasoningResults {
   return {
     preset: "quick",
     benchmarks: BENCHMARKS,
+    tuning: { seed: 100, candidates: [{ learning_rate: 1e-4, score: 0.2 }, { learning_rate: 3e-4, score: 0.3 }], chosen: 3e-4 },
+    base: { target: 0.3, rounds: [{ step: 250, validation_accuracy: 0.1 }, { step: 500, validation_accuracy: 0.32 }], chosen: 500 },
     rows: kept,
     wins: bruteWins(kept),
     paper: PAPER_SUMMARY,

@@ -173,11 +173,14 @@ export const FAMILY_PRESETS: Record<string, DecoderConfig> = {
   /**
    * The reasoning experiment's base model (docs/reasoning.md), trained from random weights by `sft`: the
    * vocabulary of src/reasoning/tokenizer.ts (127 tokens, padded to 128), a context that holds every split
-   * (256), SwiGLU at ~8/3 of the width as Llama, 2 KV heads for 4 query heads; 2.9M parameters.
+   * (256), SwiGLU at ~8/3 of the width as Llama, 2 KV heads for 4 query heads; 0.74M parameters. Width 128
+   * rather than 256: on the same batches it left the loss plateau where the completion ignores the prompt
+   * (1.55 nats a token) by step ~400, where width 256 still sat on it at step 1,150, at a quarter of the
+   * cost a step (docs/reasoning.md).
    */
   "llama-reasoning": {
-    ...base, family: "llama", vocabSize: 128, hiddenSize: 256, intermediateSize: 688, nLayer: 4, nHead: 4, nKvHead: 2,
-    headDim: 64, rmsNormEps: 1e-5, ropeTheta: 10000, maxPositionEmbeddings: 256, tieWordEmbeddings: true,
+    ...base, family: "llama", vocabSize: 128, hiddenSize: 128, intermediateSize: 344, nLayer: 4, nHead: 4, nKvHead: 2,
+    headDim: 32, rmsNormEps: 1e-5, ropeTheta: 10000, maxPositionEmbeddings: 256, tieWordEmbeddings: true,
   },
   // Tiny shapes for tests and smoke runs (random weights); each keeps its family's distinguishing
   // choices: GQA, llama3 RoPE scaling with a short original context (so scaling changes frequencies
