@@ -62,14 +62,15 @@ export interface ReasoningPreset {
 }
 
 export const REASONING_PRESETS: Record<"quick" | "full", ReasoningPreset> = {
+  // the pipeline end to end in minutes: its base is weaker (fewer SFT steps), so are its RL signals
   quick: {
     model: "llama-reasoning",
     seeds: 1,
     betas: [0, 0.04],
-    sftRound: 300,
-    sftSteps: 600,
+    sftRound: 500,
+    sftSteps: 1500,
     rlSteps: 40,
-    tuneSteps: 30,
+    tuneSteps: 20,
     heldOut: 100,
     validationProblems: 50,
     validationEvery: 10,
@@ -79,13 +80,13 @@ export const REASONING_PRESETS: Record<"quick" | "full", ReasoningPreset> = {
     model: "llama-reasoning",
     seeds: 3,
     betas: [0, 0.04],
-    sftRound: 250,
-    sftSteps: 4000,
-    rlSteps: 200,
+    sftRound: 500,
+    sftSteps: 8000,
+    rlSteps: 300,
     tuneSteps: 100,
     heldOut: 300,
     validationProblems: 100,
-    validationEvery: 20,
+    validationEvery: 25,
     overlapGroupSizes: [6, 36],
   },
 };

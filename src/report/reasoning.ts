@@ -177,9 +177,26 @@ export function formatReasoningTable(results: ReasoningResults): string {
   ];
   const base = overBaseSentence(results);
   if (base) out.push(base);
+  out.push("", ...setupLines(results));
   const overlap = overlapLines(results);
   if (overlap.length) out.push("", ...overlap);
   return out.join("\n") + "\n";
+}
+
+/** How the base and the learning rate were chosen (absent from results.json written before they existed). */
+function setupLines(results: ReasoningResults): string[] {
+  const lines: string[] = [];
+  const b = results.base;
+  if (b && b.rounds.length) {
+    const rounds = b.rounds.map((r) => `${r.step}: ${(100 * r.validation_accuracy).toFixed(1)}%`).join(", ");
+    lines.push(`base: SFT from random init, greedy validation accuracy by step ${rounds}; taken at step ${b.chosen} (target ${(100 * b.target).toFixed(0)}%)`);
+  }
+  const t = results.tuning;
+  if (t) {
+    const c = t.candidates.map((x) => `${x.learning_rate}: ${(100 * x.score).toFixed(1)}%`).join(", ");
+    lines.push(`learning rate ${t.chosen}, chosen once for both algorithms on validation (beta 0, seed ${t.seed}; ${c})`);
+  }
+  return lines;
 }
 
 // ---- report.html ----

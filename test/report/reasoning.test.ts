@@ -196,6 +196,9 @@ for (const [label, results] of [["all five rows", FULL], ["a preset missing lamb
 
 test("the overlap lines give non-flat share, first and last figures and correlations beside the paper's", () => {
   const text = formatReasoningTable(FULL);
+  // how the base and the learning rate were chosen, from results.base and results.tuning
+  assert.match(text, /base: SFT from random init, greedy validation accuracy by step 250: 10\.0%, 500: 32\.0%; taken at step 500 \(target 30%\)/);
+  assert.match(text, /learning rate 0\.0003, chosen once for both algorithms on validation \(beta 0, seed 100; 0\.0001: 20\.0%, 0\.0003: 30\.0%\)/);
   const section = (g: number) => text.slice(text.indexOf(`group size ${g} (`), g === 6 ? text.indexOf("group size 36 (") : undefined);
   for (const o of FULL.overlap) {
     const s = section(o.group_size);
