@@ -16,7 +16,8 @@
  * that figure's alone. PyTorch's float32 matmuls take torch's own path (its BLAS) when that is OpenBLAS,
  * MKL or BLIS, and oneDNN otherwise when the build has it (`--torch-matmul onednn|blas` chooses).
  * PyTorch's child gets every core (torch.set_num_threads(os.cpu_count()), unless
- * --torch-threads) and an environment without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE. When
+ * --torch-threads) and bench/gemm.ts torchChildEnv's environment (OPENBLAS_CORETYPE for this CPU's
+ * instruction set: OpenBLAS took this VM's AVX-512 Xeon for a Prescott, 4-5x slower at GEMM). When
  * `/usr/bin/python3 -c 'import torch'` fails, the PyTorch column is skipped with a line saying why.
  *
  * The run first prints which BLAS PyTorch loaded (`torch_engine.py blas`: the libraries in its
@@ -25,16 +26,23 @@
  * ours, so the table then shows both columns but no ratio and no pass/fail, and says why.
  *
  * The families' PyTorch side is scripts/golden_families.py's reference model with random weights in
- * FAMILY_PRESETS' shapes (passed as JSON); for the LoRA step it computes the LM head 1024 rows at a time
- * and recomputes each block in backward (HF's gradient_checkpointing), as anyone training a 1.5B model on
- * 6 x 1024 tokens in PyTorch 1.13 must: without them its activations alone would exceed this machine's memory.
+ * FAMILY_PRESETS' shapes (passed as JSON). The LoRA step does the same work on both sides: each block
+ * recomputed in the backward (HF's gradient_checkpointing; ours `bench step --gradient-checkpointing`) and
+ * the LM head in chunks recomputed in the backward (PyTorch 1024 rows at a time, ours LOGITS_BUDGET
+ * logits), as anyone training a 1.5B model on 6 x 1024 tokens must: without them the activations alone
+ * would exceed this machine's memory. Ours also reports where its memory went (`bench step`'s memory
+ * account: weights, adapters' gradients and AdamW moments, kept activations, the recomputed layer,
+ * activation gradients); docs/engine.md has the account at 6 x 1024.
+ *
+ * `--rows lora` (or any comma-separated list of ROW_GROUPS) runs those rows alone, each still beside
+ * PyTorch's in the same run; each row is printed to stderr as soon as both sides have run.
  */
 import { spawnSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { FAMILY_PRESETS } from "../src/engine/families/config.js";
-import { benchGemm, GEMM_SHAPES, torchChildEnv } from "./gemm.js";
+import { benchGemm, cpuFlags, GEMM_SHAPES, openblasCoreType, torchChildEnv } from "./gemm.js";
 
 const fromSources = import.meta.url.endsWith(".ts");
 const MAIN = fileURLToPath(new URL(fromSources ? "../src/cli/main.ts" : "../src/cli/main.js", import.meta.url));
@@ -44,9 +52,13 @@ const PYTHON = "/usr/bin/python3";
 const USAGE = `usage: npm run bench:engine [-- options]    (or: node dist/bench/engine.js [options])
 
 options:
-  --quick               fewer repetitions and 16 instead of 64 new tokens for gpt2-small sampling
+  --quick               fewer repetitions, 16 instead of 64 new tokens for gpt2-small sampling, 64 instead of
+                        512 for qwen2-0.5b's, and the LoRA step on 6 x 256 instead of 6 x 1024 tokens
   --smoke               every workload at a tiny size, once (toy, qwen2-tiny): checks that the harness runs;
                         its figures mean nothing
+  --rows <list>         all (default), or a comma-separated list of the rows to run: gemm, toy-step,
+                        small-step, toy-sample, small-sample, qwen2-step, qwen2-sample, lora (each beside
+                        PyTorch's, as in the whole table); e.g. --rows lora
   --torch-threads <n>   PyTorch's thread count (default: every core)
   --torch-matmul <m>    PyTorch's float32 matmuls: auto (torch's own path when its BLAS is OpenBLAS, MKL
                         or BLIS, else oneDNN when this torch has it), onednn, or blas (torch.mm/addmm,
@@ -59,8 +71,29 @@ interface Workload {
   /** a GPT-2 preset (toy, gpt2-small) or one of FAMILY_PRESETS */
   preset: string;
   args: Record<string, number>;
+  /** ours only: switches of `lambda-grpo bench` (gradient checkpointing) */
+  oursSwitches?: string[];
   /** PyTorch only: how it runs the same workload (LM head chunking, gradient checkpointing, LoRA's alpha) */
   torchArgs?: string[];
+}
+
+/** What `--rows` selects, in the order they run: each names one workload and its rows of the table. */
+export const ROW_GROUPS = ["gemm", "toy-step", "small-step", "toy-sample", "small-sample", "qwen2-step", "qwen2-sample", "lora"] as const;
+export type RowGroup = (typeof ROW_GROUPS)[number];
+
+/** The issue's bound on the r1-distill-1.5b LoRA step's peak RSS: 16 GB (taken as GiB, 16384 MiB). */
+export const LORA_RSS_TARGET_MB = 16384;
+
+/** `--rows a,b` -> the groups, or a one-line error naming the unknown one. */
+export function parseRows(spec: string): Set<RowGroup> {
+  if (spec === "all") return new Set(ROW_GROUPS);
+  const out = new Set<RowGroup>();
+  for (const name of spec.split(",").map((x) => x.trim()).filter((x) => x !== "")) {
+    if (!(ROW_GROUPS as readonly string[]).includes(name)) throw new Error(`--rows: unknown row '${name}' (expected all or a comma-separated list of ${ROW_GROUPS.join(", ")})`);
+    out.add(name as RowGroup);
+  }
+  if (out.size === 0) throw new Error(`--rows: no row named (expected all or a comma-separated list of ${ROW_GROUPS.join(", ")})`);
+  return out;
 }
 
 /** What torch_engine.py blas says: the BLAS PyTorch's matmuls run on. */
@@ -72,6 +105,8 @@ interface TorchBlas {
   build: string;
   torch: string;
   threads: number;
+  /** OpenBLAS's kernels (openblas_get_corename), null when OpenBLAS is not loaded */
+  core?: string | null;
 }
 
 interface RunResult {
@@ -84,6 +119,8 @@ interface RunResult {
   blas?: TorchBlas;
   matmul?: string;
   torch?: string;
+  /** ours, step: lambda-grpo bench's memory account (MiB) */
+  memory?: Record<string, number>;
 }
 
 export interface Row {
@@ -132,7 +169,7 @@ function runJson(cmd: string, argv: string[], env: NodeJS.ProcessEnv, what: stri
 }
 
 function ours(w: Workload): RunResult {
-  const argv = [...(fromSources ? ["--import", "tsx"] : []), MAIN, "bench", w.what, "--preset", w.preset, ...flags(w.args), "--json"];
+  const argv = [...(fromSources ? ["--import", "tsx"] : []), MAIN, "bench", w.what, "--preset", w.preset, ...flags(w.args), ...(w.oursSwitches ?? []), "--json"];
   return runJson(process.execPath, argv, process.env, `lambda-grpo bench ${w.what} --preset ${w.preset}`);
 }
 
@@ -155,7 +192,8 @@ function torchBlas(threads: number | null): TorchBlas {
 
 /** One line on the BLAS PyTorch runs on. */
 export function describeBlas(b: TorchBlas): string {
-  return `${b.kind} (${b.libraries.join(", ") || "no BLAS library mapped"}; torch ${b.torch} built with BLAS_INFO=${b.build})`;
+  const core = b.core ? `, ${b.core} kernels` : "";
+  return `${b.kind}${core} (${b.libraries.join(", ") || "no BLAS library mapped"}; torch ${b.torch} built with BLAS_INFO=${b.build})`;
 }
 
 /**
@@ -201,6 +239,7 @@ async function main(): Promise<void> {
       smoke: { type: "boolean", default: false },
       "torch-threads": { type: "string" },
       "torch-matmul": { type: "string", default: "auto" },
+      rows: { type: "string", default: "all" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -210,6 +249,7 @@ async function main(): Promise<void> {
     return;
   }
   if (!["auto", "onednn", "blas"].includes(values["torch-matmul"]!)) throw new Error(`--torch-matmul: expected auto, onednn or blas\n\n${USAGE}`);
+  const selected = parseRows(values.rows!);
   const smoke = values.smoke;
   const quick = values.quick || smoke;
   const torchThreads = values["torch-threads"] === undefined ? null : Number(values["torch-threads"]);
@@ -224,9 +264,14 @@ async function main(): Promise<void> {
   if (noTorch) log(`PyTorch: skipped (${noTorch}); the PyTorch column is empty`);
   const blas = noTorch ? null : torchBlas(torchThreads);
   const referenceBlas = blas?.kind === "reference";
+  const wantCore = openblasCoreType(cpuFlags());
+  // OpenBLAS on other kernels than the ones torchChildEnv asked for (a name this OpenBLAS does not know)
+  const weakCore = blas?.kind === "openblas" && wantCore !== null && (blas.core ?? "").toLowerCase() !== wantCore.toLowerCase();
   const blasNote = blas === null ? null : referenceBlas
     ? `PyTorch runs its matmuls on the reference BLAS, ${describeBlas(blas)}: ratios against it would flatter ours, so none are printed. Install OpenBLAS (Debian: apt-get install libopenblas0-pthread) and rerun.`
-    : `PyTorch's BLAS: ${describeBlas(blas)}`;
+    : weakCore
+      ? `PyTorch's OpenBLAS runs ${blas.core ?? "unknown"} kernels, not ${wantCore}'s (this CPU's), ${describeBlas(blas)}: ratios against it would flatter ours, so none are printed.`
+      : `PyTorch's BLAS: ${describeBlas(blas)}`;
   if (blasNote) log(blasNote);
 
   // Step and sampling workloads, the same on both sides. Toy's context of 16 caps its new tokens at 12.
@@ -235,34 +280,27 @@ async function main(): Promise<void> {
     what: "sample", preset, args: { batch: 16, prompt, "new-tokens": newTokens, steps, warmup },
   });
   const small = smoke ? "toy" : "gpt2-small";
-  const workloads = {
-    toyStep: step("toy", quick ? (smoke ? 1 : 5) : 20, quick ? 1 : 3),
-    smallStep: step(small, quick ? 1 : 3, smoke ? 0 : 1),
-    toySample: sample("toy", 4, 12, quick ? (smoke ? 1 : 2) : 5, smoke ? 0 : 1),
-    // one run, no warm-up: 64 tokens of gpt2-small take minutes on a loaded 2-core machine
-    smallSample: sample(small, 8, smoke ? 8 : quick ? 16 : 64, 1, 0),
-  };
   // The families (issue 8): 6 completions (a group) after 64-token prompts; one run each (minutes on CPU)
   const [qwen2, r1] = smoke ? ["qwen2-tiny", "qwen2-tiny"] : ["qwen2-0.5b", "r1-distill-1.5b"];
-  const familyWorkloads = {
-    qwen2Step: { what: "step", preset: qwen2, args: { batch: smoke ? 2 : 4, seq: smoke ? 16 : 128, steps: quick ? 1 : 3, warmup: smoke ? 0 : 1 } },
-    qwen2Sample: { what: "sample", preset: qwen2, args: { batch: 6, prompt: smoke ? 4 : 64, "new-tokens": smoke ? 8 : quick ? 64 : 512, steps: 1, warmup: 0 } },
-    r1Lora: {
+  const w = {
+    "toy-step": step("toy", quick ? (smoke ? 1 : 5) : 20, quick ? 1 : 3),
+    "small-step": step(small, quick ? 1 : 3, smoke ? 0 : 1),
+    "toy-sample": sample("toy", 4, 12, quick ? (smoke ? 1 : 2) : 5, smoke ? 0 : 1),
+    // one run, no warm-up: 64 tokens of gpt2-small take minutes on a loaded 2-core machine
+    "small-sample": sample(small, 8, smoke ? 8 : quick ? 16 : 64, 1, 0),
+    "qwen2-step": { what: "step", preset: qwen2, args: { batch: smoke ? 2 : 4, seq: smoke ? 16 : 128, steps: quick ? 1 : 3, warmup: smoke ? 0 : 1 } },
+    "qwen2-sample": { what: "sample", preset: qwen2, args: { batch: 6, prompt: smoke ? 4 : 64, "new-tokens": smoke ? 8 : quick ? 64 : 512, steps: 1, warmup: 0 } },
+    // the issue's 6 x 1024 tokens (--quick: 6 x 256). Both sides recompute each block in the backward and
+    // compute the LM head in chunks recomputed in the backward (ours: LOGITS_BUDGET logits at a time, 220
+    // rows of 151,936; PyTorch's: 1024 rows), so both do the same FLOPs.
+    lora: {
       what: "step", preset: r1, args: { batch: smoke ? 2 : 6, seq: smoke ? 32 : quick ? 256 : 1024, lora: smoke ? 4 : 64, steps: 1, warmup: 0 },
+      oursSwitches: ["--gradient-checkpointing"],
       torchArgs: ["--lora-alpha", smoke ? "8" : "128", "--lora-dropout", "0", "--head-chunk", smoke ? "16" : "1024", "--checkpoint-layers"],
     },
-  } satisfies Record<string, Workload>;
+  } satisfies Record<Exclude<RowGroup, "gemm">, Workload>;
 
-  log("GEMM ...");
-  const gemm = await benchGemm({ reps: smoke ? 1 : quick ? 5 : 15, withTs: false, shapes: GEMM_SHAPES.slice(0, 2) });
-  const results: Record<string, { ours: RunResult; torch: RunResult | null }> = {};
-  for (const [key, w] of Object.entries(workloads)) {
-    log(`${w.what} ${w.preset} ${flags(w.args).join(" ")} ...`);
-    results[key] = { ours: ours(w), torch: noTorch ? null : pytorch(w, torchThreads, values["torch-matmul"]!) };
-  }
-  // the families' workloads are minutes and gigabytes each: a side that fails (out of memory, say) leaves
-  // its cell empty and a note says why, rather than losing the whole table
-  const familyResults: Record<string, { ours: RunResult | null; torch: RunResult | null }> = {};
+  // a side that fails (out of memory, say) leaves its cells empty and a note says why, rather than losing the table
   const unavailable: string[] = [];
   const attempt = (what: string, run: () => RunResult): RunResult | null => {
     try {
@@ -272,53 +310,75 @@ async function main(): Promise<void> {
       return null;
     }
   };
-  for (const [key, w] of Object.entries(familyWorkloads) as [string, Workload][]) {
-    log(`${w.what} ${w.preset} ${flags(w.args).join(" ")} ...`);
-    familyResults[key] = {
-      ours: attempt(`ours, ${w.what} ${w.preset}`, () => ours(w)),
-      torch: noTorch ? null : attempt(`PyTorch, ${w.what} ${w.preset}`, () => pytorch(w, torchThreads, values["torch-matmul"]!)),
-    };
+  const results: Partial<Record<RowGroup, { ours: RunResult | null; torch: RunResult | null }>> = {};
+  const rows: Row[] = [];
+  const noRatio = referenceBlas || weakCore;
+  const add = (r: Row): void => {
+    rows.push(r);
+    log(`  ${r.figure} (${r.unit}): ours ${fmt(r.ours)}, PyTorch ${fmt(r.torch)}${r.ratio === null ? "" : `, ${r.ratio.toFixed(2)}x (target ${r.target})`}`);
+  };
+  const sampleLabel = (x: Workload): string => `${x.preset} sampling, B${x.args.batch}, ${x.args["new-tokens"]} new tokens`;
+  const figures: Record<Exclude<RowGroup, "gemm">, (o: RunResult | null, t: RunResult | null) => void> = {
+    "toy-step": (o, t) => add(row("toy step, B16 T16", "ms", o?.median_ms ?? null, t?.median_ms ?? null, 1 / 3, true, noRatio)),
+    "small-step": (o, t) => {
+      add(row(`${small} step, B16 T16`, "ms", o?.median_ms ?? null, t?.median_ms ?? null, 1 / 2, true, noRatio));
+      add(row(`${small} step peak RSS`, "MB", o?.peak_rss_mb ?? null, t?.peak_rss_mb ?? null, 1, true, noRatio));
+    },
+    "toy-sample": (o, t) => add(row(sampleLabel(w["toy-sample"]), "tokens/s", o?.tokens_per_s ?? null, t?.tokens_per_s ?? null, 1.5, false, noRatio)),
+    "small-sample": (o, t) => add(row(sampleLabel(w["small-sample"]), "tokens/s", o?.tokens_per_s ?? null, t?.tokens_per_s ?? null, 1.5, false, noRatio)),
+    "qwen2-step": (o, t) => {
+      const a = w["qwen2-step"].args;
+      add(row(`${qwen2} step, B${a.batch} T${a.seq}`, "ms", o?.median_ms ?? null, t?.median_ms ?? null, 1 / 2, true, noRatio));
+      add(row(`${qwen2} step peak RSS`, "MB", o?.peak_rss_mb ?? null, t?.peak_rss_mb ?? null, 1, true, noRatio));
+    },
+    "qwen2-sample": (o, t) => add(row(sampleLabel(w["qwen2-sample"]), "tokens/s", o?.tokens_per_s ?? null, t?.tokens_per_s ?? null, 2, false, noRatio)),
+    lora: (o, t) => {
+      const a = w.lora.args;
+      const label = `${r1} LoRA r${a.lora} step, ${a.batch}x${a.seq}`;
+      add(absoluteRow(label, "ms", o?.median_ms ?? null, t?.median_ms ?? null, null, noRatio));
+      add(absoluteRow(`${label} peak RSS`, "MB", o?.peak_rss_mb ?? null, t?.peak_rss_mb ?? null, LORA_RSS_TARGET_MB, noRatio));
+    },
+  };
+
+  let gemm: Awaited<ReturnType<typeof benchGemm>> | null = null;
+  if (selected.has("gemm")) {
+    log("GEMM ...");
+    gemm = await benchGemm({ reps: smoke ? 1 : quick ? 5 : 15, withTs: false, shapes: GEMM_SHAPES.slice(0, 2) });
+    gemm.rows.forEach((g, i) => {
+      const best = g.torchMm === null && g.torchOnednn === null ? null : Math.max(g.torchMm ?? 0, g.torchOnednn ?? 0);
+      add(row(`GEMM ${["768x768x768", "64x768x3072"][i]}`, "GFLOP/s", g.native, best, 0.9, false, noRatio));
+    });
+  }
+  for (const [name, x] of Object.entries(w) as [Exclude<RowGroup, "gemm">, Workload][]) {
+    if (!selected.has(name)) continue;
+    log(`${name}: ${x.what} ${x.preset} ${flags(x.args).join(" ")} ${(x.oursSwitches ?? []).join(" ")}...`);
+    const o = attempt(`ours, ${name}`, () => ours(x));
+    const t = noTorch ? null : attempt(`PyTorch, ${name}`, () => pytorch(x, torchThreads, values["torch-matmul"]!));
+    results[name] = { ours: o, torch: t };
+    figures[name](o, t);
   }
 
-  const rows: Row[] = [];
-  const noRatio = referenceBlas;
-  gemm.rows.forEach((g, i) => {
-    const best = g.torchMm === null && g.torchOnednn === null ? null : Math.max(g.torchMm ?? 0, g.torchOnednn ?? 0);
-    rows.push(row(`GEMM ${["768x768x768", "64x768x3072"][i]}`, "GFLOP/s", g.native, best, 0.9, false, noRatio));
-  });
-  const r = results;
-  rows.push(row("toy step, B16 T16", "ms", r.toyStep.ours.median_ms, r.toyStep.torch?.median_ms ?? null, 1 / 3, true, noRatio));
-  rows.push(row(`${small} step, B16 T16`, "ms", r.smallStep.ours.median_ms, r.smallStep.torch?.median_ms ?? null, 1 / 2, true, noRatio));
-  rows.push(row(`${small} step peak RSS`, "MB", r.smallStep.ours.peak_rss_mb, r.smallStep.torch?.peak_rss_mb ?? null, 1, true, noRatio));
-  const sampleLabel = (w: Workload): string => `${w.preset} sampling, B${w.args.batch}, ${w.args["new-tokens"]} new tokens`;
-  rows.push(row(sampleLabel(workloads.toySample), "tokens/s", r.toySample.ours.tokens_per_s, r.toySample.torch?.tokens_per_s ?? null, 1.5, false, noRatio));
-  rows.push(row(sampleLabel(workloads.smallSample), "tokens/s", r.smallSample.ours.tokens_per_s, r.smallSample.torch?.tokens_per_s ?? null, 1.5, false, noRatio));
-  const f = familyResults;
-  const fw = familyWorkloads;
-  const qs = fw.qwen2Step.args;
-  rows.push(row(`${qwen2} step, B${qs.batch} T${qs.seq}`, "ms", f.qwen2Step.ours?.median_ms ?? null, f.qwen2Step.torch?.median_ms ?? null, 1 / 2, true, noRatio));
-  rows.push(row(`${qwen2} step peak RSS`, "MB", f.qwen2Step.ours?.peak_rss_mb ?? null, f.qwen2Step.torch?.peak_rss_mb ?? null, 1, true, noRatio));
-  rows.push(row(`${qwen2} sampling, B6, ${fw.qwen2Sample.args["new-tokens"]} new tokens`, "tokens/s", f.qwen2Sample.ours?.tokens_per_s ?? null, f.qwen2Sample.torch?.tokens_per_s ?? null, 2, false, noRatio));
-  const la = fw.r1Lora.args;
-  const lora = `${r1} LoRA r${la.lora} step, ${la.batch}x${la.seq}`;
-  rows.push(absoluteRow(lora, "ms", f.r1Lora.ours?.median_ms ?? null, f.r1Lora.torch?.median_ms ?? null, null, noRatio));
-  rows.push(absoluteRow(`${lora} peak RSS`, "MB", f.r1Lora.ours?.peak_rss_mb ?? null, f.r1Lora.torch?.peak_rss_mb ?? null, 16384, noRatio));
-
-  const o = r.toyStep.ours;
-  const t = r.toyStep.torch;
+  const first = Object.values(results).find((r) => r?.ours || r?.torch);
+  const o = first?.ours;
+  const t = first?.torch;
   const seconds = (performance.now() - started) / 1000;
+  const mem = results.lora?.ours?.memory;
   const notes = [
-    `ours: ${o.kernels} kernels (${o.isa}), ${o.threads} threads; GEMM: ${gemm.isa ?? "native not loaded"}, ${gemm.threads ?? "-"} threads`,
-    t
-      ? `PyTorch ${t.torch}: ${t.threads} threads (OMP_WAIT_POLICY=${torchEnv().OMP_WAIT_POLICY}), matmuls on ${t.matmul}; GEMM column: the faster of torch.mm and oneDNN (${gemm.torchThreads} threads)`
-      : `PyTorch: skipped (${noTorch})`,
-    ...(blasNote ? [blasNote] : []),
-    `families' PyTorch side: scripts/golden_families.py's model; LoRA step with the LM head 1024 rows at a time and gradient checkpointing (${fw.r1Lora.torchArgs.join(" ")})`,
+    o ? `ours: ${o.kernels} kernels (${o.isa}), ${o.threads} threads` : null,
+    gemm ? `GEMM: ours ${gemm.isa ?? "native not loaded"}, ${gemm.threads ?? "-"} threads; PyTorch's column: the faster of torch.mm and oneDNN (${gemm.torchThreads} threads)` : null,
+    t ? `PyTorch ${t.torch}: ${t.threads} threads (OMP_WAIT_POLICY=${torchEnv().OMP_WAIT_POLICY}), matmuls on ${t.matmul}` : noTorch ? `PyTorch: skipped (${noTorch})` : null,
+    blasNote,
+    selected.has("qwen2-step") || selected.has("qwen2-sample") || selected.has("lora") ? "families' PyTorch side: scripts/golden_families.py's model" : null,
+    selected.has("lora")
+      ? `LoRA step on both sides with gradient checkpointing and a chunked LM head recomputed in the backward (ours ${w.lora.oursSwitches.join(" ")}; PyTorch ${w.lora.torchArgs.join(" ")})` +
+        (quick && !smoke ? `; --quick: ${w.lora.args.batch} x ${w.lora.args.seq} tokens, the issue's target is for 6 x 1024 (run without --quick)` : "")
+      : null,
+    mem ? `ours, LoRA step memory (MiB): ${Object.entries(mem).map(([k, v]) => `${k.replace(/_mb$/, "")} ${v}`).join(", ")}` : null,
     ...unavailable.map((u) => `not measured: ${u}`),
-    `${smoke ? "--smoke: tiny sizes, figures meaningless; " : quick ? "--quick: fewer repetitions; " : ""}load average at the end ${loadavg().map((x) => x.toFixed(1)).join(" ")}; ${seconds.toFixed(0)} s in all`,
-  ];
+    `${smoke ? "--smoke: tiny sizes, figures meaningless; " : quick ? "--quick: fewer repetitions; " : ""}rows ${[...selected].join(", ")}; load average at the end ${loadavg().map((x) => x.toFixed(1)).join(" ")}; ${seconds.toFixed(0)} s in all`,
+  ].filter((n): n is string => n !== null);
   if (values.json) {
-    console.log(JSON.stringify({ rows, notes, gemm, results, familyResults, blas }, null, 2));
+    console.log(JSON.stringify({ rows, notes, gemm, results, blas }, null, 2));
     return;
   }
   console.log(formatTable(rows));

@@ -2,13 +2,14 @@
  * GEMM throughput of the native kernels (and the TypeScript fallback, for reference) against PyTorch on
  * the same machine in the same run. `node dist/bench/gemm.js`; bench/engine.ts calls benchGemm().
  *
- * PyTorch runs in a child /usr/bin/python3 (torch.set_num_threads(os.cpu_count())), with
- * OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from that child's environment only. It reports two
+ * PyTorch runs in a child /usr/bin/python3 (torch.set_num_threads(os.cpu_count())) with the environment of
+ * torchChildEnv (OpenBLAS's kernels for this CPU's instruction set). It reports two
  * paths: torch.mm (whatever BLAS this torch was built with) and, when available, a oneDNN (mkldnn)
  * Linear, which is PyTorch's fastest CPU GEMM. Ours is measured before and after PyTorch and the median
  * of all those repetitions is reported, so a burst of load on a shared machine hits both sides alike.
  */
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { nativeKernels, nativeLoadError, tsKernels } from "../src/engine/kernels/index.js";
 import type { Kernels } from "../src/engine/kernels/types.js";
@@ -140,13 +141,40 @@ interface TorchResult {
 }
 
 /**
- * The environment of a PyTorch child process: ours without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (settings
- * made for our process would pick OpenBLAS kernels for another CPU and time those, not PyTorch at its best).
+ * The OpenBLAS kernels (its OPENBLAS_CORETYPE name) for a CPU with these /proc/cpuinfo flags: SkylakeX with
+ * AVX-512 (F, CD, BW, DQ, VL), Haswell with AVX2 and FMA, else null (OpenBLAS's own choice). OpenBLAS's
+ * DYNAMIC_ARCH picks its kernels from the CPUID model, which a virtual machine may hide: on this machine
+ * ("Intel(R) Xeon(R) Processor", AVX-512) Debian's OpenBLAS 0.3.21 fell back to Prescott's SSE3 kernels, and
+ * torch's float32 GEMM at [1536,1536] x [1536,8960] ran at 10-11 GFLOP/s against 46-49 with SkylakeX's and
+ * 48 on oneDNN (2 threads, a loaded machine, the paths alternating): every PyTorch time 4-5x too slow.
+ */
+export function openblasCoreType(flags: Set<string>): string | null {
+  if (["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"].every((f) => flags.has(f))) return "SkylakeX";
+  if (flags.has("avx2") && flags.has("fma")) return "Haswell";
+  return null;
+}
+
+/** This CPU's flags (the first `flags` line of /proc/cpuinfo; empty where there is none). */
+export function cpuFlags(): Set<string> {
+  try {
+    const line = readFileSync("/proc/cpuinfo", "utf8").split("\n").find((l) => l.startsWith("flags"));
+    return new Set(line?.split(":")[1]?.trim().split(/\s+/) ?? []);
+  } catch {
+    return new Set();
+  }
+}
+
+/**
+ * The environment of a PyTorch child process: ours without OPENBLAS_L2_SIZE (a setting made for our process
+ * would tune OpenBLAS for another CPU) and with OPENBLAS_CORETYPE set to this CPU's (openblasCoreType), so
+ * that PyTorch's matmuls, attention's batched ones included, run on OpenBLAS's best kernels here.
  */
 export function torchChildEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
+  const core = openblasCoreType(cpuFlags());
+  if (core !== null) env.OPENBLAS_CORETYPE = core;
   return env;
 }
 

@@ -22,6 +22,7 @@ linear layer are trained (alpha 2R and dropout 0 by default, as `lambda-grpo ben
 next token, loss = -mean(log-probs), backward, global-norm clip at 1.0, AdamW.
 """
 import argparse
+import ctypes
 import json
 import math
 import os
@@ -68,7 +69,22 @@ def blas_info():
     libs = sorted({os.path.realpath(p) for p in mapped if re.search(r"blas|mkl|blis|atlas", os.path.basename(p), re.I)})
     m = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
     build = m.group(1) if m else "unknown"
-    return {"kind": blas_kind(libs, build), "libraries": libs, "build": build}
+    return {"kind": blas_kind(libs, build), "libraries": libs, "build": build, "core": openblas_core(libs)}
+
+
+def openblas_core(libraries):
+    """The kernels OpenBLAS runs (openblas_get_corename: SkylakeX, Haswell, Prescott, ...), or None when
+    OpenBLAS is not loaded. Its DYNAMIC_ARCH choice follows the CPUID model, which a virtual machine may
+    hide: bench/gemm.ts torchChildEnv sets OPENBLAS_CORETYPE from the CPU's flags for that reason."""
+    lib = next((p for p in libraries if "libopenblas" in os.path.basename(p)), None)
+    if lib is None:
+        return None
+    try:
+        f = ctypes.CDLL(lib).openblas_get_corename
+    except (OSError, AttributeError):
+        return None
+    f.restype = ctypes.c_char_p
+    return f().decode()
 
 
 def blas_kind(libraries, build):

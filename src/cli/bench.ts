@@ -80,6 +80,42 @@ export interface BenchResult {
   /** LoRA rank (all-linear), or null: full fine-tuning */
   lora_r: number | null;
   gradient_checkpointing: boolean;
+  /** step: where the memory is after the last step, MiB (see memoryAccount) */
+  memory?: MemoryAccount;
+}
+
+/**
+ * What a training step holds, MiB, read after it: arenas and the gradient pool only grow, so their sizes
+ * are what they held at their fullest. `other` is the peak RSS less the rest: Node's heap and code, the
+ * kernels' threads, and buffers outside the arenas (the scores' copies, the batch).
+ */
+export interface MemoryAccount {
+  /** every weight: the frozen base and, with LoRA, the adapters */
+  weights_mb: number;
+  /** the trained parameters' gradients (the adapters' with LoRA) */
+  gradients_mb: number;
+  /** AdamW's two moments of the trained parameters */
+  optimizer_mb: number;
+  /** the training pass's activations kept for the backward: every layer's, or with checkpointing each layer's input, and the LM head's */
+  activations_mb: number;
+  /** gradient checkpointing: one layer's activations, recomputed in the backward */
+  recomputed_layer_mb: number;
+  /** activation gradients (the pool: about one layer's at a time) */
+  activation_grads_mb: number;
+  other_mb: number;
+}
+
+function memoryAccount(policy: EnginePolicy<EngineModel>, peakMb: number): MemoryAccount {
+  const m = policy.model;
+  const mb = (bytes: number): number => round(bytes / 2 ** 20, 1);
+  const weights = "baseData" in m ? m.baseData.byteLength + m.loraData.byteLength : m.data.byteLength;
+  const opt = policy.optimizer === null ? 0 : policy.optimizer.m.byteLength + policy.optimizer.v.byteLength;
+  const a = m.arenaStats();
+  const counted = weights + m.grad.byteLength + opt + a.trainBytes + a.recomputeBytes + a.gradBytes;
+  return {
+    weights_mb: mb(weights), gradients_mb: mb(m.grad.byteLength), optimizer_mb: mb(opt), activations_mb: mb(a.trainBytes),
+    recomputed_layer_mb: mb(a.recomputeBytes), activation_grads_mb: mb(a.gradBytes), other_mb: round(peakMb - counted / 2 ** 20, 1),
+  };
 }
 
 /** Times training steps: tokens [batch, seq] uniform over the vocabulary, every row full length. */
@@ -277,6 +313,7 @@ export async function main(argv: string[]): Promise<void> {
     reuse_buffers: !values["fresh-buffers"],
     lora_r: lora?.r ?? null,
     gradient_checkpointing: gradientCheckpointing,
+    ...(what === "step" ? { memory: memoryAccount(policy as EnginePolicy<EngineModel>, peakRssMb()) } : {}),
   };
   if (values.json) {
     console.log(JSON.stringify(result));
@@ -287,6 +324,13 @@ export async function main(argv: string[]): Promise<void> {
     `bench ${what} ${preset} (${shape}, ${times.length} runs, kernels ${info.name}/${info.isa}, ${info.threads} threads): ` +
       `median ${result.median_ms} ms, ${result.tokens_per_s} tokens/s, peak RSS ${result.peak_rss_mb} MB`,
   );
+  const mem = result.memory;
+  if (mem) {
+    console.log(
+      `  memory (MiB): weights ${mem.weights_mb}, gradients ${mem.gradients_mb}, AdamW ${mem.optimizer_mb}, activations ${mem.activations_mb}, ` +
+        `recomputed layer ${mem.recomputed_layer_mb}, activation gradients ${mem.activation_grads_mb}, other ${mem.other_mb}`,
+    );
+  }
 }
 
 function round(x: number, digits: number): number {

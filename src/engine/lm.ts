@@ -192,12 +192,15 @@ export abstract class CausalLM<F extends FloatArray = Float32Array> {
   }
 
   /**
-   * Bytes held for activations (arenas) and activation gradients (gradBytes, the pool), and the buffers
-   * created so far (the allocate-once check).
+   * Bytes held for activations (arenas: trainBytes the training passes', recomputeBytes the recomputed
+   * layer's) and activation gradients (gradBytes, the pool), and the buffers created so far (the
+   * allocate-once check).
    */
-  arenaStats(): { bytes: number; allocations: number; gradBytes: number } {
+  arenaStats(): { bytes: number; allocations: number; gradBytes: number; trainBytes: number; recomputeBytes: number } {
     return {
       gradBytes: this.gradPool.bytes,
+      trainBytes: this.trainArena.bytes,
+      recomputeBytes: this.recomputeArena.bytes,
       bytes: this.trainArena.bytes + this.scoreArena.bytes + this.recomputeArena.bytes + this.gradPool.bytes,
       allocations: this.trainArena.allocations + this.scoreArena.allocations + this.recomputeArena.allocations + this.gradPool.allocations,
     };

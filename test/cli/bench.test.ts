@@ -1,0 +1,55 @@
+/**
+ * `lambda-grpo bench step`'s memory account and bench:engine's row selection.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { parseRows, ROW_GROUPS } from "../../bench/engine.js";
+import { openblasCoreType } from "../../bench/gemm.js";
+import { FAMILY_PRESETS, loraParameterShapes, parameterShapes } from "../../src/engine/families/config.js";
+import { runCli } from "./helpers.js";
+
+const MiB = 2 ** 20;
+
+function stepMemory(extra: string[]): { peak_rss_mb: number; memory: Record<string, number> } {
+  const r = runCli(["bench", "step", "--preset", "qwen2-tiny", "--lora", "4", "--batch", "2", "--seq", "32", "--steps", "1", "--warmup", "0", "--json", ...extra]);
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!);
+}
+
+test("bench step's memory account: weights, adapters' gradients and AdamW moments from the shapes; checkpointing keeps less", () => {
+  const cfg = FAMILY_PRESETS["qwen2-tiny"];
+  const lora = { r: 4, alpha: 8, dropout: 0, targetModules: "all-linear" as const };
+  const count = (shapes: { shape: number[] }[]): number => shapes.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+  const base = count(parameterShapes(cfg));
+  const adapters = count(loraParameterShapes(cfg, lora));
+  // each view starts at a multiple of 16 floats: at most 15 floats of padding per parameter
+  const pad = (shapes: unknown[]): number => (15 * 4 * shapes.length) / MiB + 0.1;
+  const plain = stepMemory([]);
+  const ckpt = stepMemory(["--gradient-checkpointing"]);
+  for (const m of [plain.memory, ckpt.memory]) {
+    assert.ok(Math.abs(m.weights_mb - ((base + adapters) * 4) / MiB) <= pad([...parameterShapes(cfg), ...loraParameterShapes(cfg, lora)]), `weights ${m.weights_mb}`);
+    assert.ok(Math.abs(m.gradients_mb - (adapters * 4) / MiB) <= pad(loraParameterShapes(cfg, lora)), `gradients ${m.gradients_mb}`);
+    assert.ok(Math.abs(m.optimizer_mb - 2 * m.gradients_mb) <= 0.1, "AdamW: two moments of the trained parameters");
+  }
+  assert.equal(plain.memory.recomputed_layer_mb, 0);
+  assert.ok(ckpt.memory.recomputed_layer_mb > 0);
+  // every layer's activations against each layer's input (nLayer = 2 here: still strictly less)
+  assert.ok(ckpt.memory.activations_mb < plain.memory.activations_mb, `${ckpt.memory.activations_mb} vs ${plain.memory.activations_mb}`);
+});
+
+test("bench:engine --rows: all, one, several; an unknown row is a one-line error naming it", () => {
+  assert.deepEqual([...parseRows("all")], [...ROW_GROUPS]);
+  assert.deepEqual([...parseRows("lora")], ["lora"]);
+  assert.deepEqual([...parseRows("gemm, lora")].sort(), ["gemm", "lora"]);
+  assert.throws(() => parseRows("lora,lroa"), /--rows: unknown row 'lroa'/);
+  assert.throws(() => parseRows(","), /--rows: no row named/);
+});
+
+test("PyTorch's OpenBLAS kernels from the CPU's flags: SkylakeX with AVX-512, Haswell with AVX2 + FMA, else OpenBLAS's choice", () => {
+  const avx512 = ["sse3", "avx", "avx2", "fma", "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"];
+  assert.equal(openblasCoreType(new Set(avx512)), "SkylakeX");
+  assert.equal(openblasCoreType(new Set(avx512.filter((f) => f !== "avx512vl"))), "Haswell");
+  assert.equal(openblasCoreType(new Set(["sse3", "avx", "avx2", "fma"])), "Haswell");
+  assert.equal(openblasCoreType(new Set(["sse3", "avx", "avx2"])), null);
+  assert.equal(openblasCoreType(new Set()), null);
+});
