@@ -336,7 +336,9 @@ async function main(): Promise<void> {
       const a = w.lora.args;
       const label = `${r1} LoRA r${a.lora} step, ${a.batch}x${a.seq}`;
       add(absoluteRow(label, "ms", o?.median_ms ?? null, t?.median_ms ?? null, null, noRatio));
-      add(absoluteRow(`${label} peak RSS`, "MB", o?.peak_rss_mb ?? null, t?.peak_rss_mb ?? null, LORA_RSS_TARGET_MB, noRatio));
+      // the issue's bound is for 6 x 1024 tokens: at --quick's 6 x 256 the figure is reported, not judged
+      const bound = a.batch === 6 && a.seq === 1024 ? LORA_RSS_TARGET_MB : null;
+      add(absoluteRow(`${label} peak RSS`, "MB", o?.peak_rss_mb ?? null, t?.peak_rss_mb ?? null, bound, noRatio));
     },
   };
 
