@@ -100,7 +100,7 @@ export interface MemoryAccount {
   activations_mb: number;
   /** gradient checkpointing: one layer's activations, recomputed in the backward */
   recomputed_layer_mb: number;
-  /** activation gradients (the pool: about one layer's at a time) */
+  /** activation gradients (every buffer of the pool, free or lent: about one layer's at a time) */
   activation_grads_mb: number;
   other_mb: number;
 }
@@ -111,10 +111,10 @@ function memoryAccount(policy: EnginePolicy<EngineModel>, peakMb: number): Memor
   const weights = "baseData" in m ? m.baseData.byteLength + m.loraData.byteLength : m.data.byteLength;
   const opt = policy.optimizer === null ? 0 : policy.optimizer.m.byteLength + policy.optimizer.v.byteLength;
   const a = m.arenaStats();
-  const counted = weights + m.grad.byteLength + opt + a.trainBytes + a.recomputeBytes + a.gradBytes;
+  const counted = weights + m.grad.byteLength + opt + a.trainBytes + a.recomputeBytes + a.gradAllocatedBytes;
   return {
     weights_mb: mb(weights), gradients_mb: mb(m.grad.byteLength), optimizer_mb: mb(opt), activations_mb: mb(a.trainBytes),
-    recomputed_layer_mb: mb(a.recomputeBytes), activation_grads_mb: mb(a.gradBytes), other_mb: round(peakMb - counted / 2 ** 20, 1),
+    recomputed_layer_mb: mb(a.recomputeBytes), activation_grads_mb: mb(a.gradAllocatedBytes), other_mb: round(peakMb - counted / 2 ** 20, 1),
   };
 }
 

@@ -51,6 +51,8 @@ export class GradPool {
   private pass = 0;
   /** buffers created so far (allocate-once check) */
   allocations = 0;
+  /** bytes of the buffers this pool created and has not dropped: free or lent (bytes: free only) */
+  allocatedBytes = 0;
 
   take(float64: boolean, n: number): FloatArray {
     let best = -1;
@@ -67,6 +69,7 @@ export class GradPool {
     } else {
       buf = float64 ? new Float64Array(n) : new Float32Array(n);
       this.allocations++;
+      this.allocatedBytes += buf.byteLength;
     }
     this.lastTaken.set(buf, this.pass);
     const view = buf.length === n ? buf : buf.subarray(0, n);
@@ -88,7 +91,12 @@ export class GradPool {
   trim(): void {
     this.pass++;
     for (const [b, p] of this.lastTaken) if (this.pass - p > POOL_IDLE_PASSES) this.lastTaken.delete(b);
-    this.free = this.free.filter((b) => this.lastTaken.has(b));
+    const kept: FloatArray[] = [];
+    for (const b of this.free) {
+      if (this.lastTaken.has(b)) kept.push(b);
+      else this.allocatedBytes -= b.byteLength;
+    }
+    this.free = kept;
   }
 
   get bytes(): number {

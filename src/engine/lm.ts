@@ -193,12 +193,14 @@ export abstract class CausalLM<F extends FloatArray = Float32Array> {
 
   /**
    * Bytes held for activations (arenas: trainBytes the training passes', recomputeBytes the recomputed
-   * layer's) and activation gradients (gradBytes, the pool), and the buffers created so far (the
+   * layer's) and activation gradients (gradBytes: the pool's free buffers; gradAllocatedBytes: all it
+   * holds, lent ones too), and the buffers created so far (the
    * allocate-once check).
    */
-  arenaStats(): { bytes: number; allocations: number; gradBytes: number; trainBytes: number; recomputeBytes: number } {
+  arenaStats(): { bytes: number; allocations: number; gradBytes: number; gradAllocatedBytes: number; trainBytes: number; recomputeBytes: number } {
     return {
       gradBytes: this.gradPool.bytes,
+      gradAllocatedBytes: this.gradPool.allocatedBytes,
       trainBytes: this.trainArena.bytes,
       recomputeBytes: this.recomputeArena.bytes,
       bytes: this.trainArena.bytes + this.scoreArena.bytes + this.recomputeArena.bytes + this.gradPool.bytes,

@@ -4,7 +4,17 @@
  */
 import { alloc, gradOf, needsGrad, record } from "../autograd.js";
 import { kernels } from "../backend.js";
-import { Tensor } from "../tensor.js";
+import { Tensor, type FloatArray } from "../tensor.js";
+
+/**
+ * The gradient buffer of an input that needs one, else a zero buffer from the arena (the kernels write
+ * every input's gradient). Not gradOf for a frozen gain: that would set its .grad from the gradient pool,
+ * which gets back only the gradients of op outputs, so each frozen norm would keep a pooled buffer (a LoRA
+ * step on R1-Distill-1.5B lost two [6144, 8960] buffers a layer that way, 210 MiB each).
+ */
+function gradOrScratch(t: Tensor): FloatArray {
+  return t.requiresGrad ? gradOf(t) : alloc(t.data, t.size, true);
+}
 
 export function layerNorm(x: Tensor, w: Tensor, b: Tensor, eps: number): Tensor {
   const C = w.size;
@@ -18,7 +28,7 @@ export function layerNorm(x: Tensor, w: Tensor, b: Tensor, eps: number): Tensor 
   if (grad) {
     record(out, () => {
       if (out.grad === null) return;
-      kernels.layerNormBackward(out.grad, x.data, w.data, mean, rstd, N, C, gradOf(x), gradOf(w), gradOf(b));
+      kernels.layerNormBackward(out.grad, x.data, w.data, mean, rstd, N, C, gradOrScratch(x), gradOrScratch(w), gradOrScratch(b));
     });
   }
   return out;
@@ -35,7 +45,7 @@ export function rmsNorm(x: Tensor, w: Tensor, eps: number): Tensor {
   if (grad) {
     record(out, () => {
       if (out.grad === null) return;
-      kernels.rmsNormBackward(out.grad, x.data, w.data, rstd, N, C, gradOf(x), gradOf(w));
+      kernels.rmsNormBackward(out.grad, x.data, w.data, rstd, N, C, gradOrScratch(x), gradOrScratch(w));
     });
   }
   return out;
