@@ -67,7 +67,7 @@ export const REASONING_PRESETS: Record<"quick" | "full", ReasoningPreset> = {
     model: "llama-reasoning",
     seeds: 1,
     betas: [0, 0.04],
-    sftRound: 500,
+    sftRound: 1500,
     sftSteps: 1500,
     rlSteps: 40,
     tuneSteps: 20,
@@ -80,13 +80,13 @@ export const REASONING_PRESETS: Record<"quick" | "full", ReasoningPreset> = {
     model: "llama-reasoning",
     seeds: 3,
     betas: [0, 0.04],
-    sftRound: 500,
-    sftSteps: 8000,
-    rlSteps: 300,
-    tuneSteps: 100,
+    sftRound: 3000,
+    sftSteps: 6000,
+    rlSteps: 200,
+    tuneSteps: 80,
     heldOut: 300,
     validationProblems: 100,
-    validationEvery: 25,
+    validationEvery: 20,
     overlapGroupSizes: [6, 36],
   },
 };
@@ -99,8 +99,11 @@ export const SHARED = {
     batch: 16,
     /** from random init (docs/reasoning.md: TRL's 2e-5 is for pretrained models) */
     learning_rate: 2e-3,
-    /** constant after a fixed warmup: a round continues the run as if it had never stopped */
-    lr_scheduler_type: "constant_with_warmup",
+    /**
+     * Cosine decay to 0 at each round's end, after a fixed warmup: a round ends on an annealed model (the
+     * one its validation accuracy scores), and the next round restarts the decay from part-way (warm restarts).
+     */
+    lr_scheduler_type: "cosine",
     warmup_steps: 50,
     seed: 0,
     /**
