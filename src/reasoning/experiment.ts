@@ -16,7 +16,6 @@
 import { availableParallelism } from "node:os";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Worker } from "node:worker_threads";
 import { writeFileAtomic } from "../io/atomic.js";
 import { exists } from "../rl/rundir.js";
 import type { TrainConfig, TrainConfigInput } from "../rl/config.js";
@@ -30,6 +29,7 @@ import { loadChatTokenizer, loadExamples, type Example } from "../sft/data.js";
 import { sft } from "../sft/trainer.js";
 import { UserError } from "../util/errors.js";
 import { pearson } from "../util/stats.js";
+import { runPool, workerSpawner } from "../util/workers.js";
 import { writeTaskData } from "./data.js";
 import { PAPER_SUMMARY, RESULT_ROWS, type Curve, type Tuning, type BaseSelection, type OverlapResult, type ReasoningResults, type ResultRow, type ResultRowName, type Stat } from "./results.js";
 import { BENCHMARKS } from "./tasks.js";
@@ -383,68 +383,20 @@ export interface Job {
   benchmarks: Record<string, string>;
 }
 
-export type JobMessage =
-  | { type: "step"; name: string; step: number }
-  | { type: "done"; name: string; results: Record<string, BenchmarkResult> }
-  | { type: "error"; name: string; message: string; user: boolean };
-
-function workerSpawner(): () => Worker {
-  const here = new URL(import.meta.url);
-  if (!here.pathname.endsWith(".ts")) return () => new Worker(new URL("./worker.js", here));
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const worker = new URL("./worker.ts", here).href;
-  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(worker)}); });`;
-  return () => new Worker(code, { eval: true });
-}
-
-/** Runs the jobs over `jobs` worker threads (one core each); resolves with each job's evaluation. */
+/** Runs the jobs over `parallel` worker threads (one core each); resolves with each job's evaluation, by name. */
 async function runJobs(jobs: Job[], parallel: number, onStep: (name: string, step: number) => void, onDone: (name: string) => void): Promise<Map<string, Record<string, BenchmarkResult>>> {
-  const results = new Map<string, Record<string, BenchmarkResult>>();
-  if (jobs.length === 0) return results;
-  const spawn = workerSpawner();
-  let next = 0;
-  await new Promise<void>((resolve, reject) => {
-    let failed = false;
-    let live = 0;
-    const pool: Worker[] = [];
-    const fail = (err: Error): void => {
-      if (failed) return;
-      failed = true;
-      for (const w of pool) void w.terminate();
-      reject(err);
-    };
-    const feed = (w: Worker): void => {
-      if (failed) return;
-      if (next >= jobs.length) {
-        void w.terminate();
-        return;
-      }
-      w.postMessage(jobs[next++]);
-    };
-    for (let i = 0; i < Math.min(parallel, jobs.length); i++) {
-      const w = spawn();
-      pool.push(w);
-      live++;
-      w.on("message", (m: JobMessage) => {
-        if (m.type === "step") onStep(m.name, m.step);
-        else if (m.type === "done") {
-          results.set(m.name, m.results);
-          onDone(m.name);
-          feed(w);
-        } else fail(m.user ? new UserError(`run ${m.name}: ${m.message}`) : new Error(`run ${m.name}: ${m.message}`));
-      });
-      w.on("error", fail);
-      w.on("exit", () => {
-        live--;
-        if (live === 0 && !failed) {
-          if (results.size === jobs.length) resolve();
-          else reject(new Error(`reasoning workers exited with ${jobs.length - results.size} jobs unfinished`));
-        }
-      });
-      feed(w);
-    }
-  });
-  return results;
+  const results = await runPool<Job, Record<string, BenchmarkResult>>(
+    jobs,
+    jobs.map((_, i) => i),
+    parallel,
+    workerSpawner(import.meta.url, "worker"),
+    {
+      step: (i, step) => onStep(jobs[i].name, step),
+      done: (i) => onDone(jobs[i].name),
+      error: (i, message, user) => (user ? new UserError(`run ${jobs[i].name}: ${message}`) : new Error(`run ${jobs[i].name}: ${message}`)),
+    },
+  );
+  return new Map(jobs.map((j, i) => [j.name, results[i]]));
 }
 
 interface MetricsLine {

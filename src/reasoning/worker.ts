@@ -17,15 +17,16 @@ import { createEnginePolicy } from "../rl/model.js";
 import type { Policy } from "../rl/policy.js";
 import { train } from "../rl/trainer.js";
 import { UserError } from "../util/errors.js";
-import { evalSettings, type Job, type JobMessage } from "./experiment.js";
+import type { PoolMessage } from "../util/workers.js";
+import { evalSettings, type Job } from "./experiment.js";
 
 // One run per core: the kernels' own thread pool would only fight the other workers for the cores.
 nativeKernels?.setThreads(1);
 
 const port = parentPort!;
-const post = (m: JobMessage): void => port.postMessage(m);
+const post = (m: PoolMessage<Record<string, BenchmarkResult>>): void => port.postMessage(m);
 
-async function runJob(job: Job): Promise<Record<string, BenchmarkResult>> {
+async function runJob(index: number, job: Job): Promise<Record<string, BenchmarkResult>> {
   let policy: Policy;
   if (job.train !== null) {
     let built: Policy | null = null;
@@ -33,7 +34,7 @@ async function runJob(job: Job): Promise<Record<string, BenchmarkResult>> {
       resume: true,
       // the trainer builds the policy; keeping it gives the trained weights (after a finished run's resume: its last checkpoint's)
       policyFactory: async (c) => (built = await createEnginePolicy(c)),
-      onStep: (m) => post({ type: "step", name: job.name, step: m.step }),
+      onStep: (m) => post({ type: "step", index, step: m.step }),
     });
     policy = built!;
   } else {
@@ -54,10 +55,10 @@ async function runJob(job: Job): Promise<Record<string, BenchmarkResult>> {
   });
 }
 
-port.on("message", async (job: Job) => {
+port.on("message", async ({ index, job }: { index: number; job: Job }) => {
   try {
-    post({ type: "done", name: job.name, results: await runJob(job) });
+    post({ type: "done", index, result: await runJob(index, job) });
   } catch (err) {
-    post({ type: "error", name: job.name, message: err instanceof Error ? err.message : String(err), user: err instanceof UserError });
+    post({ type: "error", index, message: err instanceof Error ? err.message : String(err), user: err instanceof UserError });
   }
 });

@@ -1,5 +1,5 @@
 /**
- * A toy-sweep worker thread: receives { index, config }, runs `train` on it, posts progress and the run's
+ * A toy-sweep worker thread: receives { index, job: config }, runs `train` on it, posts progress and the run's
  * per-step target rate (src/rl/toy.ts drives it).
  */
 import { parentPort } from "node:worker_threads";
@@ -13,7 +13,7 @@ import { train } from "./trainer.js";
 nativeKernels?.setThreads(1);
 
 const port = parentPort!;
-port.on("message", async ({ index, config }: { index: number; config: TrainConfig }) => {
+port.on("message", async ({ index, job: config }: { index: number; job: TrainConfig }) => {
   const post = (m: WorkerMessage) => port.postMessage(m);
   try {
     const started = performance.now();

@@ -10,11 +10,11 @@
 import { readdir, readFile, rm, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { Worker } from "node:worker_threads";
 import { resolveConfig, type TrainConfig, type TrainConfigInput } from "./config.js";
 import { validateEnv } from "./env/index.js";
 import { TOY_MODEL_LEARNING_RATE, type ToyModel } from "./toy-model.js";
 import { UserError } from "../util/errors.js";
+import { runPool, workerSpawner, type PoolMessage } from "../util/workers.js";
 
 /** The paper's table (PAPER.md section 4): target rate over the last 50 steps, mean over 5 seeds. */
 export const PAPER_TABLE: { n: number; r_neg: number; grpo: number; lambda: number }[] = [
@@ -193,10 +193,7 @@ export function toyRuns(opts: ToyOptions): ToyRun[] {
 }
 
 /** Message from a worker. */
-export type WorkerMessage =
-  | { type: "step"; index: number; step: number }
-  | { type: "done"; index: number; result: RunResult }
-  | { type: "error"; index: number; message: string; user: boolean };
+export type WorkerMessage = PoolMessage<RunResult>;
 
 /** Runs the sweep over worker threads; resolves with every run's result, in run order. */
 export async function runToy(
@@ -212,59 +209,26 @@ export async function runToy(
   const stepsDone = runs.map((r, i) => (kept.has(i) ? r.config.steps : 0));
   let done = stepsDone.reduce((a, b) => a + b, 0);
   let finished = kept.size;
-  let next = 0;
   const started = performance.now();
-  const spawn = workerSpawner();
-
-  await new Promise<void>((resolve, reject) => {
-    let failed = false;
-    let live = 0;
-    const pool: Worker[] = [];
-    const fail = (err: Error) => {
-      if (failed) return;
-      failed = true;
-      for (const w of pool) void w.terminate();
-      reject(err);
-    };
-    const feed = (w: Worker) => {
-      if (failed) return;
-      if (next >= todo.length) {
-        void w.terminate();
-        return;
-      }
-      const index = todo[next++];
-      w.postMessage({ index, config: runs[index].config });
-    };
-    if (todo.length === 0) resolve();
-    for (let i = 0; i < (todo.length === 0 ? 0 : workers); i++) {
-      const w = spawn();
-      pool.push(w);
-      live++;
-      w.on("message", (m: WorkerMessage) => {
-        if (m.type === "step") {
-          done += m.step - stepsDone[m.index];
-          stepsDone[m.index] = m.step;
-          opts.onProgress?.(done, total);
-        } else if (m.type === "done") {
-          results[m.index] = m.result;
-          finished++;
-          opts.onRunDone?.(runs[m.index], m.result, finished, runs.length);
-          feed(w);
-        } else {
-          fail(m.user ? new ToyRunError(`run ${runs[m.index].name}: ${m.message}`) : new Error(`run ${runs[m.index].name}: ${m.message}`));
-        }
-      });
-      w.on("error", fail);
-      w.on("exit", () => {
-        live--;
-        if (live === 0 && !failed) {
-          if (finished === runs.length) resolve();
-          else reject(new Error(`toy workers exited with ${runs.length - finished} runs unfinished`));
-        }
-      });
-      feed(w);
-    }
-  });
+  const fresh = await runPool<TrainConfig, RunResult>(
+    runs.map((r) => r.config),
+    todo,
+    workers,
+    workerSpawner(import.meta.url, "toy-worker"),
+    {
+      step(index, step) {
+        done += step - stepsDone[index];
+        stepsDone[index] = step;
+        opts.onProgress?.(done, total);
+      },
+      done(index, result) {
+        finished++;
+        opts.onRunDone?.(runs[index], result, finished, runs.length);
+      },
+      error: (index, message, user) => (user ? new ToyRunError(`run ${runs[index].name}: ${message}`) : new Error(`run ${runs[index].name}: ${message}`)),
+    },
+  );
+  for (const i of todo) results[i] = fresh[i];
   return { runs, results, workers, wallSeconds: (performance.now() - started) / 1000, kept: kept.size };
 }
 
@@ -359,19 +323,6 @@ async function isFile(path: string): Promise<boolean> {
 
 /** A run that failed on its input (its config or environment), not on a bug: one line for the CLI. */
 export class ToyRunError extends UserError {}
-
-/**
- * From dist the worker is toy-worker.js. From source (node --import tsx, the tests) it is toy-worker.ts, and
- * Node 20 does not carry tsx's loader into a worker, so a tiny bootstrap registers tsx there first.
- */
-function workerSpawner(): () => Worker {
-  const here = new URL(import.meta.url);
-  if (!here.pathname.endsWith(".ts")) return () => new Worker(new URL("./toy-worker.js", here));
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const worker = new URL("./toy-worker.ts", here).href;
-  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(worker)}); });`;
-  return () => new Worker(code, { eval: true });
-}
 
 function meanStd(xs: number[]): { mean: number; std: number } {
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
