@@ -5,6 +5,8 @@
  * everything done and trains nothing) while other settings in the same folder are refused.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +29,9 @@ const TINY: ReasoningPreset = {
   validationEvery: 2,
   overlapGroupSizes: [6, 12],
 };
+
+const fromSource = import.meta.url.endsWith(".ts");
+const EXPERIMENT = new URL(fromSource ? "../../src/reasoning/experiment.ts" : "../../src/reasoning/experiment.js", import.meta.url).href;
 
 async function lines(path: string): Promise<Record<string, number>[]> {
   return (await readFile(path, "utf8"))
@@ -134,5 +139,23 @@ test("a tiny sweep: rows from the eval files, fair runs, overlap from the metric
 
   // other settings in the same folder are refused, naming it
   await assert.rejects(runReasoning({ preset: "quick", values: { ...TINY, rlSteps: 4 }, out }), (e: Error) => e instanceof UserError && e.message.includes("other settings"));
+
+  // SIGKILLed in the middle of the grid (a run has logged a step) and run again: the results of the sweep never stopped
+  const killed = await mkdtemp(join(tmpdir(), "lgrpo-reasoning-kill-"));
+  const code = `import(${JSON.stringify(EXPERIMENT)}).then((m) => m.runReasoning({ preset: "quick", values: ${JSON.stringify(TINY)}, out: ${JSON.stringify(killed)}, jobs: 2 }))`;
+  const child = spawn(process.execPath, [...(fromSource ? ["--import", "tsx"] : []), "-e", code], { stdio: "ignore" });
+  const probe = join(killed, "runs", "grpo_beta0-seed1", "metrics.jsonl");
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  for (;;) {
+    if (existsSync(probe) && (await readFile(probe, "utf8")).length > 0) break;
+    if (child.exitCode !== null) assert.fail("the sweep ended before it could be killed");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  child.kill("SIGKILL");
+  await exited;
+  assert.ok(!existsSync(join(killed, "results.json")));
+  const resumed = await runReasoning({ preset: "quick", values: TINY, out: killed, jobs: 2 });
+  assert.deepEqual({ ...resumed, wall_seconds: 0 }, { ...r, wall_seconds: 0 });
+  await rm(killed, { recursive: true });
   await rm(out, { recursive: true });
 });
