@@ -20,7 +20,7 @@ and runs the overlap study (group sizes 6 and 36). Prints the table beside the p
 results.json and report.html. Rerun with the same options to continue a killed sweep.
 
 options:
-  --preset quick|full   quick (default): 1 seed, short runs (~10 min); full: 3 seeds (< 2 h)
+  --preset quick|full   quick (default): 1 seed, short runs, a weaker base (8 min here); full: 3 seeds (38 min here)
   --out DIR             output folder (default runs/reasoning-<preset>)
   --jobs N              runs at once (default: the machine's cores)
   --overwrite           replace a sweep with other settings in --out
