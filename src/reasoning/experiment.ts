@@ -261,7 +261,10 @@ async function ensureData(pa: Paths, p: ReasoningPreset): Promise<void> {
   const done = join(pa.data, ".complete");
   if (await exists(done)) return;
   await writeTaskData(pa.data, { seed: SHARED.data.seed, train: SHARED.data.train, heldOut: p.heldOut, contextLength: SHARED.data.contextLength });
-  const rows = (await readFile(join(pa.data, "validation.jsonl"), "utf8")).split("\n").slice(0, p.validationProblems);
+  const rows = (await readFile(join(pa.data, "validation.jsonl"), "utf8"))
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .slice(0, p.validationProblems);
   await writeFileAtomic(pa.validation, rows.join("\n") + "\n");
   await writeFile(done, "");
 }
