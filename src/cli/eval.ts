@@ -4,14 +4,10 @@
  */
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { readDataset } from "../data/index.js";
 import { hfModelKind } from "../engine/hf.js";
 import { createProgress } from "../io/progress.js";
-import { loadTokenizer } from "../io/tokenizer.js";
-import { DEFAULT_TIME_LIMIT_MS } from "../math/index.js";
-import { stopTokenIds } from "../io/chat.js";
-import { AUTHORS_SYSTEM_PROMPT, mathPrompter, PLAIN_TEMPLATE, PROMPT_STYLES } from "../rl/env/math.js";
-import { evaluate, resultsTable, type Benchmark, type EvalSettings } from "../rl/eval.js";
+import { AUTHORS_SYSTEM_PROMPT, PLAIN_TEMPLATE, PROMPT_STYLES } from "../rl/env/math.js";
+import { evalContext, evaluate, readBenchmarks, resultsTable, type EvalSettings } from "../rl/eval.js";
 import type { Policy } from "../rl/policy.js";
 import { UserError } from "../util/errors.js";
 import { choiceOption, intOption, numberOption, parseCommand, requiredOption, usageError } from "./args.js";
@@ -125,22 +121,11 @@ export async function main(argv: string[]): Promise<void> {
     for (const name of Object.keys(data)) await rm(join(out, `${name}.jsonl`), { force: true });
   }
 
-  const benchmarks: Benchmark[] = [];
-  for (const [name, file] of Object.entries(data)) benchmarks.push({ name, rows: (await readDataset(file)).rows });
-  const tokenizerPath = join(model, "tokenizer.json");
-  const tokenizer = await loadTokenizer(tokenizerPath);
+  const benchmarks = await readBenchmarks(data);
   const policy = await evalPolicy(model, settings.lora);
-  const prompter = await mathPrompter({ style: settings.prompt, systemPrompt: settings.systemPrompt, plainTemplate: settings.plainTemplate }, model, "--prompt");
   const total = benchmarks.reduce((a, b) => a + b.rows.length * samples, 0);
   const progress = createProgress({ label: "eval", total, unit: "items", quiet: v.quiet ?? false });
-  const results = await evaluate(settings, benchmarks, out, {
-    policy,
-    tokenizer,
-    prompter,
-    stopTokens: await stopTokenIds(model, tokenizer),
-    grading: { timeLimitMs: DEFAULT_TIME_LIMIT_MS },
-    progress,
-  });
+  const results = await evaluate(settings, benchmarks, out, await evalContext(settings, policy, progress, "--prompt"));
   console.log(resultsTable(results));
   console.log(`\nwrote ${join(out, "results.json")}`);
 }

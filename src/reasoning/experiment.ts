@@ -28,7 +28,7 @@ import { resolveSftConfig, type SftConfig } from "../sft/config.js";
 import { loadChatTokenizer, loadExamples, type Example } from "../sft/data.js";
 import { sft } from "../sft/trainer.js";
 import { UserError } from "../util/errors.js";
-import { pearson } from "../util/stats.js";
+import { meanStd, pearson } from "../util/stats.js";
 import { runPool, workerSpawner } from "../util/workers.js";
 import { writeTaskData } from "./data.js";
 import { PAPER_SUMMARY, RESULT_ROWS, type Curve, type Tuning, type BaseSelection, type OverlapResult, type ReasoningResults, type ResultRow, type ResultRowName, type Stat } from "./results.js";
@@ -578,11 +578,9 @@ export async function runReasoning(opts: ReasoningOptions): Promise<ReasoningRes
 }
 
 function mean(xs: number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
+  return meanStd(xs).mean;
 }
 
 function stat(runs: number[]): Stat {
-  const m = mean(runs);
-  const std = runs.length > 1 ? Math.sqrt(runs.reduce((a, b) => a + (b - m) ** 2, 0) / (runs.length - 1)) : 0;
-  return { mean: m, std, runs };
+  return { ...meanStd(runs), runs };
 }

@@ -4,15 +4,10 @@
  * policy, or the base model for a job without a run, greedily on the job's benchmarks (eval resumes too).
  */
 import { parentPort } from "node:worker_threads";
-import { join } from "node:path";
 import { nativeKernels } from "../engine/kernels/index.js";
 import { createProgress } from "../io/progress.js";
-import { stopTokenIds } from "../io/chat.js";
-import { loadTokenizer } from "../io/tokenizer.js";
-import { readDataset } from "../data/index.js";
 import { createPolicy } from "../policy/index.js";
-import { mathPrompter } from "../rl/env/math.js";
-import { evaluate, type BenchmarkResult } from "../rl/eval.js";
+import { evalContext, evaluate, readBenchmarks, type BenchmarkResult } from "../rl/eval.js";
 import { createEnginePolicy } from "../rl/model.js";
 import type { Policy } from "../rl/policy.js";
 import { train } from "../rl/trainer.js";
@@ -42,17 +37,8 @@ async function runJob(index: number, job: Job): Promise<Record<string, Benchmark
   }
   if (Object.keys(job.benchmarks).length === 0) return {};
   const settings = evalSettings(job.model, job.benchmarks);
-  const tokenizer = await loadTokenizer(join(job.model, "tokenizer.json"));
-  const benchmarks = [];
-  for (const [name, file] of Object.entries(job.benchmarks)) benchmarks.push({ name, rows: (await readDataset(file, {})).rows });
-  return evaluate(settings, benchmarks, job.evalOut, {
-    policy,
-    tokenizer,
-    prompter: await mathPrompter({ style: settings.prompt, systemPrompt: settings.systemPrompt, plainTemplate: settings.plainTemplate }, job.model, "eval"),
-    stopTokens: await stopTokenIds(job.model, tokenizer),
-    grading: {},
-    progress: createProgress({ label: "eval", quiet: true }),
-  });
+  const progress = createProgress({ label: "eval", quiet: true });
+  return evaluate(settings, await readBenchmarks(job.benchmarks), job.evalOut, await evalContext(settings, policy, progress, "eval"));
 }
 
 port.on("message", async ({ index, job }: { index: number; job: Job }) => {

@@ -15,13 +15,14 @@
 import { appendFile, mkdir, readFile, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../io/atomic.js";
-import type { HFTokenizer } from "../io/tokenizer.js";
+import { loadTokenizer, type HFTokenizer } from "../io/tokenizer.js";
+import { stopTokenIds } from "../io/chat.js";
 import type { Progress } from "../io/progress.js";
-import { grade, type GradeOptions } from "../math/index.js";
-import type { MathRow } from "../data/index.js";
+import { DEFAULT_TIME_LIMIT_MS, grade, type GradeOptions } from "../math/index.js";
+import { readDataset, type MathRow } from "../data/index.js";
 import { UserError } from "../util/errors.js";
 import { Rng } from "../util/rng.js";
-import { boxClosed, type PromptStyle } from "./env/math.js";
+import { boxClosed, mathPrompter, type PromptStyle } from "./env/math.js";
 import type { Policy } from "./policy.js";
 
 export interface EvalSettings {
@@ -145,6 +146,29 @@ export interface EvalContext {
   stopTokens: number[];
   grading: GradeOptions;
   progress: Progress;
+}
+
+/** The benchmarks of `settings.data` (name -> file), read in order. */
+export async function readBenchmarks(data: Record<string, string>): Promise<Benchmark[]> {
+  const benchmarks: Benchmark[] = [];
+  for (const [name, file] of Object.entries(data)) benchmarks.push({ name, rows: (await readDataset(file)).rows });
+  return benchmarks;
+}
+
+/**
+ * The context of an evaluation of `policy` by `settings`: the tokenizer, chat template and stop tokens of the
+ * model directory `settings.model`; `option` names the prompt setting in errors.
+ */
+export async function evalContext(settings: EvalSettings, policy: Policy, progress: Progress, option: string): Promise<EvalContext> {
+  const tokenizer = await loadTokenizer(join(settings.model, "tokenizer.json"));
+  return {
+    policy,
+    tokenizer,
+    prompter: await mathPrompter({ style: settings.prompt, systemPrompt: settings.systemPrompt, plainTemplate: settings.plainTemplate }, settings.model, option),
+    stopTokens: await stopTokenIds(settings.model, tokenizer),
+    grading: { timeLimitMs: DEFAULT_TIME_LIMIT_MS },
+    progress,
+  };
 }
 
 /** Runs (or continues) an evaluation into `out`; returns the results by benchmark name. */

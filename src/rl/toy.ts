@@ -14,6 +14,7 @@ import { resolveConfig, type TrainConfig, type TrainConfigInput } from "./config
 import { validateEnv } from "./env/index.js";
 import { TOY_MODEL_LEARNING_RATE, type ToyModel } from "./toy-model.js";
 import { UserError } from "../util/errors.js";
+import { meanStd } from "../util/stats.js";
 import { runPool, workerSpawner, type PoolMessage } from "../util/workers.js";
 
 /** The paper's table (PAPER.md section 4): target rate over the last 50 steps, mean over 5 seeds. */
@@ -323,12 +324,6 @@ async function isFile(path: string): Promise<boolean> {
 
 /** A run that failed on its input (its config or environment), not on a bug: one line for the CLI. */
 export class ToyRunError extends UserError {}
-
-function meanStd(xs: number[]): { mean: number; std: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
-  return { mean, std };
-}
 
 /** The target rate of one run over its last `last` steps (the paper's metric). */
 export function lastRate(rates: number[], last = LAST_STEPS): number {
