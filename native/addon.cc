@@ -312,6 +312,16 @@ Napi::Value LogSoftmaxGatherBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value LogSoftmaxGatherBackwardInPlace(const Napi::CallbackInfo& info) {
+  Args a(info, "logSoftmaxGatherBackwardInPlace", 6);
+  long N = a.size(3, "N"), V = a.size(4, "V");
+  const int32_t* targets = a.i32(1, "targets", N);
+  check_targets(a, targets, N, V);
+  lg::log_softmax_gather_backward_in_place(a.f32(0, "probs", N * V), targets, a.f32(2, "dlogprobs", N), N, V,
+                                           a.number(5, "invTemperature"));
+  return info.Env().Undefined();
+}
+
 Napi::Value EmbeddingForward(const Napi::CallbackInfo& info) {
   Args a(info, "embeddingForward", 7);
   long B = a.size(3, "B"), T = a.size(4, "T"), C = a.size(5, "C");
@@ -451,6 +461,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"swigluBackward", Guard<SwigluBackward>},
       {"logSoftmaxGather", Guard<LogSoftmaxGather>},
       {"logSoftmaxGatherBackward", Guard<LogSoftmaxGatherBackward>},
+      {"logSoftmaxGatherBackwardInPlace", Guard<LogSoftmaxGatherBackwardInPlace>},
       {"embeddingForward", Guard<EmbeddingForward>},
       {"embeddingBackward", Guard<EmbeddingBackward>},
       {"adamw", Guard<AdamW>},

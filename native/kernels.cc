@@ -114,6 +114,11 @@ void log_softmax_gather_backward(const float* probs, const int32_t* targets, con
   LG_DISPATCH(log_softmax_gather_backward, probs, targets, dlogprobs, N, V, inv_temperature, dlogits);
 }
 
+void log_softmax_gather_backward_in_place(float* probs, const int32_t* targets, const float* dlogprobs, long N,
+                                          long V, float inv_temperature) {
+  LG_DISPATCH(log_softmax_gather_backward_in_place, probs, targets, dlogprobs, N, V, inv_temperature);
+}
+
 void embedding_forward(const int32_t* tokens, const float* wte, const float* wpe, long B, long T, long C, float* out) {
   LG_DISPATCH(embedding_forward, tokens, wte, wpe, B, T, C, out);
 }

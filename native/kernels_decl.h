@@ -47,6 +47,9 @@ void log_softmax_gather(const float* logits, long N, long V, const int32_t* targ
 // probs, dlogits [N,V]; targets, dlogprobs [N]; dlogits accumulates
 void log_softmax_gather_backward(const float* probs, const int32_t* targets, const float* dlogprobs, long N, long V,
                                  float inv_temperature, float* dlogits);
+// probs [N,V] becomes dlogits (rows without a target: 0); targets, dlogprobs [N]
+void log_softmax_gather_backward_in_place(float* probs, const int32_t* targets, const float* dlogprobs, long N,
+                                          long V, float inv_temperature);
 // tokens [B,T]; wte [V,C]; wpe [>=T,C]; out [B,T,C]
 void embedding_forward(const int32_t* tokens, const float* wte, const float* wpe, long B, long T, long C, float* out);
 // tokens [B,T]; dout [B,T,C]; dwte [V,C], dwpe [>=T,C] accumulate

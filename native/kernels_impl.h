@@ -544,6 +544,9 @@ void log_softmax_gather(const float* logits, long N, long V, const int32_t* targ
     std::vector<float> zbuf(probs == nullptr ? V : 0);
     for (long n = n0; n < n1; n++) {
       const float* lr = logits + n * V;
+      long tg = targets[n];
+      // read before e is written: probs may be logits itself (in place)
+      const float zt = tg >= 0 ? lr[tg] * inv_temperature : 0.0f;
       // z = logits * invT (masked to -inf); e = exp(z - max) kept in probs (or scratch) for the second pass.
       float* e = probs != nullptr ? probs + n * V : zbuf.data();
       float mx = -INFINITY;
@@ -573,13 +576,12 @@ void log_softmax_gather(const float* logits, long N, long V, const int32_t* targ
       }
       double logz = std::log(sum);
       entropy[n] = (float)(logz - sum_ez / sum);
-      long tg = targets[n];
       if (tg < 0)
         logprobs[n] = 0.0f;
       else if (allowed != nullptr && allowed[tg] != 1)
         logprobs[n] = -INFINITY;
       else
-        logprobs[n] = (float)((double)(lr[tg] * inv_temperature) - mx - logz);
+        logprobs[n] = (float)((double)zt - mx - logz);
       if (probs != nullptr) {
         float inv = (float)(1.0 / sum);
 #pragma omp simd
@@ -602,6 +604,20 @@ void log_softmax_gather_backward(const float* probs, const int32_t* targets, con
 #pragma omp simd
       for (long v = 0; v < V; v++) d[v] -= g * p[v];
       d[tg] += g;
+    }
+  });
+}
+
+void log_softmax_gather_backward_in_place(float* probs, const int32_t* targets, const float* dlogprobs, long N,
+                                          long V, float inv_temperature) {
+  parallel_range(N, std::max(1L, kElemsPerTask / std::max(V, 1L)), [&](long n0, long n1) {
+    for (long n = n0; n < n1; n++) {
+      long tg = targets[n];
+      float g = tg < 0 ? 0.0f : dlogprobs[n] * inv_temperature;
+      float* p = probs + n * V;
+#pragma omp simd
+      for (long v = 0; v < V; v++) p[v] = -g * p[v];
+      if (tg >= 0) p[tg] += g;
     }
   });
 }

@@ -325,6 +325,19 @@ describe("native kernels", { skip }, () => {
           N.logSoftmaxGatherBackward(r[1].probs, targets, dlp, Nr, V, invT, dn);
           tsKernels.logSoftmaxGatherBackward(r[1].probs, targets, dlp, Nr, V, invT, dt);
           close(dn, dt, F32_TOL, "dlogits");
+          // in place: probs written over the logits, then d(logits) over the probs (the accumulating
+          // kernel's result from 0: rows without a target are 0)
+          for (const k of [N, tsKernels]) {
+            const buf = logits.slice();
+            const lp = new Float32Array(Nr);
+            k.logSoftmaxGather(buf, Nr, V, targets, invT, mask, lp, new Float32Array(Nr), buf);
+            close(lp, r[1].lp, F32_TOL, `${k.name} logprobs in place`);
+            close(buf, r[1].probs, F32_TOL, `${k.name} probs in place`);
+            const d0 = new Float32Array(Nr * V);
+            tsKernels.logSoftmaxGatherBackward(buf, targets, dlp, Nr, V, invT, d0);
+            k.logSoftmaxGatherBackwardInPlace(buf, targets, dlp, Nr, V, invT);
+            close(buf, d0, F32_TOL, `${k.name} dlogits in place`);
+          }
         }
       }
     }

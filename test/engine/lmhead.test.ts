@@ -81,6 +81,30 @@ for (const float64 of [false, true]) {
   });
 }
 
+test(`full head, float32 (${kernels.name} kernels): probabilities kept in place and chunks recomputed both equal the unfused ops`, () => {
+  const rng = new Rng(6);
+  const [N, C] = [9, 16];
+  const targets = Int32Array.from({ length: N }, (_, i) => (i % 4 === 3 ? -1 : rng.int(V)));
+  const xd = randn(rng, [N, C]).data;
+  const wd = randn(rng, [V, C], 0.5).data;
+  const dOut = randn(rng, [N]).data;
+  const run = (fn: (x: Tensor, w: Tensor) => { logprobs: Tensor; entropy: Tensor }): number[][] => {
+    const x = new Tensor([N, C], Float32Array.from(xd), true);
+    const wte = new Tensor([V, C], Float32Array.from(wd), true);
+    const tape = new Tape();
+    const out = recording(tape, () => fn(x, wte));
+    backward(tape, out.logprobs, Float32Array.from(dOut));
+    const ent = Array.from(out.entropy.data, (e, n) => (targets[n] < 0 ? 0 : e)); // rows without a target are not projected
+    return [Array.from(out.logprobs.data), ent, Array.from(x.grad!), Array.from(wte.grad!)];
+  };
+  const want = run((x, w) => logSoftmaxGather(matmul(x, w, { transB: true }), targets, { temperature: 0.8 }));
+  // kept (default budgets), kept under a chunk budget of its own size, chunks of 2 rows recomputed
+  for (const [budget, keep] of [[undefined, undefined], [N * V, 0], [2 * V, 0]]) {
+    const got = run((x, w) => lmHeadLogprobs(x, w, targets, { temperature: 0.8 }, budget, keep));
+    got.forEach((g, k) => g.forEach((v, i) => assert.ok(Math.abs(v - want[k][i]) <= 2e-5 * (1 + Math.abs(want[k][i])), `budget ${budget} keep ${keep}: output ${k}[${i}] ${v} vs ${want[k][i]}`)));
+  }
+});
+
 test("allowed-token head: gradient against finite differences (float64)", () => {
   const rng = new Rng(5);
   const N = 6;
@@ -91,7 +115,7 @@ test("allowed-token head: gradient against finite differences (float64)", () => 
   const wte = randn(rng, [V, C], 0.5);
   gradcheck("lmHeadLogprobs (allowed-token head)", ([a, w]) => lmHeadLogprobs(a, w, targets, opts).logprobs, [x, wte], { maxPerInput: 60 });
   // the rows of the chunked path (logits recomputed in the backward) too
-  gradcheck("lmHeadLogprobs (allowed-token head, chunks of 2 rows)", ([a, w]) => lmHeadLogprobs(a, w, targets, opts, 2 * ALLOWED_IDS.length).logprobs, [x, wte], { maxPerInput: 60 });
+  gradcheck("lmHeadLogprobs (allowed-token head, chunks of 2 rows)", ([a, w]) => lmHeadLogprobs(a, w, targets, opts, 2 * ALLOWED_IDS.length, 0).logprobs, [x, wte], { maxPerInput: 60 });
 });
 
 function model(seed: number, float64 = false): GPT2<Float32Array | Float64Array> {

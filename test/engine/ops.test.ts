@@ -127,12 +127,13 @@ test("logSoftmaxGather: gradient with temperature, mask and negative targets; va
 test("lmHeadLogprobs: one chunk (probabilities kept) and many (recomputed) agree with the unfused ops", () => {
   const [N, C, V] = [5, 4, 7];
   const targets = Int32Array.from([3, -1, 6, 0, -1]);
-  for (const budget of [1 << 20, 2 * V]) {
-    gradcheck(`lmHead budget ${budget}`, ([x, w]) => lmHeadLogprobs(x, w, targets, { temperature: 0.9 }, budget).logprobs, [randn(rng, [N, C]), randn(rng, [V, C])]);
+  // kept by either budget; chunks of 2 rows, recomputed
+  for (const [budget, keep] of [[1 << 20, 0], [2 * V, 1 << 20], [2 * V, 0]]) {
+    gradcheck(`lmHead budget ${budget} keep ${keep}`, ([x, w]) => lmHeadLogprobs(x, w, targets, { temperature: 0.9 }, budget, keep).logprobs, [randn(rng, [N, C]), randn(rng, [V, C])]);
   }
   const x = randn(rng, [N, C]);
   const w = randn(rng, [V, C]);
-  const fused = noGrad(() => lmHeadLogprobs(x, w, targets, {}, 2 * V));
+  const fused = noGrad(() => lmHeadLogprobs(x, w, targets, {}, 2 * V, 0));
   const plain = noGrad(() => logSoftmaxGather(matmul(x, w, { transB: true }), targets));
   for (let n = 0; n < N; n++) {
     assert.ok(Math.abs(fused.logprobs.data[n] - plain.logprobs.data[n]) < 1e-12);

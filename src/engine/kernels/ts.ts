@@ -505,6 +505,18 @@ function logSoftmaxGatherBackward(
   }
 }
 
+function logSoftmaxGatherBackwardInPlace(
+  probs: F, targets: Int32Array, dlogprobs: F, N: number, V: number, invTemperature: number,
+): void {
+  for (let n = 0; n < N; n++) {
+    const tg = targets[n];
+    const g = tg < 0 ? 0 : dlogprobs[n] * invTemperature;
+    const r = n * V;
+    for (let v = 0; v < V; v++) probs[r + v] = -g * probs[r + v];
+    if (tg >= 0) probs[r + tg] += g;
+  }
+}
+
 function embeddingForward(tokens: Int32Array, wte: F, wpe: F, B: number, T: number, C: number, out: F): void {
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
@@ -608,6 +620,7 @@ export const tsKernels: Kernels = {
   gqaAttentionDecode,
   logSoftmaxGather,
   logSoftmaxGatherBackward,
+  logSoftmaxGatherBackwardInPlace,
   embeddingForward,
   embeddingBackward,
   adamw,

@@ -89,7 +89,7 @@ export interface Kernels {
   /**
    * Per row of logits [N,V], scaled by invTemperature and restricted to allowed[v] = 1 when allowed is
    * given: logprobs[n] = log p(targets[n]) (a negative target gives 0), entropy[n] in nats; probs [N,V]
-   * (may be null) receives p (0 where not allowed) for the backward.
+   * (may be null, or logits itself: in place) receives p (0 where not allowed) for the backward.
    */
   logSoftmaxGather(
     logits: F, N: number, V: number, targets: Int32Array, invTemperature: number, allowed: Uint8Array | null,
@@ -98,6 +98,13 @@ export interface Kernels {
   /** dlogits acc [N,V] += dlogprobs[n] * invTemperature * (onehot(targets[n]) - probs[n]) */
   logSoftmaxGatherBackward(
     probs: F, targets: Int32Array, dlogprobs: F, N: number, V: number, invTemperature: number, dlogits: F,
+  ): void;
+  /**
+   * The same gradient written over probs [N,V]: row n becomes dlogprobs[n] * invTemperature *
+   * (onehot(targets[n]) - probs[n]), or 0 when targets[n] < 0 (one [N,V] buffer serves both).
+   */
+  logSoftmaxGatherBackwardInPlace(
+    probs: F, targets: Int32Array, dlogprobs: F, N: number, V: number, invTemperature: number,
   ): void;
 
   /** out[b,t] = wte[tokens[b,t]] + wpe[t]; tokens [B,T]; wte [V,C]; wpe [>=T,C]; out [B,T,C] */
