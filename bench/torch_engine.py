@@ -204,16 +204,42 @@ def median(xs):
     return statistics.median(xs)
 
 
-def bench_step(preset, batch, seq, steps, warmup, mm):
+# The ops whose self time is a matmul's (the forward's and the autograd backward's alike call these).
+MATMUL_OPS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::mv", "aten::addmv", "aten::dot"}
+
+
+def timed_runs(run, steps, warmup, profile):
+    """run() warmup + steps times, the last `steps` timed (ms). With profile, one more run under
+    torch.profiler: its wall time, the self CPU time of its matmul ops (MATMUL_OPS) and its ten costliest
+    ops by self time, in ms, as `lambda-grpo bench step --profile` reports ours."""
+    times = []
+    for i in range(warmup + steps):
+        t0 = time.perf_counter()
+        run()
+        if i >= warmup:
+            times.append((time.perf_counter() - t0) * 1e3)
+    if not profile:
+        return times, None
+    t0 = time.perf_counter()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        run()
+    wall = (time.perf_counter() - t0) * 1e3
+    ops = prof.key_averages()
+    matmul_ms = sum(e.self_cpu_time_total for e in ops if e.key in MATMUL_OPS) / 1e3
+    top = sorted(ops, key=lambda e: e.self_cpu_time_total, reverse=True)[:10]
+    return times, {"run_ms": wall, "matmul_ms": matmul_ms,
+                   "by_op": {e.key: {"ms": e.self_cpu_time_total / 1e3, "calls": e.count} for e in top}}
+
+
+def bench_step(preset, batch, seq, steps, warmup, mm, profile=False):
     """Training steps on random tokens [batch, seq], as `lambda-grpo bench step` times them."""
     cfg = PRESETS[preset]
     torch.manual_seed(0)
     model = GPT2(**cfg, mm=mm)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
     tokens = torch.randint(0, cfg["vocab"], (batch, seq))
-    times = []
-    for i in range(warmup + steps):
-        t0 = time.perf_counter()
+
+    def run():
         opt.zero_grad(set_to_none=False)
         logits = model(tokens)
         logprobs = logits[:, :-1].log_softmax(-1).gather(-1, tokens[:, 1:].unsqueeze(-1))
@@ -221,10 +247,11 @@ def bench_step(preset, batch, seq, steps, warmup, mm):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        if i >= warmup:
-            times.append((time.perf_counter() - t0) * 1e3)
+
+    times, prof = timed_runs(run, steps, warmup, profile)
     return {"what": "step", "preset": preset, "median_ms": median(times), "tokens_per_s": batch * seq / median(times) * 1e3,
-            "times_ms": times, "params": sum(p.numel() for p in model.parameters()), "peak_rss_mb": peak_rss_mb()}
+            "times_ms": times, "params": sum(p.numel() for p in model.parameters()), "peak_rss_mb": peak_rss_mb(),
+            **({"profile": prof} if prof else {})}
 
 
 @torch.no_grad()
@@ -300,24 +327,25 @@ def next_token_logprobs(model, tokens, head_chunk):
     return torch.cat(parts).view(B, T - 1)
 
 
-def bench_decoder_step(name, c, batch, seq, steps, warmup, mm, lora_r, lora_alpha, lora_dropout, head_chunk, checkpoint_layers):
+def bench_decoder_step(name, c, batch, seq, steps, warmup, mm, lora_r, lora_alpha, lora_dropout, head_chunk, checkpoint_layers,
+                       profile=False):
     torch.manual_seed(0)
     model, trained = decoder_model(c, mm, lora_r, lora_alpha, lora_dropout, checkpoint_layers)
     opt = torch.optim.AdamW(trained, lr=1e-5, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
     tokens = torch.randint(0, c.vocab_size, (batch, seq), generator=torch.Generator().manual_seed(1))
-    times = []
-    for i in range(warmup + steps):
-        t0 = time.perf_counter()
+
+    def run():
         opt.zero_grad(set_to_none=False)
         loss = -next_token_logprobs(model, tokens, head_chunk).mean()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trained, 1.0)
         opt.step()
-        if i >= warmup:
-            times.append((time.perf_counter() - t0) * 1e3)
+
+    times, prof = timed_runs(run, steps, warmup, profile)
     return {"what": "step", "preset": name, "median_ms": median(times), "tokens_per_s": batch * seq / median(times) * 1e3,
             "times_ms": times, "params": sum(p.numel() for p in model.p.values()), "trained": sum(p.numel() for p in trained),
-            "lora": lora_r, "head_chunk": head_chunk, "checkpoint_layers": checkpoint_layers, "peak_rss_mb": peak_rss_mb()}
+            "lora": lora_r, "head_chunk": head_chunk, "checkpoint_layers": checkpoint_layers, "peak_rss_mb": peak_rss_mb(),
+            **({"profile": prof} if prof else {})}
 
 
 @torch.no_grad()
@@ -367,6 +395,8 @@ def main():
     ap.add_argument("--new-tokens", type=int, default=64)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--profile", action="store_true",
+                    help="step: one more step under torch.profiler, reported as profile (its matmuls' self time)")
     ap.add_argument("--matmul", choices=["auto", "onednn", "blas"], default="auto",
                     help="auto: torch's own path (F.linear / addmm on its BLAS) when that BLAS is an optimised one "
                          "(OpenBLAS, MKL, BLIS), else oneDNN when this torch has it (torch.backends.mkldnn)")
@@ -389,11 +419,11 @@ def main():
         if args.what == "step":
             alpha = args.lora_alpha if args.lora_alpha is not None else 2.0 * args.lora
             result = bench_decoder_step(name, c, args.batch, args.seq, args.steps, args.warmup, mm, args.lora, alpha,
-                                        args.lora_dropout, args.head_chunk, args.checkpoint_layers)
+                                        args.lora_dropout, args.head_chunk, args.checkpoint_layers, args.profile)
         else:
             result = bench_decoder_sample(name, c, args.batch, args.prompt, args.new_tokens, args.steps, args.warmup, mm)
     elif args.what == "step":
-        result = bench_step(args.preset, args.batch, args.seq, args.steps, args.warmup, mm)
+        result = bench_step(args.preset, args.batch, args.seq, args.steps, args.warmup, mm, args.profile)
     else:
         result = bench_sample(args.preset, args.batch, args.prompt, args.new_tokens, args.steps, args.warmup, mm)
     result.update(torch=torch.__version__, threads=n, blas=blas, matmul=matmul)

@@ -10,7 +10,9 @@
  *         with the KV cache; `--steps` timed runs after one warm-up.
  * Prints the median time, tokens/s and the process's peak resident memory; `--json` prints one object.
  */
+import { kernels as backendKernels, useKernels } from "../engine/backend.js";
 import { kernelInfo, nativeKernels } from "../engine/kernels/index.js";
+import { matmulTotals, profiled, type KernelProfile } from "../engine/kernels/profile.js";
 import { Tape, backward, gradOf, record, recording } from "../engine/autograd.js";
 import { FAMILY_PRESETS } from "../engine/families/config.js";
 import { GPT2_PRESETS, type GPT2Config } from "../engine/gpt2.js";
@@ -23,8 +25,8 @@ import { UserError } from "../util/errors.js";
 import { Rng } from "../util/rng.js";
 import { choiceOption, intOption, parseCommand, requiredOption, usageError } from "./args.js";
 
-const USAGE = `usage: lambda-grpo bench step   --preset NAME [--lora R] [--gradient-checkpointing] [--batch B] [--seq T] [--steps N] [--json]
-       lambda-grpo bench sample --preset NAME [--lora R] [--batch B] [--prompt P] [--new-tokens N] [--steps N] [--json]
+const USAGE = `usage: lambda-grpo bench step   --preset NAME [--lora R] [--gradient-checkpointing] [--batch B] [--seq T] [--steps N] [--profile] [--json]
+       lambda-grpo bench sample --preset NAME [--lora R] [--batch B] [--prompt P] [--new-tokens N] [--steps N] [--profile] [--json]
        lambda-grpo bench fusion --preset toy|gpt2-small [--batch B] [--seq T] [--steps N] [--json]
 
 Times the engine on random tokens: a training step (forward, backward, AdamW), sampling with the KV cache,
@@ -49,6 +51,8 @@ options:
   --seed <n>           weights and tokens (default 0)
   --fresh-buffers      step: allocate activations and their gradients afresh every step instead of
                        reusing them (shows what allocate-once saves)
+  --profile            time every kernel call of the timed runs: a table per run (ms, calls, GFLOP/s for the
+                       matmuls), and in --json a "profile" object
   --json               one JSON object: median_ms, tokens_per_s, peak_rss_mb and the settings
   -h, --help           this text`;
 
@@ -82,6 +86,41 @@ export interface BenchResult {
   gradient_checkpointing: boolean;
   /** step: where the memory is after the last step, MiB (see memoryAccount) */
   memory?: MemoryAccount;
+  /** --profile: per timed run, the matmuls' time and rate and each kernel's time (src/engine/kernels/profile.ts) */
+  profile?: ProfileSummary;
+}
+
+export interface ProfileSummary {
+  /** time in the matmul kernels (gemm, gemmBatched) per run, and their rate */
+  matmul_ms: number;
+  matmul_gflop_per_s: number;
+  /** time in every kernel per run */
+  kernels_ms: number;
+  /** kernel -> ms and calls per run, slowest first */
+  by_kernel: Record<string, { ms: number; calls: number }>;
+}
+
+function summarize(profile: KernelProfile, runs: number): ProfileSummary {
+  const mm = matmulTotals(profile);
+  let total = 0;
+  for (const e of profile.values()) total += e.ms;
+  const byKernel: ProfileSummary["by_kernel"] = {};
+  for (const [name, e] of [...profile].sort((a, b) => b[1].ms - a[1].ms)) byKernel[name] = { ms: round(e.ms / runs, 1), calls: Math.round(e.calls / runs) };
+  return {
+    matmul_ms: round(mm.ms / runs, 1), matmul_gflop_per_s: mm.ms > 0 ? round(mm.flops / mm.ms / 1e6, 1) : 0,
+    kernels_ms: round(total / runs, 1), by_kernel: byKernel,
+  };
+}
+
+/** Runs `fn` with the kernels profiled into `profile` when it is given, else as they are. */
+function maybeProfiled<R>(profile: KernelProfile | null, fn: () => R): R {
+  if (profile === null) return fn();
+  const prev = useKernels(profiled(backendKernels, profile));
+  try {
+    return fn();
+  } finally {
+    useKernels(prev);
+  }
 }
 
 /**
@@ -119,7 +158,7 @@ function memoryAccount(policy: EnginePolicy<EngineModel>, peakMb: number): Memor
 }
 
 /** Times training steps: tokens [batch, seq] uniform over the vocabulary, every row full length. */
-export function benchStep(policy: Policy, batch: number, seq: number, steps: number, warmup: number, seed: number): number[] {
+export function benchStep(policy: Policy, batch: number, seq: number, steps: number, warmup: number, seed: number, profile: KernelProfile | null = null): number[] {
   const rng = new Rng(seed + 1);
   const tokens = Int32Array.from({ length: batch * seq }, () => rng.int(policy.vocabSize));
   const b = { tokens, batch, seqLen: seq, lengths: new Int32Array(batch).fill(seq) };
@@ -128,10 +167,12 @@ export function benchStep(policy: Policy, batch: number, seq: number, steps: num
   const times: number[] = [];
   for (let i = 0; i < warmup + steps; i++) {
     const t0 = performance.now();
-    policy.zeroGrad();
-    policy.scoreForTraining(b);
-    policy.backward(d);
-    policy.optimizerStep({ learningRate: 1e-5, maxGradNorm: 1 });
+    maybeProfiled(i >= warmup ? profile : null, () => {
+      policy.zeroGrad();
+      policy.scoreForTraining(b);
+      policy.backward(d);
+      policy.optimizerStep({ learningRate: 1e-5, maxGradNorm: 1 });
+    });
     const t1 = performance.now();
     if (i >= warmup) times.push(t1 - t0);
   }
@@ -203,13 +244,13 @@ export function benchFusion(cfg: GPT2Config, batch: number, seq: number, reps: n
 }
 
 /** Times sampling: `batch` random prompts of `prompt` tokens, `newTokens` each, temperature 1. */
-export function benchSample(policy: Policy, batch: number, prompt: number, newTokens: number, steps: number, warmup: number, seed: number): number[] {
+export function benchSample(policy: Policy, batch: number, prompt: number, newTokens: number, steps: number, warmup: number, seed: number, profile: KernelProfile | null = null): number[] {
   const rng = new Rng(seed + 2);
   const prompts = Array.from({ length: batch }, () => Int32Array.from({ length: prompt }, () => rng.int(policy.vocabSize)));
   const times: number[] = [];
   for (let i = 0; i < warmup + steps; i++) {
     const t0 = performance.now();
-    const out = policy.sample(prompts, { maxNewTokens: newTokens, temperature: 1, topK: 0, topP: 1, rng: new Rng(seed + i) });
+    const out = maybeProfiled(i >= warmup ? profile : null, () => policy.sample(prompts, { maxNewTokens: newTokens, temperature: 1, topK: 0, topP: 1, rng: new Rng(seed + i) }));
     const t1 = performance.now();
     if (out.some((r) => r.length !== newTokens)) throw new Error("bench sample: a row stopped early");
     if (i >= warmup) times.push(t1 - t0);
@@ -234,6 +275,7 @@ export async function main(argv: string[]): Promise<void> {
       "fresh-buffers": { type: "boolean" },
       lora: { type: "string" },
       "gradient-checkpointing": { type: "boolean" },
+      profile: { type: "boolean" },
     },
     USAGE,
   );
@@ -277,6 +319,7 @@ export async function main(argv: string[]): Promise<void> {
   const policy = await createPolicy(preset, { seed, lora, gradientCheckpointing });
   const contextLength = policy.contextLength;
   if (values["fresh-buffers"]) (policy as EnginePolicy<EngineModel>).model.reuseBuffers = false;
+  const profile: KernelProfile | null = values.profile ? new Map() : null;
   let times: number[];
   let seq: number;
   let tokens: number;
@@ -284,7 +327,7 @@ export async function main(argv: string[]): Promise<void> {
     seq = intOption("seq", values.seq, 16, 2);
     if (seq > contextLength) throw new UserError(`--seq: ${seq} exceeds the context length ${contextLength} of ${preset}`);
     const steps = intOption("steps", values.steps, toy ? 20 : 10, 1);
-    times = benchStep(policy, batch, seq, steps, intOption("warmup", values.warmup, 2, 0), seed);
+    times = benchStep(policy, batch, seq, steps, intOption("warmup", values.warmup, 2, 0), seed, profile);
     tokens = batch * seq;
   } else {
     const prompt = intOption("prompt", values.prompt, 1, 1);
@@ -292,7 +335,7 @@ export async function main(argv: string[]): Promise<void> {
     seq = prompt + newTokens;
     if (seq > contextLength) throw new UserError(`--prompt + --new-tokens: ${seq} exceeds the context length ${contextLength} of ${preset}`);
     const steps = intOption("steps", values.steps, toy ? 5 : 3, 1);
-    times = benchSample(policy, batch, prompt, newTokens, steps, intOption("warmup", values.warmup, 1, 0), seed);
+    times = benchSample(policy, batch, prompt, newTokens, steps, intOption("warmup", values.warmup, 1, 0), seed, profile);
     tokens = batch * newTokens;
   }
   const med = median(times);
@@ -314,6 +357,7 @@ export async function main(argv: string[]): Promise<void> {
     lora_r: lora?.r ?? null,
     gradient_checkpointing: gradientCheckpointing,
     ...(what === "step" ? { memory: memoryAccount(policy as EnginePolicy<EngineModel>, peakRssMb()) } : {}),
+    ...(profile !== null ? { profile: summarize(profile, times.length) } : {}),
   };
   if (values.json) {
     console.log(JSON.stringify(result));
@@ -330,6 +374,14 @@ export async function main(argv: string[]): Promise<void> {
       `  memory (MiB): weights ${mem.weights_mb}, gradients ${mem.gradients_mb}, AdamW ${mem.optimizer_mb}, activations ${mem.activations_mb}, ` +
         `recomputed layer ${mem.recomputed_layer_mb}, activation gradients ${mem.activation_grads_mb}, other ${mem.other_mb}`,
     );
+  }
+  const prof = result.profile;
+  if (prof) {
+    console.log(
+      `  kernels per run: ${prof.kernels_ms} ms of ${result.median_ms} (median); matmuls ${prof.matmul_ms} ms at ${prof.matmul_gflop_per_s} GFLOP/s`,
+    );
+    const width = Math.max(...Object.keys(prof.by_kernel).map((k) => k.length));
+    for (const [name, e] of Object.entries(prof.by_kernel)) console.log(`    ${name.padEnd(width)} ${String(e.ms).padStart(10)} ms ${String(e.calls).padStart(7)} calls`);
   }
 }
 

@@ -1,10 +1,12 @@
 /**
- * `lambda-grpo bench step`'s memory account and bench:engine's row selection.
+ * `lambda-grpo bench step`'s memory account and kernel profile, and bench:engine's row selection.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseRows, ROW_GROUPS } from "../../bench/engine.js";
 import { openblasCoreType } from "../../bench/gemm.js";
+import { matmulTotals, profiled, type KernelProfile } from "../../src/engine/kernels/profile.js";
+import { tsKernels } from "../../src/engine/kernels/index.js";
 import { FAMILY_PRESETS, loraParameterShapes, parameterShapes } from "../../src/engine/families/config.js";
 import { runCli } from "./helpers.js";
 
@@ -52,4 +54,40 @@ test("PyTorch's OpenBLAS kernels from the CPU's flags: SkylakeX with AVX-512, Ha
   assert.equal(openblasCoreType(new Set(["sse3", "avx", "avx2", "fma"])), "Haswell");
   assert.equal(openblasCoreType(new Set(["sse3", "avx", "avx2"])), null);
   assert.equal(openblasCoreType(new Set()), null);
+});
+
+test("kernel profile: each call timed and counted, matmul FLOPs 2MNK (batched: times the batch), results unchanged", () => {
+  const profile: KernelProfile = new Map();
+  const k = profiled(tsKernels, profile);
+  const [M, N, K] = [3, 5, 7];
+  const A = Float32Array.from({ length: M * K }, (_, i) => Math.sin(i));
+  const B = Float32Array.from({ length: K * N }, (_, i) => Math.cos(i));
+  const want = new Float32Array(M * N);
+  tsKernels.gemm(false, false, M, N, K, 1, A, B, 0, want);
+  const got = new Float32Array(M * N);
+  k.gemm(false, false, M, N, K, 1, A, B, 0, got);
+  k.gemm(false, false, M, N, K, 1, A, B, 0, got);
+  assert.deepEqual(got, want);
+  k.gemmBatched(false, false, 2, M, N, 1, 1, A, M, B, N, 0, new Float32Array(2 * M * N), M * N);
+  k.scale(got, 2, got.length);
+  assert.deepEqual(got, want.map((x) => 2 * x));
+  assert.deepEqual([...profile.keys()].sort(), ["gemm", "gemmBatched", "scale"]);
+  assert.equal(profile.get("gemm")!.calls, 2);
+  assert.equal(profile.get("gemm")!.flops, 2 * 2 * M * N * K);
+  assert.equal(profile.get("gemmBatched")!.flops, 2 * 2 * M * N * 1);
+  assert.equal(profile.get("scale")!.flops, 0);
+  for (const e of profile.values()) assert.ok(e.ms >= 0);
+  const totals = matmulTotals(profile);
+  assert.equal(totals.flops, 2 * 2 * M * N * K + 2 * 2 * M * N);
+  assert.equal(totals.ms, profile.get("gemm")!.ms + profile.get("gemmBatched")!.ms);
+});
+
+test("bench step --profile: the matmuls' time is part of the kernels', the kernels' part of the step's, and gemm is in the table", () => {
+  const r = runCli(["bench", "step", "--preset", "qwen2-tiny", "--batch", "2", "--seq", "16", "--steps", "2", "--warmup", "1", "--profile", "--json"]);
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split("\n").pop()!);
+  const p = out.profile;
+  assert.ok(p.matmul_ms > 0 && p.matmul_ms <= p.kernels_ms + 0.1, JSON.stringify(p));
+  assert.ok(p.kernels_ms <= Math.max(...out.times_ms) + 0.1, `${p.kernels_ms} vs ${out.times_ms}`);
+  assert.ok(p.by_kernel.gemm.calls > 0 && p.matmul_gflop_per_s > 0);
 });
