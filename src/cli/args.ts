@@ -5,7 +5,9 @@
  * missing value, unexpected argument) are turned into one line by src/cli/main.ts.
  */
 import { LOSS_TYPES, type LossType } from "../prm/index.js";
+import { join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { prepareOutputs } from "../io/outputs.js";
 import { UserError } from "../util/errors.js";
 
 /** Misuse of a command (a missing argument or option): one line that points at its --help. */
@@ -54,6 +56,45 @@ export function portOption(v: string | undefined, fallback: number): number {
 export function requiredOption(command: string, name: string, v: string | undefined): string {
   if (v === undefined) throw usageError(command, `--${name} is required`);
   return v;
+}
+
+/** -q, --quiet: no progress output (warnings and errors still print). */
+const QUIET_OPTION = { quiet: { type: "boolean", short: "q" } } as const;
+
+/** The options of a command that trains into output_dir (train, sft): --resume, --overwrite, --output-dir, -q. */
+export const RUN_OPTIONS = {
+  resume: { type: "boolean" },
+  overwrite: { type: "boolean" },
+  "output-dir": { type: "string" },
+  ...QUIET_OPTION,
+} as const;
+
+/**
+ * The options of an experiment command (toy, reasoning), which runs a sweep into one folder: --out the folder,
+ * --jobs runs at once, --overwrite a sweep with other settings there, --json the summary on stdout, -q.
+ */
+export const EXPERIMENT_OPTIONS = {
+  out: { type: "string" },
+  jobs: { type: "string" },
+  overwrite: { type: "boolean" },
+  json: { type: "boolean" },
+  ...QUIET_OPTION,
+} as const;
+
+/** --jobs: runs at once, >= 1; undefined leaves it to the machine's cores. */
+export function jobsOption(v: string | undefined): number | undefined {
+  return v === undefined ? undefined : intOption("jobs", v, 1);
+}
+
+/**
+ * The two files an experiment writes into its --out folder, results.json (the summary) and report.html (the
+ * offline report), checked before the sweep starts (src/io/outputs.ts).
+ */
+export async function experimentOutputs(out: string): Promise<{ results: string; report: string }> {
+  const results = join(out, "results.json");
+  const report = join(out, "report.html");
+  await prepareOutputs({ outputs: [{ option: "--out", path: results }, { option: "--out", path: report }] });
+  return { results, report };
 }
 
 type CommandOptions = NonNullable<ParseArgsConfig["options"]>;

@@ -6,11 +6,10 @@
  */
 import { join } from "node:path";
 import { writeFileAtomic } from "../io/atomic.js";
-import { prepareOutputs } from "../io/outputs.js";
 import { createProgress, type Progress } from "../io/progress.js";
 import { formatReasoningTable, reasoningReportHtml } from "../report/reasoning.js";
 import { REASONING_PRESETS, runReasoning, type PresetName } from "../reasoning/experiment.js";
-import { choiceOption, intOption, parseCommand, usageError } from "./args.js";
+import { choiceOption, experimentOutputs, EXPERIMENT_OPTIONS, jobsOption, parseCommand } from "./args.js";
 
 const USAGE = `usage: lambda-grpo reasoning [options]
 
@@ -29,26 +28,12 @@ options:
   -h, --help            this text`;
 
 export async function main(argv: string[]): Promise<void> {
-  const parsed = parseCommand(
-    argv,
-    {
-      preset: { type: "string" },
-      out: { type: "string" },
-      jobs: { type: "string" },
-      overwrite: { type: "boolean" },
-      json: { type: "boolean" },
-      quiet: { type: "boolean", short: "q" },
-    },
-    USAGE,
-  );
+  const parsed = parseCommand(argv, { preset: { type: "string" }, ...EXPERIMENT_OPTIONS }, USAGE, false);
   if (!parsed) return;
-  const { values, positionals } = parsed;
-  if (positionals.length) throw usageError("reasoning", `unexpected argument '${positionals[0]}'`);
+  const { values } = parsed;
   const preset = choiceOption("preset", values.preset, Object.keys(REASONING_PRESETS) as PresetName[]) ?? "quick";
   const out = values.out ?? join("runs", `reasoning-${preset}`);
-  const results = join(out, "results.json");
-  const report = join(out, "report.html");
-  await prepareOutputs({ outputs: [{ option: "--out", path: results }, { option: "--out", path: report }] });
+  const { results, report } = await experimentOutputs(out);
 
   const quiet = values.quiet ?? false;
   const tty = Boolean(process.stderr.isTTY) && !quiet;
@@ -71,7 +56,7 @@ export async function main(argv: string[]): Promise<void> {
       preset,
       out,
       overwrite: values.overwrite,
-      jobs: values.jobs === undefined ? undefined : intOption("jobs", values.jobs, 1),
+      jobs: jobsOption(values.jobs),
       log,
       progress: (stage, done, total) => {
         if (quiet) return;

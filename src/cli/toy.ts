@@ -7,13 +7,12 @@
 import { mkdir } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { writeFileAtomic } from "../io/atomic.js";
-import { prepareOutputs } from "../io/outputs.js";
 import { createProgress } from "../io/progress.js";
 import { toyReportHtml } from "../report/toy.js";
 import { TOY_MODEL_LEARNING_RATE, TOY_PROMPT, toyModel } from "../rl/toy-model.js";
 import { formatSpeedTable, formatTable, lastRate, runToy, summarise, TOY_PRESETS, type ToyOptions, type ToyPreset } from "../rl/toy.js";
 import { cannotWrite } from "../util/errors.js";
-import { choiceOption, intOption, numberOption, parseCommand, usageError } from "./args.js";
+import { choiceOption, experimentOutputs, EXPERIMENT_OPTIONS, intOption, jobsOption, numberOption, parseCommand, usageError } from "./args.js";
 
 /** The paper's sweep: 5 seeds per cell, 250 steps per run (PAPER.md section 4). */
 const DEFAULT_SEEDS = 5;
@@ -51,18 +50,14 @@ export async function main(argv: string[]): Promise<void> {
       prompt: { type: "string" },
       seeds: { type: "string" },
       steps: { type: "string" },
-      out: { type: "string" },
-      jobs: { type: "string" },
-      json: { type: "boolean" },
       resume: { type: "boolean" },
-      overwrite: { type: "boolean" },
-      quiet: { type: "boolean", short: "q" },
+      ...EXPERIMENT_OPTIONS,
     },
     USAGE,
+    false,
   );
   if (!parsed) return;
-  const { values, positionals } = parsed;
-  if (positionals.length) throw usageError("toy", `unexpected argument '${positionals[0]}'`);
+  const { values } = parsed;
   if (values.model !== undefined && values.preset !== undefined) throw usageError("toy", "--model and --preset exclude each other");
   for (const flag of ["learning-rate", "prompt"] as const) {
     if (values[flag] !== undefined && values.model === undefined) throw usageError("toy", `--${flag} is for --model (a preset's settings are fixed)`);
@@ -78,12 +73,10 @@ export async function main(argv: string[]): Promise<void> {
     seeds: intOption("seeds", values.seeds, DEFAULT_SEEDS),
     steps: intOption("steps", values.steps, DEFAULT_STEPS),
     outDir,
-    jobs: values.jobs === undefined ? undefined : intOption("jobs", values.jobs, 1),
+    jobs: jobsOption(values.jobs),
     existing: values.resume ? "resume" : values.overwrite ? "overwrite" : "refuse",
   };
-  const results = join(outDir, "results.json");
-  const report = join(outDir, "report.html");
-  await prepareOutputs({ outputs: [{ option: "--out", path: results }, { option: "--out", path: report }] });
+  const { results, report } = await experimentOutputs(outDir);
   try {
     await mkdir(outDir, { recursive: true });
   } catch (err) {
