@@ -7,7 +7,6 @@
  */
 import { stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import { createProgress } from "../io/progress.js";
 import { DecoderPolicy, saveAdapter } from "../policy/index.js";
 import { savePolicyDirectory, unsavable } from "../policy/save.js";
 import { ADAPTER_DIR } from "../rl/trainer.js";
@@ -15,7 +14,8 @@ import { loadSftConfig, resolveSftConfig, type SftConfig } from "../sft/config.j
 import { loadChatTokenizer, loadExamples } from "../sft/data.js";
 import { sft, sftSteps, type SftMetrics } from "../sft/trainer.js";
 import { UserError } from "../util/errors.js";
-import { intOption, parseCommand, usageError } from "./args.js";
+import { intOption, parseCommand, RUN_OPTIONS, usageError } from "./args.js";
+import { RunProgress } from "./run-progress.js";
 
 const USAGE = `usage: lambda-grpo sft CONFIG [options]
 
@@ -32,17 +32,7 @@ options:
   -h, --help         this text`;
 
 export async function main(argv: string[]): Promise<void> {
-  const parsed = parseCommand(
-    argv,
-    {
-      resume: { type: "boolean" },
-      overwrite: { type: "boolean" },
-      "output-dir": { type: "string" },
-      "max-steps": { type: "string" },
-      quiet: { type: "boolean", short: "q" },
-    },
-    USAGE,
-  );
+  const parsed = parseCommand(argv, { ...RUN_OPTIONS, "max-steps": { type: "string" } }, USAGE);
   if (!parsed) return;
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw usageError("sft", `expected one config file, got ${positionals.length}`);
@@ -74,10 +64,7 @@ export async function main(argv: string[]): Promise<void> {
   };
   const truncated = train.truncated + (evalSet?.truncated ?? 0);
   if (truncated > 0) log(`sft: ${truncated} rows longer than max_length ${config.max_length} lose their end`);
-  const tty = Boolean(process.stderr.isTTY) && !quiet;
-  const progress = createProgress({ label: "sft", total, unit: "items", quiet });
-  const started = performance.now();
-  let first = 0;
+  const progress = new RunProgress("sft", total, config.output_dir, quiet);
   await sft(config, {
     train: train.examples,
     eval: evalSet?.examples,
@@ -94,19 +81,14 @@ export async function main(argv: string[]): Promise<void> {
       },
     },
     onStart(startStep, _total, noModel) {
-      first = startStep;
       if (noModel !== null) log(`sft: no model/ at the end: ${noModel}`);
-      const what = `${train.examples.length} rows, ${total} steps, model ${typeof config.model === "string" ? config.model : "custom"}`;
-      log(startStep > 0 ? `resuming ${config.output_dir} at step ${startStep}: ${what}` : `sft: ${what} -> ${config.output_dir}`);
+      progress.start(startStep, "sft:", `${train.examples.length} rows, ${total} steps, model ${typeof config.model === "string" ? config.model : "custom"}`);
     },
     onStep(step, loss, m) {
-      if (quiet) return;
-      if (tty) progress.update(step, { loss: Math.round(loss * 1000) / 1000 });
-      else if (m) console.error(plainLine(m, total, (performance.now() - started) / 1000, step - first));
+      progress.step(step, { loss }, m ? () => plainLine(m, total) : undefined);
     },
   });
-  progress.stop();
-  log(`done: ${config.output_dir} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  progress.done();
 }
 
 async function isDirectory(path: string): Promise<boolean> {
@@ -123,11 +105,10 @@ async function tokenizerDirectory(config: SftConfig, source: string): Promise<st
   throw new UserError(`${source}: tokenizer: required when model is not a directory (a directory with tokenizer.json and tokenizer_config.json)`);
 }
 
-function plainLine(m: SftMetrics, total: number, elapsed: number, done: number): string {
-  const eta = (elapsed / done) * (total - m.step);
+function plainLine(m: SftMetrics, total: number): string {
   const parts = [`step ${m.step}/${total}`, `epoch ${m.epoch.toFixed(2)}`];
   if (m.loss !== undefined) parts.push(`loss ${m.loss.toFixed(4)}`, `lr ${m.learning_rate!.toExponential(2)}`, `grad_norm ${m.grad_norm!.toFixed(3)}`);
   if (m.eval_loss !== undefined) parts.push(`eval_loss ${m.eval_loss.toFixed(4)}`);
-  return `${parts.join(" ")} | ${elapsed.toFixed(1)} s, ETA ${eta.toFixed(0)} s`;
+  return parts.join(" ");
 }
 

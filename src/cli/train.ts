@@ -8,13 +8,13 @@ import { existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { prepareOutputs, sameFile } from "../io/outputs.js";
-import { createProgress } from "../io/progress.js";
 import { configWarnings, loadConfigFile, readConfigFile, resolveConfig } from "../rl/config.js";
 import { validateEnv } from "../rl/env/index.js";
 import { ADAPTER_DIR, train, type StepMetrics } from "../rl/trainer.js";
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from "../engine/peft.js";
 import { UserError } from "../util/errors.js";
-import { intOption, parseCommand, usageError } from "./args.js";
+import { intOption, parseCommand, RUN_OPTIONS, usageError } from "./args.js";
+import { RunProgress } from "./run-progress.js";
 
 const USAGE = `usage: lambda-grpo train [CONFIG] [options]
 
@@ -30,17 +30,7 @@ options:
   -h, --help         this text`;
 
 export async function main(argv: string[]): Promise<void> {
-  const parsed = parseCommand(
-    argv,
-    {
-      resume: { type: "boolean" },
-      overwrite: { type: "boolean" },
-      "output-dir": { type: "string" },
-      steps: { type: "string" },
-      quiet: { type: "boolean", short: "q" },
-    },
-    USAGE,
-  );
+  const parsed = parseCommand(argv, { ...RUN_OPTIONS, steps: { type: "string" } }, USAGE);
   if (!parsed) return;
   const { values, positionals } = parsed;
   if (positionals.length > 1) throw usageError("train", `expected one config file, got ${positionals.length}`);
@@ -81,30 +71,23 @@ export async function main(argv: string[]): Promise<void> {
   // warnings are not progress: --quiet keeps them
   for (const w of configWarnings(config)) console.error(`lambda-grpo train: warning: ${source}: ${w}`);
 
-  const tty = Boolean(process.stderr.isTTY) && !quiet;
-  const progress = createProgress({ label: "train", total: config.steps, unit: "items", quiet });
-  const started = performance.now();
-  let first = 0;
+  const progress = new RunProgress("train", config.steps, config.output_dir, quiet);
   const every = Math.max(1, Math.round(config.steps / 25));
   const run = train(config, {
     resume: values.resume,
     overwrite: values.overwrite,
     onStart(startStep) {
-      first = startStep;
       if (startStep >= config.steps) {
         console.error(`${config.output_dir} is already at step ${startStep} of ${config.steps}: nothing to train (pass --steps N to train further)`);
-      } else if (!quiet) {
+      } else {
         const what = `${config.lambda ? "lambda-GRPO" : "GRPO"} (${config.loss_type}), model ${typeof config.model === "string" ? config.model : "custom"}, env ${config.env.name}`;
-        console.error(startStep > 0 ? `resuming ${config.output_dir} at step ${startStep}: ${what}` : `training ${what} -> ${config.output_dir}`);
+        progress.start(startStep, "training", what);
       }
     },
     onStep(m) {
-      if (quiet) return;
-      const envFigures = Object.fromEntries(Object.entries(m).filter(([k]) => k.startsWith("env/")).map(([k, v]) => [k.slice(4), round(v as number)]));
-      if (tty) progress.update(m.step, { reward: round(m.reward_mean), ...envFigures });
-      else if (m.step % every === 0 || m.step === config.steps || m.step === first + 1) {
-        console.error(plainLine(m, config.steps, (performance.now() - started) / 1000, m.step - first));
-      }
+      const envFigures = Object.fromEntries(Object.entries(m).filter(([k]) => k.startsWith("env/")).map(([k, v]) => [k.slice(4), v as number]));
+      const plain = m.step % every === 0 || m.step === config.steps || m.step === progress.startStep + 1;
+      progress.step(m.step, { reward: m.reward_mean, ...envFigures }, plain ? () => plainLine(m, config.steps) : undefined);
     },
   });
   // The trainer's errors name a file (of the run, of a model directory) or a field of the config
@@ -113,8 +96,7 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof UserError && !existsSync(err.message.split(": ")[0])) err.message = `${await fieldLine(source, err.message)}: ${err.message}`;
     throw err;
   });
-  progress.stop();
-  if (!quiet) console.error(`done: ${config.output_dir} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  progress.done();
 }
 
 /** `source:line` for a message that begins with a field of the config ("lora.r: ..."), else `source`. */
@@ -125,18 +107,13 @@ async function fieldLine(source: string, message: string): Promise<string> {
   return line === null ? source : `${source}:${line}`;
 }
 
-function round(v: number): number {
-  return Math.round(v * 1000) / 1000;
-}
-
-function plainLine(m: StepMetrics, steps: number, elapsed: number, done: number): string {
-  const eta = (elapsed / done) * (steps - m.step);
+function plainLine(m: StepMetrics, steps: number): string {
   const env = Object.entries(m)
     .filter(([k]) => k.startsWith("env/"))
     .map(([k, v]) => ` ${k.slice(4)} ${(v as number).toFixed(3)}`)
     .join("");
   return (
     `step ${m.step}/${steps} reward ${m.reward_mean.toFixed(3)}${env} loss ${m.loss.toExponential(2)} kl ${m.kl.toExponential(2)} ` +
-    `grad_norm ${m.grad_norm.toFixed(3)} | ${elapsed.toFixed(1)} s, ETA ${eta.toFixed(0)} s`
+    `grad_norm ${m.grad_norm.toFixed(3)}`
   );
 }
