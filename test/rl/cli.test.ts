@@ -4,32 +4,12 @@
  * offline report. Works from source (tsx) and from dist.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { killedAndResumed, startCli } from "../cli/helpers.js";
 import { withoutSeconds } from "./helpers.js";
-
-const fromSource = import.meta.url.endsWith(".ts");
-const MAIN = fileURLToPath(new URL(fromSource ? "../../src/cli/main.ts" : "../../src/cli/main.js", import.meta.url));
-const NODE_ARGS = fromSource ? ["--import", "tsx", MAIN] : [MAIN];
-
-function start(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; stderr: string; stdout: string }> } {
-  const child = spawn(process.execPath, [...NODE_ARGS, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  let stdout = "";
-  child.stderr!.on("data", (d) => (stderr += d));
-  child.stdout!.on("data", (d) => (stdout += d));
-  const done = new Promise<{ code: number | null; signal: string | null; stderr: string; stdout: string }>((resolve) =>
-    child.on("exit", (code, signal) => resolve({ code, signal, stderr, stdout })),
-  );
-  return { child, done };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test("train: killed with SIGKILL after a checkpoint, then --resume: same metrics as an uninterrupted run", async () => {
   const dir = await mkdtemp(join(tmpdir(), "lgrpo-cli-"));
@@ -52,23 +32,10 @@ test("train: killed with SIGKILL after a checkpoint, then --resume: same metrics
       "",
     ].join("\n"),
   );
-  const whole = join(dir, "whole");
-  const broken = join(dir, "broken");
-  const a = await start(["train", cfg, "--output-dir", whole, "--quiet"]).done;
-  assert.equal(a.code, 0, a.stderr);
-
-  const b = start(["train", cfg, "--output-dir", broken, "--quiet"]);
-  let exited = false;
-  void b.done.then(() => (exited = true));
-  while (!existsSync(join(broken, "checkpoints", "step-00000020.safetensors")) && !exited) await sleep(5);
-  b.child.kill("SIGKILL");
-  const killed = await b.done;
-  assert.equal(killed.signal, "SIGKILL", "the run finished before it could be killed; make it longer");
-  const partial = (await readFile(join(broken, "metrics.jsonl"), "utf8")).trim().split("\n").length;
-  assert.ok(partial < steps, `killed mid-run (${partial} of ${steps} steps written)`);
-
-  const c = await start(["train", cfg, "--output-dir", broken, "--resume", "--quiet"]).done;
-  assert.equal(c.code, 0, c.stderr);
+  const { whole, broken } = await killedAndResumed(["train", cfg], dir, join("checkpoints", "step-00000020.safetensors"), async (killed) => {
+    const partial = (await readFile(join(killed, "metrics.jsonl"), "utf8")).trim().split("\n").length;
+    assert.ok(partial < steps, `killed mid-run (${partial} of ${steps} steps written)`);
+  });
   assert.deepEqual(
     withoutSeconds(await readFile(join(broken, "metrics.jsonl"), "utf8")),
     withoutSeconds(await readFile(join(whole, "metrics.jsonl"), "utf8")),
@@ -81,10 +48,10 @@ test("train: a bad config names the field; --resume with nothing to resume says 
   const dir = await mkdtemp(join(tmpdir(), "lgrpo-cli-"));
   const cfg = join(dir, "bad.json");
   await writeFile(cfg, JSON.stringify({ scale_rewards: "std" }));
-  const r = await start(["train", cfg]).done;
+  const r = await startCli(["train", cfg]).done;
   assert.equal(r.code, 1);
   assert.match(r.stderr, /bad\.json:1: scale_rewards: Invalid option: expected one of "group"\|"batch"\|"none"/);
-  const s = await start(["train", "--resume", "--output-dir", join(dir, "nothing")]).done;
+  const s = await startCli(["train", "--resume", "--output-dir", join(dir, "nothing")]).done;
   assert.equal(s.code, 1);
   assert.match(s.stderr, /config\.json: not found/);
   await rm(dir, { recursive: true });
@@ -92,7 +59,7 @@ test("train: a bad config names the field; --resume with nothing to resume says 
 
 test("toy: writes results.json (cells with grpo/lambda mean, std, runs) and an offline HTML report", async () => {
   const dir = await mkdtemp(join(tmpdir(), "lgrpo-toy-"));
-  const r = await start(["toy", "--seeds", "2", "--steps", "6", "--out", dir, "--jobs", "2", "--json", "--quiet"]).done;
+  const r = await startCli(["toy", "--seeds", "2", "--steps", "6", "--out", dir, "--jobs", "2", "--json", "--quiet"]).done;
   assert.equal(r.code, 0, r.stderr);
   const results = JSON.parse(await readFile(join(dir, "results.json"), "utf8"));
   assert.deepEqual(JSON.parse(r.stdout), results);

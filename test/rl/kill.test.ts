@@ -7,24 +7,19 @@
  * 6 kills here; `npm run soak` does 60.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, watch } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { readSafetensors } from "../../src/io/safetensors.js";
 import { Rng } from "../../src/util/rng.js";
+import { startCli } from "../cli/helpers.js";
 import { withoutSeconds } from "./helpers.js";
 
 const KILLS = process.env.LGRPO_SOAK === "1" ? 60 : 6;
 const STEPS = 30;
 const FINAL = `step-${String(STEPS).padStart(8, "0")}.safetensors`;
-
-const fromSource = import.meta.url.endsWith(".ts");
-const MAIN = fileURLToPath(new URL(fromSource ? "../../src/cli/main.ts" : "../../src/cli/main.js", import.meta.url));
-const NODE_ARGS = fromSource ? ["--import", "tsx", MAIN] : [MAIN];
 
 // width 64: checkpoints of 1.2 MB, so that writing one (and its fsync) takes long enough to be caught
 const CONFIG = [
@@ -42,16 +37,6 @@ const CONFIG = [
   "env: {name: tree, depth: 3, target: LRL, left_token: 1, right_token: 2}",
   "",
 ].join("\n");
-
-function start(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
-  const child = spawn(process.execPath, [...NODE_ARGS, ...args], { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr!.on("data", (d) => (stderr += d));
-  const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) =>
-    child.on("exit", (code, signal) => resolve({ code, signal, stderr })),
-  );
-  return { child, done };
-}
 
 /** The final checkpoint: tensor bytes by name, and its metadata without metricsBytes. */
 async function finalCheckpoint(dir: string): Promise<{ tensors: Map<string, Buffer>; meta: Record<string, unknown> }> {
@@ -71,7 +56,7 @@ test(`train: SIGKILLed ${KILLS} times (during checkpoint writes too) and resumed
   const cfg = join(root, "run.yaml");
   await writeFile(cfg, CONFIG);
   const whole = join(root, "whole");
-  const a = await start(["train", cfg, "--output-dir", whole, "--quiet"]).done;
+  const a = await startCli(["train", cfg, "--output-dir", whole, "--quiet"]).done;
   assert.equal(a.code, 0, a.stderr);
   const reference = {
     metrics: withoutSeconds(await readFile(join(whole, "metrics.jsonl"), "utf8")),
@@ -87,7 +72,7 @@ test(`train: SIGKILLed ${KILLS} times (during checkpoint writes too) and resumed
     const dir = join(root, `chain-${chains++}`);
     // one chain: start, then resume after every kill, until a run finishes
     for (let attempt = 0; ; attempt++) {
-      const run = start(["train", cfg, "--output-dir", dir, "--quiet", ...(attempt > 0 ? ["--resume"] : [])]);
+      const run = startCli(["train", cfg, "--output-dir", dir, "--quiet", ...(attempt > 0 ? ["--resume"] : [])]);
       const checkpoints = join(dir, "checkpoints");
       let watcher: ReturnType<typeof watch> | null = null;
       let timer: NodeJS.Timeout | null = null;

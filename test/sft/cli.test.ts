@@ -5,7 +5,6 @@
  * bad configs and rows are one-line errors naming file, line and field.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,21 +13,8 @@ import { test } from "node:test";
 import { createPolicy } from "../../src/policy/index.js";
 import { readCheckpoint } from "../../src/rl/checkpoint.js";
 import { writeTaskData } from "../../src/reasoning/data.js";
-import { runCli } from "../cli/helpers.js";
+import { killedAndResumed, runCli } from "../cli/helpers.js";
 import { withoutSeconds } from "../rl/helpers.js";
-
-const fromSource = import.meta.url.endsWith(".ts");
-const MAIN = new URL(fromSource ? "../../src/cli/main.ts" : "../../src/cli/main.js", import.meta.url).pathname;
-
-function start(args: string[]) {
-  const child = spawn(process.execPath, [...(fromSource ? ["--import", "tsx"] : []), MAIN, ...args], { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr!.on("data", (d) => (stderr += d));
-  const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((r) => child.on("exit", (code, signal) => r({ code, signal, stderr })));
-  return { child, done };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test("sft: SIGKILL after a checkpoint, then --resume: same metrics and model as an uninterrupted run; model/ loads back", async () => {
   const dir = await mkdtemp(join(tmpdir(), "lgrpo-sftcli-"));
@@ -52,21 +38,9 @@ test("sft: SIGKILL after a checkpoint, then --resume: same metrics and model as 
     "seed: 1",
     "",
   ].join("\n"));
-  const whole = join(dir, "whole");
-  const broken = join(dir, "broken");
-  const a = await start(["sft", cfg, "--output-dir", whole, "--quiet"]).done;
-  assert.equal(a.code, 0, a.stderr);
-
-  const b = start(["sft", cfg, "--output-dir", broken, "--quiet"]);
-  let exited = false;
-  void b.done.then(() => (exited = true));
-  while (!existsSync(join(broken, "checkpoints", "step-00000020.safetensors")) && !exited) await sleep(5);
-  b.child.kill("SIGKILL");
-  const killed = await b.done;
-  assert.equal(killed.signal, "SIGKILL", "the run finished before it could be killed; make it longer");
-  assert.ok(!existsSync(join(broken, "model")));
-  const c = await start(["sft", cfg, "--output-dir", broken, "--resume", "--quiet"]).done;
-  assert.equal(c.code, 0, c.stderr);
+  const { whole, broken } = await killedAndResumed(["sft", cfg], dir, join("checkpoints", "step-00000020.safetensors"), (killed) => {
+    assert.ok(!existsSync(join(killed, "model")), "model/ is written at the end only");
+  });
   const metrics = withoutSeconds(await readFile(join(whole, "metrics.jsonl"), "utf8"));
   assert.deepEqual(withoutSeconds(await readFile(join(broken, "metrics.jsonl"), "utf8")), metrics);
   assert.equal(metrics.length, steps / 4 + 3, "every 4th step, and steps 15, 30, 45 for eval (60 is both)");
