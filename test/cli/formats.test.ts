@@ -12,7 +12,8 @@ import { gzipSync } from "node:zlib";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { main } from "../../src/cli/prm.js";
 import { openRollouts } from "../../src/io/formats/index.js";
-import { characterTokenizer, charIds, PAPER_EXAMPLE } from "../fixtures/paper-example.js";
+import { charIds, PAPER_EXAMPLE } from "../fixtures/paper-example.js";
+import { characterTokenizer } from "../fixtures/tokenizers.js";
 import { runCli, tempDir } from "./helpers.js";
 
 const dir = tempDir();

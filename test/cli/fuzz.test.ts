@@ -16,7 +16,7 @@ import YAML from "yaml";
 import { Rng } from "../../src/util/rng.js";
 import { GPT2_TINY_DIR } from "../fixtures/gpt2-tiny/fixture.js";
 import { FAMILIES_DIR } from "../fixtures/families/fixture.js";
-import { characterTokenizer } from "../fixtures/paper-example.js";
+import { characterTokenizer } from "../fixtures/tokenizers.js";
 import { hashTree, mutateBytes, mutateJson, mutateJsonl, mutateSafetensors, runInProcess, type Outcome } from "./fuzz.js";
 import { runCli, tempDir } from "./helpers.js";
 

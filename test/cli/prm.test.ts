@@ -7,7 +7,8 @@ import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { main } from "../../src/cli/prm.js";
-import { characterTokenizer, charIds, PAPER_EXAMPLE } from "../fixtures/paper-example.js";
+import { charIds, PAPER_EXAMPLE } from "../fixtures/paper-example.js";
+import { characterTokenizer } from "../fixtures/tokenizers.js";
 import { runCli, tempDir } from "./helpers.js";
 
 interface OutLine {

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { chatTemplateFromConfig, loadChatTemplate, stopTokenIds } from "../../src/io/chat.js";
 import { loadTokenizer } from "../../src/io/tokenizer.js";
 import { UserError } from "../../src/util/errors.js";
+import { hfTokenizer, wordLevelModel } from "../fixtures/tokenizers.js";
 
 async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "chat-"));
@@ -89,18 +90,13 @@ test("a list of templates uses the one named default; chat_template.jinja wins o
 });
 
 /** A word-level tokenizer.json with ChatML's special tokens as added tokens. */
-function chatmlTokenizer(): Record<string, unknown> {
+function chatmlTokenizer(): object {
   const words = ["<unk>", "system", "user", "assistant", "You", "are", "a", "helpful", ".", "Hi"];
-  return {
-    version: "1.0", truncation: null, padding: null, normalizer: null, post_processor: null, decoder: null,
-    added_tokens: [
-      { id: 10, content: "<|im_start|>", single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
-      { id: 11, content: "<|im_end|>", single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
-      { id: 12, content: "<|endoftext|>", single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
-    ],
+  return hfTokenizer({
+    model: wordLevelModel(Object.fromEntries(words.map((w, i) => [w, i])), "<unk>"),
     pre_tokenizer: { type: "Whitespace" },
-    model: { type: "WordLevel", vocab: Object.fromEntries(words.map((w, i) => [w, i])), unk_token: "<unk>" },
-  };
+    specials: { 10: "<|im_start|>", 11: "<|im_end|>", 12: "<|endoftext|>" },
+  });
 }
 
 test("the rendered prompt encodes with the directory's tokenizer.json; stop tokens join generation_config's and the tokenizer's eos", async () => {

@@ -5,33 +5,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { loadTokenizer } from "../../src/io/tokenizer.js";
+import { bpeModel, hfTokenizer, wordLevelModel } from "../fixtures/tokenizers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lgrpo-tok-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function bpe(unk: string | null): Record<string, unknown> {
-  return {
-    version: "1.0",
-    truncation: null,
-    padding: null,
-    added_tokens: [],
-    normalizer: null,
-    pre_tokenizer: null,
-    post_processor: null,
-    decoder: null,
-    model: {
-      type: "BPE",
-      vocab: { "<unk>": 0, a: 1, b: 2, c: 3, ab: 4, abc: 5 },
-      merges: ["a b", "ab c"],
-      unk_token: unk,
-      dropout: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-    },
-  };
+function bpe(unk: string | null): object {
+  return hfTokenizer({ model: bpeModel({ "<unk>": 0, a: 1, b: 2, c: 3, ab: 4, abc: 5 }, ["a b", "ab c"], { unk_token: unk }) });
 }
 
 test("a BPE tokenizer.json encodes with its merges and no special tokens", async () => {
@@ -45,11 +25,7 @@ test("a BPE tokenizer.json encodes with its merges and no special tokens", async
 
 test("a piece without an id is an error, not an undefined id", async () => {
   const path = join(dir, "wordlevel.json");
-  writeFileSync(path, JSON.stringify({
-    ...bpe(null),
-    pre_tokenizer: { type: "Whitespace" },
-    model: { type: "WordLevel", vocab: { "<unk>": 0, a: 1 }, unk_token: "<unk>" },
-  }));
+  writeFileSync(path, JSON.stringify(hfTokenizer({ model: wordLevelModel({ "<unk>": 0, a: 1 }, "<unk>"), pre_tokenizer: { type: "Whitespace" } })));
   const tok = await loadTokenizer(path);
   assert.deepEqual(tok.encode("a a"), [1, 1]);
   assert.throws(() => tok.encode("a x"), /piece 'x' has no id/);

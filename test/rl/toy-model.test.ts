@@ -20,6 +20,7 @@ import { train } from "../../src/rl/trainer.js";
 import { Rng } from "../../src/util/rng.js";
 import { TINY, writeTinyCheckpoint } from "../fixtures/tiny-families.js";
 import { EOT, L, R, SPACE_R, tokenizerJson, VOCAB, writeToyModel } from "../fixtures/toy-model.js";
+import { hfTokenizer, METASPACE, wordLevelModel } from "../fixtures/tokenizers.js";
 
 const root = mkdtempSync(join(tmpdir(), "lgrpo-toymodel-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -168,18 +169,16 @@ test("refused in one line: no tokenizer.json, no single-token 'L' or 'R', --mode
   const sp = join(root, "sp");
   mkdirSync(sp, { recursive: true });
   writeFileSync(join(sp, "config.json"), readFileSync(join(modelDir, "config.json")));
-  const metaspace = { type: "Metaspace", replacement: "\u2581", prepend_scheme: "always", split: true };
-  const wordLevel = (vocab: Record<string, number>) => ({ type: "WordLevel", vocab, unk_token: "<unk>" });
-  const base = { version: "1.0", truncation: null, padding: null, added_tokens: [], normalizer: null, pre_tokenizer: metaspace, post_processor: null, decoder: metaspace };
-  writeFileSync(join(sp, "tokenizer.json"), JSON.stringify({ ...base, model: wordLevel({ "<unk>": 0, "\u2581L": 1, "\u2581R": 2, R: 3 }) }));
+  const spTokenizer = (vocab: Record<string, number>) => JSON.stringify(hfTokenizer({ model: wordLevelModel(vocab, "<unk>"), pre_tokenizer: METASPACE, decoder: METASPACE }));
+  writeFileSync(join(sp, "tokenizer.json"), spTokenizer({ "<unk>": 0, "\u2581L": 1, "\u2581R": 2, R: 3 }));
   await assert.rejects(
     toyModel(sp),
     /sp\/tokenizer\.json: "L" is not a single token of this tokenizer \(the text encodes as 1 token \[1\] \["L"\]\); the toy's two actions must be the tokens "L" and "R"/,
   );
-  writeFileSync(join(sp, "tokenizer.json"), JSON.stringify({ ...base, model: wordLevel({ "<unk>": 0, L: 1 }) }));
+  writeFileSync(join(sp, "tokenizer.json"), spTokenizer({ "<unk>": 0, L: 1 }));
   await assert.rejects(toyModel(sp), /"R" is not a single token of this tokenizer \(the text cannot be encoded: piece '\u2581R' has no id/);
   // the bare pieces present: taken, whatever "L" alone encodes to
-  writeFileSync(join(sp, "tokenizer.json"), JSON.stringify({ ...base, model: wordLevel({ "<unk>": 0, "\u2581L": 1, "\u2581R": 2, L: 3, R: 4 }) }));
+  writeFileSync(join(sp, "tokenizer.json"), spTokenizer({ "<unk>": 0, "\u2581L": 1, "\u2581R": 2, L: 3, R: 4 }));
   const m = await toyModel(sp, "R");
   assert.deepEqual([m.left, m.right], [3, 4]);
 

@@ -13,6 +13,7 @@
  */
 import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { hfTokenizer, METASPACE, wordLevelModel } from "../fixtures/tokenizers.js";
 
 const WORDS = (
   "let x be the number of ways to choose two of the n items so we need n times n minus one over two " +
@@ -30,18 +31,7 @@ export const VOCAB: string[] = ["<unk>", ...[...new Set(WORDS)].map((w) => `\u25
 export function metaspaceTokenizer(): object {
   const vocab: Record<string, number> = {};
   VOCAB.forEach((p, i) => (vocab[p] = i));
-  const metaspace = { type: "Metaspace", replacement: "\u2581", prepend_scheme: "always", split: true };
-  return {
-    version: "1.0",
-    truncation: null,
-    padding: null,
-    added_tokens: [],
-    normalizer: null,
-    pre_tokenizer: metaspace,
-    post_processor: null,
-    decoder: metaspace,
-    model: { type: "WordLevel", vocab, unk_token: "<unk>" },
-  };
+  return hfTokenizer({ model: wordLevelModel(vocab, "<unk>"), pre_tokenizer: METASPACE, decoder: METASPACE });
 }
 
 /** What a reader of the text expects: the words of the pieces, one space between them. */

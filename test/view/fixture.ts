@@ -9,7 +9,8 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { characterTokenizer, PAPER_EXAMPLE } from "../fixtures/paper-example.js";
+import { PAPER_EXAMPLE } from "../fixtures/paper-example.js";
+import { characterTokenizer } from "../fixtures/tokenizers.js";
 
 const LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 export const ids = (word: string): number[] => [...word].map((c) => LETTERS.indexOf(c));

@@ -14,6 +14,7 @@ import { outcomeAdvantages, rewardStd } from "../../src/prm/index.js";
 import { spanText, groupView } from "../../src/view/groupView.js";
 import { rewardsIn } from "../../src/view/runIndex.js";
 import { RunData, runTokenizer } from "../../src/view/server.js";
+import { bpeModel, BYTE_LEVEL, hfTokenizer } from "../fixtures/tokenizers.js";
 import { metaspaceTokenizer, VOCAB } from "./bigRun.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lgrpo-text-"));
@@ -21,29 +22,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** GPT-2's byte-level alphabet for the bytes used here: "c", "a", "f", " " -> "\u0120", 0xC3 -> "\u00c3", 0xA9 -> "\u00a9". */
 function byteLevelTokenizer(): object {
-  const byteLevel = { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true };
-  return {
-    version: "1.0",
-    truncation: null,
-    padding: null,
-    added_tokens: [],
-    normalizer: null,
-    pre_tokenizer: byteLevel,
-    post_processor: null,
-    decoder: byteLevel,
-    model: {
-      type: "BPE",
-      vocab: { c: 0, a: 1, f: 2, "\u00c3": 3, "\u00a9": 4, "\u0120": 5, "\u0120c": 6 },
-      merges: ["\u0120 c"],
-      unk_token: null,
-      dropout: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-    },
-  };
+  const vocab = { c: 0, a: 1, f: 2, "\u00c3": 3, "\u00a9": 4, "\u0120": 5, "\u0120c": 6 };
+  return hfTokenizer({ model: bpeModel(vocab, ["\u0120 c"]), pre_tokenizer: BYTE_LEVEL, decoder: BYTE_LEVEL });
 }
 
 test("a span's text is decoded after the tokens before it: SentencePiece keeps the space before a word", async () => {
