@@ -7,12 +7,13 @@
  *
  * Each group is a random prefix tree of long reasoning-like completions: completion i continues a random
  * earlier one up to a random point and then writes its own text, so the tree has shared spans of hundreds
- * of tokens and branches at every depth. Deterministic (mulberry32) for a given seed.
+ * of tokens and branches at every depth. Deterministic (src/util/rng.ts) for a given seed.
  *
  * The full size, to try the viewer by hand: npx tsx bench/view-run.ts <dir> [steps groups completions tokens]
  */
 import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Rng } from "../../src/util/rng.js";
 import { hfTokenizer, METASPACE, wordLevelModel } from "../fixtures/tokenizers.js";
 
 const WORDS = (
@@ -37,17 +38,6 @@ export function metaspaceTokenizer(): object {
 /** What a reader of the text expects: the words of the pieces, one space between them. */
 export function expectedText(ids: number[]): string {
   return ids.map((i) => VOCAB[i].slice(1)).join(" ");
-}
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface BigRunShape {
@@ -83,7 +73,8 @@ export function bigGroup(rand: () => number, k: number, maxLen: number): { token
 /** Writes the run into `dir` (config.json, metrics.jsonl, rollouts.jsonl, tokenizer.json); resolves when written. */
 export async function writeBigRun(dir: string, shape: BigRunShape): Promise<{ tokenizer: string }> {
   mkdirSync(dir, { recursive: true });
-  const rand = rng(shape.seed ?? 11);
+  const rng = new Rng(shape.seed ?? 11);
+  const rand = (): number => rng.next();
   const tokenizer = join(dir, "tokenizer.json");
   writeFileSync(tokenizer, JSON.stringify(metaspaceTokenizer()));
   writeFileSync(

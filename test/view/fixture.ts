@@ -9,6 +9,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Rng } from "../../src/util/rng.js";
 import { PAPER_EXAMPLE } from "../fixtures/paper-example.js";
 import { characterTokenizer } from "../fixtures/tokenizers.js";
 
@@ -22,18 +23,6 @@ export const FIXTURE = { steps: 6, groupsPerStep: 3, exampleStep: 3, exampleId: 
  * (rollout files are data from anywhere).
  */
 export const HOSTILE_ID = '<img src=x onerror="document.title=\'pwned\'"></script><script>document.title=\'pwned\'</script>';
-
-/** Deterministic PRNG (mulberry32), so fixtures are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomGroup(rand: () => number, k: number): { tokens: number[]; reward: number }[] {
   const out: { tokens: number[]; reward: number }[] = [];
@@ -58,7 +47,9 @@ function letterTokenizer(): object {
 /** Writes the run into `dir` (created) and returns the tokenizer's path. */
 export function writeRun(dir: string): { tokenizer: string } {
   mkdirSync(dir, { recursive: true });
-  const rand = rng(7);
+  // seeded, so the fixture is the same on every run
+  const rng = new Rng(7);
+  const rand = (): number => rng.next();
   writeFileSync(
     join(dir, "config.json"),
     JSON.stringify({ env: { name: "tree" }, num_generations: 6, loss_type: "dapo", lambda: true, steps: FIXTURE.steps }, null, 2),

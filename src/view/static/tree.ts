@@ -87,7 +87,7 @@ function collapsedLines(view: GroupView, s: StepView, width: number): [string, s
   const e = view.collapse.edge;
   const head = s.head !== null ? visible(s.head) : s.tokens.slice(0, e).join(" ");
   const tail = s.tail !== null ? visible(s.tail) : s.tokens.slice(-e).join(" ");
-  return [clip(head.trimStart(), width - 2, false) + " \u2026", "\u2026 " + clip(tail.trimEnd(), width - 2, true)];
+  return [clip(head.trimStart(), width - 2, false) + " \u2026", "\u2026 " + clip(tail.trim(), width - 2, true)];
 }
 
 export class TreeView {
