@@ -4,19 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { useKernels } from "../../src/engine/backend.js";
-import { GPT2, GPT2_PRESETS, INIT_STD, parameterShapes, type GPT2Config, type TokenBatch } from "../../src/engine/gpt2.js";
-import { kernels, nativeKernels, nativeLoadError, tsKernels } from "../../src/engine/kernels/index.js";
+import { GPT2, GPT2_PRESETS, INIT_STD, parameterShapes, type GPT2Config } from "../../src/engine/gpt2.js";
+import { nativeKernels } from "../../src/engine/kernels/index.js";
 import { Rng } from "../../src/util/rng.js";
 import { checkParameterGrad } from "./gradcheck.js";
+import { assertNativeMatchesTs, nativeSkip, randomBatch } from "./helpers.js";
 
 const TINY: GPT2Config = { vocabSize: 11, contextLength: 8, nLayer: 2, nHead: 2, nEmbd: 8, layerNormEpsilon: 1e-5 };
-
-function randomBatch(rng: Rng, V: number, B: number, T: number, lengths: number[]): TokenBatch {
-  const tokens = new Int32Array(B * T);
-  for (let i = 0; i < tokens.length; i++) tokens[i] = rng.int(V);
-  return { tokens, batch: B, seqLen: T, lengths: Int32Array.from(lengths) };
-}
 
 test("parameters: Hugging Face names, shapes and order; GPT-2 small has 124,439,808", () => {
   const shapes = parameterShapes(GPT2_PRESETS["gpt2-small"]);
@@ -97,11 +91,7 @@ test("padding does not change the log-probs of the unpadded positions", () => {
   for (let t = 3; t < 8; t++) assert.equal(padded.logprobs[t], 0, "positions past the length are 0");
 });
 
-test("native kernels give the TypeScript kernels' log-probs and gradients", (t) => {
-  if (nativeKernels === null || kernels.name !== "native") {
-    t.skip(`native kernels not in use (${nativeLoadError ?? "LAMBDA_GRPO_KERNELS=ts"}); build them with npm install / node-gyp rebuild`);
-    return;
-  }
+test("native kernels give the TypeScript kernels' log-probs and gradients", { skip: nativeSkip }, () => {
   const cfg: GPT2Config = { vocabSize: 37, contextLength: 16, nLayer: 2, nHead: 4, nEmbd: 32, layerNormEpsilon: 1e-5 };
   const run = (): { lp: Float32Array; grad: Float32Array } => {
     const m = new GPT2(cfg);
@@ -112,18 +102,7 @@ test("native kernels give the TypeScript kernels' log-probs and gradients", (t) 
     m.backward(Float32Array.from({ length: lp.length }, (_, i) => Math.sin(i)));
     return { lp, grad: m.grad.slice() };
   };
-  const nat = run();
-  const prev = useKernels(tsKernels);
-  let ts: { lp: Float32Array; grad: Float32Array };
-  try {
-    ts = run();
-  } finally {
-    useKernels(prev);
-  }
-  for (let i = 0; i < nat.lp.length; i++) assert.ok(Math.abs(nat.lp[i] - ts.lp[i]) <= 1e-5 * (1 + Math.abs(ts.lp[i])), `logprob ${i}`);
-  let maxG = 0;
-  for (const g of ts.grad) maxG = Math.max(maxG, Math.abs(g));
-  for (let i = 0; i < nat.grad.length; i++) assert.ok(Math.abs(nat.grad[i] - ts.grad[i]) <= 1e-4 * maxG, `grad ${i}: ${nat.grad[i]} vs ${ts.grad[i]}`);
+  assertNativeMatchesTs(run);
 });
 
 test("allocate once: a training step of the same or a smaller shape creates no activation buffers", () => {
@@ -184,11 +163,7 @@ test("micro-batches of two shapes in turn allocate nothing after the first round
   assert.equal(m.arenaStats().allocations, first);
 });
 
-test("native results do not depend on the thread count (bit for bit)", (t) => {
-  if (nativeKernels === null || kernels.name !== "native") {
-    t.skip(`native kernels not in use (${nativeLoadError ?? "LAMBDA_GRPO_KERNELS=ts"})`);
-    return;
-  }
+test("native results do not depend on the thread count (bit for bit)", { skip: nativeSkip }, () => {
   const cfg: GPT2Config = { vocabSize: 53, contextLength: 32, nLayer: 2, nHead: 4, nEmbd: 64, layerNormEpsilon: 1e-5 };
   const run = (): { lp: Float32Array; grad: Float32Array } => {
     const m = new GPT2(cfg);
@@ -198,16 +173,17 @@ test("native results do not depend on the thread count (bit for bit)", (t) => {
     m.backward(Float32Array.from({ length: lp.length }, (_, i) => Math.cos(i)));
     return { lp, grad: m.grad.slice() };
   };
-  const before = nativeKernels.getThreads();
+  const native = nativeKernels!;
+  const before = native.getThreads();
   try {
-    nativeKernels.setThreads(1);
+    native.setThreads(1);
     const one = run();
-    nativeKernels.setThreads(Math.max(2, before));
+    native.setThreads(Math.max(2, before));
     const many = run();
     assert.deepEqual(many.lp, one.lp);
     assert.deepEqual(many.grad, one.grad);
   } finally {
-    nativeKernels.setThreads(before);
+    native.setThreads(before);
   }
 });
 

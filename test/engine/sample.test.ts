@@ -4,12 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { useKernels } from "../../src/engine/backend.js";
 import { GPT2, type GPT2Config } from "../../src/engine/gpt2.js";
-import { kernels, nativeLoadError, tsKernels } from "../../src/engine/kernels/index.js";
+import { tsKernels } from "../../src/engine/kernels/index.js";
 import { Decoder } from "../../src/engine/kvcache.js";
 import { chooseToken, generate } from "../../src/engine/sample.js";
 import { Rng } from "../../src/util/rng.js";
+import { nativeSkip, withKernels } from "./helpers.js";
 
 const CFG: GPT2Config = { vocabSize: 13, contextLength: 12, nLayer: 2, nHead: 2, nEmbd: 16, layerNormEpsilon: 1e-5 };
 
@@ -154,11 +154,7 @@ test("top-p keeps exactly the reference nucleus (sorted by p, then id), ties inc
   }
 });
 
-test("KV-cache decoding: native kernels give the TypeScript kernels' logits", (t) => {
-  if (kernels.name !== "native") {
-    t.skip(`native kernels not in use (${nativeLoadError ?? "LAMBDA_GRPO_KERNELS=ts"})`);
-    return;
-  }
+test("KV-cache decoding: native kernels give the TypeScript kernels' logits", { skip: nativeSkip }, () => {
   const m = model(7);
   const run = (): Float32Array[] => {
     const dec = new Decoder(m, 2, 9);
@@ -167,13 +163,7 @@ test("KV-cache decoding: native kernels give the TypeScript kernels' logits", (t
     return out;
   };
   const nat = run();
-  const prev = useKernels(tsKernels);
-  let ts: Float32Array[];
-  try {
-    ts = run();
-  } finally {
-    useKernels(prev);
-  }
+  const ts = withKernels(tsKernels, run);
   for (let s = 0; s < nat.length; s++) {
     for (let i = 0; i < nat[s].length; i++) assert.ok(Math.abs(nat[s][i] - ts[s][i]) < 1e-4, `step ${s} logit ${i}: ${nat[s][i]} vs ${ts[s][i]}`);
   }

@@ -6,25 +6,17 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { useKernels } from "../../src/engine/backend.js";
 import { FAMILY_PRESETS, parameterShapes, type DecoderConfig, type LoraConfig } from "../../src/engine/families/config.js";
-import { kernels, nativeKernels, nativeLoadError, tsKernels } from "../../src/engine/kernels/index.js";
-import type { TokenBatch } from "../../src/engine/lm.js";
 import { INITIALIZER_RANGE, TransformerLM } from "../../src/engine/transformer.js";
 import { Rng } from "../../src/util/rng.js";
 import { checkParameterGrad } from "./gradcheck.js";
+import { assertNativeMatchesTs, nativeSkip, randomBatch } from "./helpers.js";
 
 const TINY = ["llama-tiny", "qwen2-tiny", "qwen3-tiny"] as const;
 
 /** Smaller than the tiny presets, for the float64 finite differences (every choice of the family kept). */
 function small(name: (typeof TINY)[number]): DecoderConfig {
   return { ...FAMILY_PRESETS[name], vocabSize: 13, hiddenSize: 8, intermediateSize: 12, nLayer: 2 };
-}
-
-function randomBatch(rng: Rng, V: number, B: number, T: number, lengths: number[]): TokenBatch {
-  const tokens = new Int32Array(B * T);
-  for (let i = 0; i < tokens.length; i++) tokens[i] = rng.int(V);
-  return { tokens, batch: B, seqLen: T, lengths: Int32Array.from(lengths) };
 }
 
 /** Adds N(0, std) noise to every parameter (norms and zero biases included), so every path carries gradient. */
@@ -104,7 +96,7 @@ for (const name of TINY) {
     for (let t = 4; t < T; t++) assert.equal(a.logprobs[T + t], 0, "no score at or past a row's last position");
   });
 
-  test(`${name}: native kernels give the TypeScript kernels' log-probs and gradients`, { skip: nativeKernels === null ? `native addon not built (${nativeLoadError})` : false }, () => {
+  test(`${name}: native kernels give the TypeScript kernels' log-probs and gradients`, { skip: nativeSkip }, () => {
     const c = FAMILY_PRESETS[name];
     const rng = new Rng(5);
     const batch = randomBatch(rng, c.vocabSize, 3, 20, [20, 13, 7]);
@@ -116,19 +108,7 @@ for (const name of TINY) {
       m.backward(W);
       return { lp, grad: m.grad.slice() };
     };
-    const nat = run();
-    const prev = useKernels(tsKernels);
-    let ts: { lp: Float32Array; grad: Float32Array };
-    try {
-      ts = run();
-    } finally {
-      useKernels(prev);
-    }
-    assert.equal(kernels.name, "native");
-    for (let i = 0; i < nat.lp.length; i++) assert.ok(Math.abs(nat.lp[i] - ts.lp[i]) < 2e-5 * Math.max(1, Math.abs(ts.lp[i])), `logprob ${i}`);
-    let scale = 0;
-    for (const g of ts.grad) scale = Math.max(scale, Math.abs(g));
-    for (let i = 0; i < nat.grad.length; i++) assert.ok(Math.abs(nat.grad[i] - ts.grad[i]) <= 1e-4 * scale, `grad ${i}: ${nat.grad[i]} vs ${ts.grad[i]}`);
+    assertNativeMatchesTs(run);
   });
 }
 
