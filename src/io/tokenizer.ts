@@ -41,6 +41,30 @@ async function readJson(path: string, what: string): Promise<object> {
   }
 }
 
+/** What a writer of a tokenizer.json chooses; the rest of the file is empty (no truncation, padding, normalizer, post-processor). */
+export interface TokenizerJsonParts {
+  model: object;
+  pre_tokenizer?: object | null;
+  decoder?: object | null;
+  /** The special tokens, each an added token with `special: true`, in this order. */
+  specials?: { id: number; content: string }[];
+}
+
+/** The contents of a tokenizer.json (src/reasoning/tokenizer.ts writes one; the tests write many). */
+export function tokenizerJson({ model, pre_tokenizer = null, decoder = null, specials = [] }: TokenizerJsonParts): Record<string, unknown> {
+  return {
+    version: "1.0",
+    truncation: null,
+    padding: null,
+    added_tokens: specials.map(({ id, content }) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: null,
+    pre_tokenizer,
+    post_processor: null,
+    decoder,
+    model,
+  };
+}
+
 /** Loads a tokenizer.json (and tokenizer_config.json from the same directory, if there is one). */
 export async function loadTokenizer(path: string): Promise<HFTokenizer> {
   const json = await readJson(path, "tokenizer.json");

@@ -12,6 +12,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../io/atomic.js";
+import { tokenizerJson } from "../io/tokenizer.js";
 import { DEFAULT_SYSTEM_PROMPT } from "../sft/data.js";
 
 export const SPECIAL_TOKENS = {
@@ -91,26 +92,13 @@ export function tokenizerFiles(modelMaxLength: number): TokenizerFiles {
   const vocab = vocabulary();
   const ids = Object.fromEntries(vocab.map((p, i) => [p, i]));
   const specials = Object.values(SPECIAL_TOKENS);
-  const tokenizer = {
-    version: "1.0",
-    truncation: null,
-    padding: null,
-    added_tokens: specials.map((content) => ({
-      id: ids[content],
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
-    normalizer: null,
-    pre_tokenizer: { type: "Split", pattern: { Regex: PIECE_PATTERN }, behavior: "Isolated", invert: false },
-    post_processor: null,
-    decoder: { type: "Fuse" },
+  const tokenizer = tokenizerJson({
     // No unk_token in the vocabulary: a piece outside it is an encoding error, never a silent <unk>.
     model: { type: "WordLevel", vocab: ids, unk_token: "<|unk|>" },
-  };
+    pre_tokenizer: { type: "Split", pattern: { Regex: PIECE_PATTERN }, behavior: "Isolated", invert: false },
+    decoder: { type: "Fuse" },
+    specials: specials.map((content) => ({ id: ids[content], content })),
+  });
   const config = {
     tokenizer_class: "PreTrainedTokenizerFast",
     bos_token: SPECIAL_TOKENS.bos,

@@ -10,7 +10,7 @@ import { loraParameterShapes, parameterShapes, type LoraConfig } from "../../src
 import { Rng } from "../../src/util/rng.js";
 import { FAMILY_FIXTURES, readFamilyGolden } from "../fixtures/families/fixture.js";
 import { TINY, writeTinyCheckpoint } from "../fixtures/tiny-families.js";
-import { hfTokenizer, wordLevelModel } from "../fixtures/tokenizers.js";
+import { tokenizerJson, wordLevelModel } from "../fixtures/tokenizers.js";
 import { runCli, tempDir } from "./helpers.js";
 
 /** The issue's bound for comparisons with PyTorch (test/engine/golden-families.test.ts). */
@@ -151,7 +151,7 @@ test("export never overwrites its input, and replaces a non-empty --out only wit
 
 /** A word-level tokenizer.json whose words are w0..w{V-1} (id i is "w<i>"), w63 doubling as eos. */
 function wordTokenizer(V: number): object {
-  return hfTokenizer({ model: wordLevelModel(Object.fromEntries(Array.from({ length: V }, (_, i) => [`w${i}`, i])), "w0"), pre_tokenizer: { type: "Whitespace" } });
+  return tokenizerJson({ model: wordLevelModel(Object.fromEntries(Array.from({ length: V }, (_, i) => [`w${i}`, i])), "w0"), pre_tokenizer: { type: "Whitespace" } });
 }
 
 test("generate prints the greedy continuation, through the chat template with --chat, and stops at the stop token", async () => {

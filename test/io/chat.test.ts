@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { chatTemplateFromConfig, loadChatTemplate, stopTokenIds } from "../../src/io/chat.js";
 import { loadTokenizer } from "../../src/io/tokenizer.js";
 import { UserError } from "../../src/util/errors.js";
-import { hfTokenizer, wordLevelModel } from "../fixtures/tokenizers.js";
+import { tokenizerJson, wordLevelModel } from "../fixtures/tokenizers.js";
 
 async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "chat-"));
@@ -92,10 +92,10 @@ test("a list of templates uses the one named default; chat_template.jinja wins o
 /** A word-level tokenizer.json with ChatML's special tokens as added tokens. */
 function chatmlTokenizer(): object {
   const words = ["<unk>", "system", "user", "assistant", "You", "are", "a", "helpful", ".", "Hi"];
-  return hfTokenizer({
+  return tokenizerJson({
     model: wordLevelModel(Object.fromEntries(words.map((w, i) => [w, i])), "<unk>"),
     pre_tokenizer: { type: "Whitespace" },
-    specials: { 10: "<|im_start|>", 11: "<|im_end|>", 12: "<|endoftext|>" },
+    specials: ["<|im_start|>", "<|im_end|>", "<|endoftext|>"].map((content, i) => ({ id: words.length + i, content })),
   });
 }
 

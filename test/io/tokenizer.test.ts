@@ -5,13 +5,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { loadTokenizer } from "../../src/io/tokenizer.js";
-import { bpeModel, hfTokenizer, wordLevelModel } from "../fixtures/tokenizers.js";
+import { bpeModel, tokenizerJson, wordLevelModel } from "../fixtures/tokenizers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lgrpo-tok-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function bpe(unk: string | null): object {
-  return hfTokenizer({ model: bpeModel({ "<unk>": 0, a: 1, b: 2, c: 3, ab: 4, abc: 5 }, ["a b", "ab c"], { unk_token: unk }) });
+  return tokenizerJson({ model: bpeModel({ "<unk>": 0, a: 1, b: 2, c: 3, ab: 4, abc: 5 }, ["a b", "ab c"], { unk_token: unk }) });
 }
 
 test("a BPE tokenizer.json encodes with its merges and no special tokens", async () => {
@@ -25,7 +25,7 @@ test("a BPE tokenizer.json encodes with its merges and no special tokens", async
 
 test("a piece without an id is an error, not an undefined id", async () => {
   const path = join(dir, "wordlevel.json");
-  writeFileSync(path, JSON.stringify(hfTokenizer({ model: wordLevelModel({ "<unk>": 0, a: 1 }, "<unk>"), pre_tokenizer: { type: "Whitespace" } })));
+  writeFileSync(path, JSON.stringify(tokenizerJson({ model: wordLevelModel({ "<unk>": 0, a: 1 }, "<unk>"), pre_tokenizer: { type: "Whitespace" } })));
   const tok = await loadTokenizer(path);
   assert.deepEqual(tok.encode("a a"), [1, 1]);
   assert.throws(() => tok.encode("a x"), /piece 'x' has no id/);

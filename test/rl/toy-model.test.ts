@@ -19,8 +19,8 @@ import { toyRuns, TOY_TARGET } from "../../src/rl/toy.js";
 import { train } from "../../src/rl/trainer.js";
 import { Rng } from "../../src/util/rng.js";
 import { TINY, writeTinyCheckpoint } from "../fixtures/tiny-families.js";
-import { EOT, L, R, SPACE_R, tokenizerJson, VOCAB, writeToyModel } from "../fixtures/toy-model.js";
-import { hfTokenizer, METASPACE, wordLevelModel } from "../fixtures/tokenizers.js";
+import { EOT, L, R, SPACE_R, toyTokenizer, VOCAB, writeToyModel } from "../fixtures/toy-model.js";
+import { METASPACE, tokenizerJson, wordLevelModel } from "../fixtures/tokenizers.js";
 
 const root = mkdtempSync(join(tmpdir(), "lgrpo-toymodel-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -146,7 +146,7 @@ test("toy --model: a 2-step, 1-seed sweep writes results.json, report.html and t
 test("a Llama-family directory runs the same toy (its tokenizer's L and R, no bos in its config: the text alone)", async () => {
   const dir = join(root, "llama");
   await writeTinyCheckpoint(dir, { ...TINY.llama, vocabSize: VOCAB }, 3);
-  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tokenizerJson()));
+  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(toyTokenizer()));
   const m = await toyModel(dir);
   assert.deepEqual(m.prompt, PROMPT_IDS);
   const [run] = toyRuns({ preset: "small", model: m, seeds: 1, steps: 2, outDir: join(root, "llama-sweep"), cells: [{ n: 1, r_neg: -1.0 }] });
@@ -169,7 +169,7 @@ test("refused in one line: no tokenizer.json, no single-token 'L' or 'R', --mode
   const sp = join(root, "sp");
   mkdirSync(sp, { recursive: true });
   writeFileSync(join(sp, "config.json"), readFileSync(join(modelDir, "config.json")));
-  const spTokenizer = (vocab: Record<string, number>) => JSON.stringify(hfTokenizer({ model: wordLevelModel(vocab, "<unk>"), pre_tokenizer: METASPACE, decoder: METASPACE }));
+  const spTokenizer = (vocab: Record<string, number>) => JSON.stringify(tokenizerJson({ model: wordLevelModel(vocab, "<unk>"), pre_tokenizer: METASPACE, decoder: METASPACE }));
   writeFileSync(join(sp, "tokenizer.json"), spTokenizer({ "<unk>": 0, "\u2581L": 1, "\u2581R": 2, R: 3 }));
   await assert.rejects(
     toyModel(sp),

@@ -14,7 +14,7 @@
 import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Rng } from "../../src/util/rng.js";
-import { hfTokenizer, METASPACE, wordLevelModel } from "../fixtures/tokenizers.js";
+import { METASPACE, tokenizerJson, wordLevelModel } from "../fixtures/tokenizers.js";
 
 const WORDS = (
   "let x be the number of ways to choose two of the n items so we need n times n minus one over two " +
@@ -32,7 +32,7 @@ export const VOCAB: string[] = ["<unk>", ...[...new Set(WORDS)].map((w) => `\u25
 export function metaspaceTokenizer(): object {
   const vocab: Record<string, number> = {};
   VOCAB.forEach((p, i) => (vocab[p] = i));
-  return hfTokenizer({ model: wordLevelModel(vocab, "<unk>"), pre_tokenizer: METASPACE, decoder: METASPACE });
+  return tokenizerJson({ model: wordLevelModel(vocab, "<unk>"), pre_tokenizer: METASPACE, decoder: METASPACE });
 }
 
 /** What a reader of the text expects: the words of the pieces, one space between them. */

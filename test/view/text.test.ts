@@ -14,7 +14,7 @@ import { outcomeAdvantages, rewardStd } from "../../src/prm/index.js";
 import { spanText, groupView } from "../../src/view/groupView.js";
 import { rewardsIn } from "../../src/view/runIndex.js";
 import { RunData, runTokenizer } from "../../src/view/server.js";
-import { bpeModel, BYTE_LEVEL, hfTokenizer } from "../fixtures/tokenizers.js";
+import { bpeModel, BYTE_LEVEL, tokenizerJson } from "../fixtures/tokenizers.js";
 import { metaspaceTokenizer, VOCAB } from "./bigRun.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lgrpo-text-"));
@@ -23,7 +23,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 /** GPT-2's byte-level alphabet for the bytes used here: "c", "a", "f", " " -> "\u0120", 0xC3 -> "\u00c3", 0xA9 -> "\u00a9". */
 function byteLevelTokenizer(): object {
   const vocab = { c: 0, a: 1, f: 2, "\u00c3": 3, "\u00a9": 4, "\u0120": 5, "\u0120c": 6 };
-  return hfTokenizer({ model: bpeModel(vocab, ["\u0120 c"]), pre_tokenizer: BYTE_LEVEL, decoder: BYTE_LEVEL });
+  return tokenizerJson({ model: bpeModel(vocab, ["\u0120 c"]), pre_tokenizer: BYTE_LEVEL, decoder: BYTE_LEVEL });
 }
 
 test("a span's text is decoded after the tokens before it: SentencePiece keeps the space before a word", async () => {
