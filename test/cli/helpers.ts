@@ -1,10 +1,12 @@
 /**
- * Shared by the CLI tests: temp directories, running the real CLI in a child process (under tsx from
- * sources, or compiled from dist/; to its end, or killed), and capturing what a command prints in-process.
+ * Shared by the CLI tests (and the other tests for their temp directories): temp directories, running the real
+ * CLI in a child process (under tsx from sources, or compiled from dist/; to its end, or killed), and capturing
+ * what a command prints in-process.
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,6 +17,16 @@ export function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "lgrpo-cli-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** Runs `fn` in a fresh directory, removed as soon as `fn` settles. */
+export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "lgrpo-test-"));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 const fromSources = import.meta.url.endsWith(".ts");

@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { FAMILY_PRESETS, parameterShapes, type DecoderConfig } from "../../src/engine/families/config.js";
 import { hfModelKind } from "../../src/engine/hf.js";
@@ -20,15 +19,7 @@ import { UserError } from "../../src/util/errors.js";
 import { FAMILY_FIXTURES } from "../fixtures/families/fixture.js";
 import { GPT2_TINY_DIR } from "../fixtures/gpt2-tiny/fixture.js";
 import { TINY, writeTinyCheckpoint } from "../fixtures/tiny-families.js";
-
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), "hff-"));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+import { withTempDir } from "../cli/helpers.js";
 
 /** The fields of the public config.json of each preset's model (as the Hub serves them). */
 const HUB_CONFIGS: Record<string, Record<string, unknown>> = {
@@ -132,7 +123,7 @@ test("what we do not compute is a one-line error naming the file and the field",
 
 test("hfModelKind says which loader a directory needs", async () => {
   assert.equal(await hfModelKind(GPT2_TINY_DIR), "gpt2");
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     await writeTinyCheckpoint(dir, TINY.qwen3, 1);
     assert.equal(await hfModelKind(dir), "qwen3");
     await writeFile(join(dir, "config.json"), JSON.stringify({ model_type: "mistral" }));
@@ -145,7 +136,7 @@ function bf16Rounded(x: Float32Array): Float32Array {
 }
 
 test("every family saves and loads back: F32 exactly, BF16 as its rounding, sharded, in save_pretrained's layout", async () => {
-  await withTemp(async (root) => {
+  await withTempDir(async (root) => {
     for (const [family, config] of Object.entries(TINY)) {
       for (const variant of [{ dtype: "F32" as const }, { dtype: "BF16" as const }, { dtype: "F32" as const, maxShardBytes: 8000 }]) {
         const dir = join(root, `${family}-${variant.dtype}-${variant.maxShardBytes ?? 0}`);
@@ -182,7 +173,7 @@ async function editWeights(dir: string, edit: (t: Map<string, NamedTensor>) => M
 }
 
 test("names without 'model.', rotary inv_freq buffers and a tied checkpoint's equal lm_head load as transformers loads them", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const config = TINY.llama;
     const saved = await writeTinyCheckpoint(dir, config, 3);
     await editWeights(dir, (t) => {
@@ -199,7 +190,7 @@ test("names without 'model.', rotary inv_freq buffers and a tied checkpoint's eq
 });
 
 test("a missing, misshapen, transposed, unexpected or untied-but-tied tensor: errors name the file, tensor and shape", async () => {
-  await withTemp(async (root) => {
+  await withTempDir(async (root) => {
     const cases: [DecoderConfig, (t: Map<string, NamedTensor>) => Map<string, NamedTensor>, RegExp][] = [
       [TINY.qwen2, (t) => (t.delete("lm_head.weight"), t), /model\.safetensors: tensor 'lm_head\.weight' is missing; expected shape \[64, 32\] \(config\.json has tie_word_embeddings false/],
       [TINY.qwen2, (t) => (t.delete("model.layers.1.self_attn.k_proj.bias"), t), /tensor 'model\.layers\.1\.self_attn\.k_proj\.bias' is missing; expected shape \[16\]$/],
@@ -257,7 +248,7 @@ test("the checkpoints PyTorch wrote (F32, BF16, sharded F16, a PEFT adapter) rea
 });
 
 test("createPolicy takes a family's HF directory (fresh LoRA adapters on it too) and scores as the checkpoint's model", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const config = TINY.qwen3;
     await writeTinyCheckpoint(dir, config, 8, { dtype: "BF16" });
     const { model } = await loadDecoderModel(dir, { trainable: false });

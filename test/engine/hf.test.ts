@@ -1,24 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { configFromHF, loadHFModel, saveHFModel } from "../../src/engine/hf.js";
 import type { GPT2 } from "../../src/engine/gpt2.js";
 import { readSafetensors, writeSafetensors, type NamedTensor } from "../../src/io/safetensors.js";
 import { UserError } from "../../src/util/errors.js";
 import { GPT2_TINY_DIR } from "../fixtures/gpt2-tiny/fixture.js";
+import { withTempDir } from "../cli/helpers.js";
 
 const FIXTURE_CONFIG = join(GPT2_TINY_DIR, "config.json");
-
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), "hf-"));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 /** A checkpoint directory holding the fixture's tensors after `edit` (name -> tensor, in file order). */
 async function variant(dir: string, edit: (t: Map<string, NamedTensor>) => Map<string, NamedTensor>, config?: unknown): Promise<string> {
@@ -76,7 +67,7 @@ test("config.json errors name the file and the field", () => {
 });
 
 test("save then load gives identical tensors, in the layout transformers' GPT2LMHeadModel saves", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const a = await loadHFModel(GPT2_TINY_DIR);
     const out = join(dir, "saved", "nested");
     await saveHFModel(a, out);
@@ -102,7 +93,7 @@ test("save then load gives identical tensors, in the layout transformers' GPT2LM
 });
 
 test("names load with or without the transformer. prefix; attention-mask buffers are ignored", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const prefixed = await loadHFModel(GPT2_TINY_DIR);
     const bare = await variant(dir, (t) => {
       const out = new Map<string, NamedTensor>();
@@ -117,7 +108,7 @@ test("names load with or without the transformer. prefix; attention-mask buffers
 });
 
 test("lm_head.weight is accepted when equal to wte or in its place, refused when different", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const ref = await loadHFModel(GPT2_TINY_DIR);
     const tied = await variant(dir, (t) => t.set("lm_head.weight", t.get("transformer.wte.weight")!));
     assertSameParameters(ref, await loadHFModel(tied));
@@ -142,7 +133,7 @@ test("lm_head.weight is accepted when equal to wte or in its place, refused when
 });
 
 test("a missing tensor, a wrong shape, a transposed weight, an extra tensor: errors name the file, tensor and shape", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const cases: [(t: Map<string, NamedTensor>) => Map<string, NamedTensor>, RegExp][] = [
       [(t) => (t.delete("transformer.h.1.mlp.c_fc.bias"), t), /ckpt\/model\.safetensors: tensor 'transformer\.h\.1\.mlp\.c_fc\.bias' \(or 'h\.1\.mlp\.c_fc\.bias'\) is missing; expected shape \[128\]/],
       [
@@ -165,7 +156,7 @@ test("a missing tensor, a wrong shape, a transposed weight, an extra tensor: err
 });
 
 test("a directory without config.json or model.safetensors says which file is missing", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     await assert.rejects(loadHFModel(dir), new RegExp(`${dir}/config\\.json: no such file`));
     await copyFile(FIXTURE_CONFIG, join(dir, "config.json"));
     await assert.rejects(loadHFModel(dir), new RegExp(`${dir}/model\\.safetensors: no such file .*pytorch_model\\.bin is not read`));
@@ -175,7 +166,7 @@ test("a directory without config.json or model.safetensors says which file is mi
 });
 
 test("sharded checkpoints (model.safetensors.index.json) load", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const ref = await loadHFModel(GPT2_TINY_DIR);
     const { tensors } = await readSafetensors(join(GPT2_TINY_DIR, "model.safetensors"));
     const names = [...tensors.keys()];

@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { DecoderConfig, LoraConfig } from "../../src/engine/families/config.js";
 import { loraParameterShapes } from "../../src/engine/families/config.js";
@@ -18,15 +17,7 @@ import { readSafetensors, writeSafetensors } from "../../src/io/safetensors.js";
 import { UserError } from "../../src/util/errors.js";
 import { Rng } from "../../src/util/rng.js";
 import { randomParameters, TINY, writeTinyCheckpoint } from "../fixtures/tiny-families.js";
-
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), "peft-"));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+import { withTempDir } from "../cli/helpers.js";
 
 function randomAdapter(config: DecoderConfig, lora: LoraConfig, seed: number): { name: string; shape: number[]; data: Float32Array }[] {
   const rng = new Rng(seed);
@@ -34,7 +25,7 @@ function randomAdapter(config: DecoderConfig, lora: LoraConfig, seed: number): {
 }
 
 test("an adapter round-trips in PEFT's layout: base_model.model. names, A [r, in], B [out, r], adapter_config.json", async () => {
-  await withTemp(async (root) => {
+  await withTempDir(async (root) => {
     for (const [config, targetModules] of [[TINY.qwen2, ["q_proj", "v_proj", "down_proj"]], [TINY.qwen3, "all-linear"]] as const) {
       const dir = join(root, config.family);
       const adapter: AdapterConfig = { lora: { r: 4, alpha: 8, dropout: 0.05, targetModules: targetModules as LoraConfig["targetModules"] }, baseModelNameOrPath: "Qwen/base" };
@@ -104,7 +95,7 @@ test("what would change the update is refused, one line naming the file and fiel
 });
 
 test("a missing, misshapen or unexpected adapter tensor names the file and tensor", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const config = TINY.llama;
     const adapter: AdapterConfig = { lora: { r: 2, alpha: 4, dropout: 0, targetModules: ["q_proj", "k_proj"] }, baseModelNameOrPath: null };
     const tensors = randomAdapter(config, adapter.lora, 2);
@@ -159,7 +150,7 @@ test("mergeLora adds (alpha / r) B A to each targeted weight, checked against th
 });
 
 test("a merged checkpoint scores like its base with the adapter on (TransformerLM, every family)", async () => {
-  await withTemp(async (root) => {
+  await withTempDir(async (root) => {
     for (const config of Object.values(TINY)) {
       const dir = join(root, config.family);
       const base = await writeTinyCheckpoint(join(dir, "base"), config, 21);

@@ -4,22 +4,13 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { chatTemplateFromConfig, loadChatTemplate, stopTokenIds } from "../../src/io/chat.js";
 import { loadTokenizer } from "../../src/io/tokenizer.js";
 import { UserError } from "../../src/util/errors.js";
 import { tokenizerJson, wordLevelModel } from "../fixtures/tokenizers.js";
-
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), "chat-"));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+import { withTempDir } from "../cli/helpers.js";
 
 /** Llama 3: <|begin_of_text|>, then per message a header with the role, the trimmed content and <|eot_id|>. */
 const LLAMA3 =
@@ -81,7 +72,7 @@ test("a list of templates uses the one named default; chat_template.jinja wins o
   assert.throws(() => chatTemplateFromConfig({}, "tc.json"), (e: Error) => e instanceof UserError && /^tc\.json: chat_template: missing/.test(e.message));
   assert.throws(() => chatTemplateFromConfig({ chat_template: "{% for %}" }, "tc.json"), /tc\.json: the chat template does not parse/);
   assert.throws(() => chatTemplateFromConfig({ chat_template: "{{ raise_exception('roles must alternate') }}" }, "tc.json").render([]), /tc\.json: the chat template failed \(.*roles must alternate/);
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     await writeFile(join(dir, "tokenizer_config.json"), JSON.stringify({ chat_template: "OLD", eos_token: "</s>" }));
     assert.equal((await loadChatTemplate(dir)).render([]), "OLD");
     await writeFile(join(dir, "chat_template.jinja"), "NEW {{ eos_token }}");
@@ -100,7 +91,7 @@ function chatmlTokenizer(): object {
 }
 
 test("the rendered prompt encodes with the directory's tokenizer.json; stop tokens join generation_config's and the tokenizer's eos", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     await writeFile(join(dir, "tokenizer.json"), JSON.stringify(chatmlTokenizer()));
     await writeFile(join(dir, "tokenizer_config.json"), JSON.stringify({ chat_template: CHATML, eos_token: "<|im_end|>" }));
     const tokenizer = await loadTokenizer(join(dir, "tokenizer.json"));
