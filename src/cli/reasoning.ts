@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { writeFileAtomic } from "../io/atomic.js";
-import { createProgress, type Progress } from "../io/progress.js";
+import { createProgress, drawsBar, type Progress } from "../io/progress.js";
 import { formatReasoningTable, reasoningReportHtml } from "../report/reasoning.js";
 import { REASONING_PRESETS, runReasoning, type PresetName } from "../reasoning/experiment.js";
 import { choiceOption, experimentOutputs, EXPERIMENT_OPTIONS, jobsOption, parseCommand } from "./args.js";
@@ -36,7 +36,7 @@ export async function main(argv: string[]): Promise<void> {
   const { results, report } = await experimentOutputs(out);
 
   const quiet = values.quiet ?? false;
-  const tty = Boolean(process.stderr.isTTY) && !quiet;
+  const tty = drawsBar(quiet);
   let bar: { stage: string; progress: Progress } | null = null;
   const stopBar = (): void => {
     bar?.progress.stop();

@@ -3,7 +3,7 @@
  * fresh start or a resume), a bar with the step's figures on a terminal or plain lines with the elapsed time
  * and ETA otherwise, and `done: DIR (S s)` at the end; nothing of it with --quiet.
  */
-import { createProgress, type Progress } from "../io/progress.js";
+import { createProgress, drawsBar, type Progress } from "../io/progress.js";
 
 export class RunProgress {
   private readonly bar: Progress;
@@ -19,7 +19,7 @@ export class RunProgress {
     private readonly outputDir: string,
     private readonly quiet: boolean,
   ) {
-    this.tty = Boolean(process.stderr.isTTY) && !quiet;
+    this.tty = drawsBar(quiet);
     this.bar = createProgress({ label, total, unit: "items", quiet });
   }
 

@@ -7,7 +7,7 @@
 import { mkdir } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { writeFileAtomic } from "../io/atomic.js";
-import { createProgress } from "../io/progress.js";
+import { createProgress, drawsBar } from "../io/progress.js";
 import { toyReportHtml } from "../report/toy.js";
 import { TOY_MODEL_LEARNING_RATE, TOY_PROMPT, toyModel } from "../rl/toy-model.js";
 import { formatSpeedTable, formatTable, lastRate, runToy, summarise, TOY_PRESETS, type ToyOptions, type ToyPreset } from "../rl/toy.js";
@@ -83,7 +83,7 @@ export async function main(argv: string[]): Promise<void> {
     throw cannotWrite("--out", outDir, err);
   }
 
-  const tty = Boolean(process.stderr.isTTY) && !values.quiet;
+  const tty = drawsBar(values.quiet);
   const progress = createProgress({ label: "toy", total: 1, unit: "items", quiet: !tty });
   let bar: ReturnType<typeof createProgress> | null = null;
   opts.onProgress = (done, total) => {

@@ -44,9 +44,14 @@ export function formatBytes(n: number): string {
   return i === 0 ? `${n} B` : `${n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0)} ${units[i]}`;
 }
 
+/** Whether a bar is drawn: on a terminal, without --quiet (a command may print plain lines instead elsewhere). */
+export function drawsBar(quiet = false, stream: NodeJS.WriteStream = process.stderr): boolean {
+  return !quiet && Boolean(stream.isTTY);
+}
+
 export function createProgress(options: ProgressOptions): Progress {
   const stream = options.stream ?? process.stderr;
-  if (options.quiet || !stream.isTTY) return SILENT;
+  if (!drawsBar(options.quiet, stream)) return SILENT;
   const total = options.total && options.total > 0 ? options.total : 0;
   const fmt = (v: number): string => (options.unit === "bytes" ? formatBytes(v) : v.toLocaleString("en-US"));
   let counts: Record<string, number> = {};
