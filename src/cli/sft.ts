@@ -15,6 +15,7 @@ import { loadChatTokenizer, loadExamples } from "../sft/data.js";
 import { sft, sftSteps, type SftMetrics } from "../sft/trainer.js";
 import { UserError } from "../util/errors.js";
 import { intOption, parseCommand, RUN_OPTIONS, usageError } from "./args.js";
+import { atConfigLine } from "./config-line.js";
 import { RunProgress } from "./run-progress.js";
 
 const USAGE = `usage: lambda-grpo sft CONFIG [options]
@@ -37,20 +38,21 @@ export async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw usageError("sft", `expected one config file, got ${positionals.length}`);
   const quiet = values.quiet ?? false;
-  let config = await loadSftConfig(positionals[0]);
+  const source = positionals[0];
+  let config = await loadSftConfig(source);
   const overrides: Record<string, unknown> = {};
   if (values["output-dir"] !== undefined) overrides.output_dir = values["output-dir"];
   if (values["max-steps"] !== undefined) overrides.max_steps = intOption("max-steps", values["max-steps"], 0);
-  if (Object.keys(overrides).length) config = resolveSftConfig({ ...config, ...overrides }, positionals[0]);
+  if (Object.keys(overrides).length) config = resolveSftConfig({ ...config, ...overrides }, source);
 
-  const tokenizerDir = await tokenizerDirectory(config, positionals[0]);
+  const tokenizerDir = await tokenizerDirectory(config, source);
   const out = resolve(config.output_dir, "model");
   const adapterOut = join(config.output_dir, ADAPTER_DIR);
   for (const input of [typeof config.model === "string" ? config.model : null, tokenizerDir, config.lora?.adapter ?? null]) {
     if (input === null) continue;
     for (const written of [out, resolve(adapterOut)]) {
       if (resolve(input) === written) {
-        throw new UserError(`${positionals[0]}: output_dir: the run would write its ${basename(written)} over its input ${input}; pick another output_dir`);
+        throw await atConfigLine(new UserError(`output_dir: the run would write its ${basename(written)} over its input ${input}; pick another output_dir`), source);
       }
     }
   }
@@ -65,7 +67,7 @@ export async function main(argv: string[]): Promise<void> {
   const truncated = train.truncated + (evalSet?.truncated ?? 0);
   if (truncated > 0) log(`sft: ${truncated} rows longer than max_length ${config.max_length} lose their end`);
   const progress = new RunProgress("sft", total, config.output_dir, quiet);
-  await sft(config, {
+  const run = sft(config, {
     train: train.examples,
     eval: evalSet?.examples,
     resume: values.resume,
@@ -87,6 +89,9 @@ export async function main(argv: string[]): Promise<void> {
     onStep(step, loss, m) {
       progress.step(step, { loss }, m ? () => plainLine(m, total) : undefined);
     },
+  });
+  await run.catch(async (err: unknown) => {
+    throw await atConfigLine(err, source);
   });
   progress.done();
 }

@@ -4,16 +4,16 @@
  * has the table). Progress: a bar with reward and ETA on a terminal, plain lines otherwise. With `lora:` the
  * run ends by writing output_dir/adapter/, a PEFT adapter directory.
  */
-import { existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { prepareOutputs, sameFile } from "../io/outputs.js";
-import { configWarnings, loadConfigFile, readConfigFile, resolveConfig } from "../rl/config.js";
+import { configWarnings, loadConfigFile, resolveConfig } from "../rl/config.js";
 import { validateEnv } from "../rl/env/index.js";
 import { ADAPTER_DIR, train, type StepMetrics } from "../rl/trainer.js";
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from "../engine/peft.js";
 import { UserError } from "../util/errors.js";
 import { intOption, parseCommand, RUN_OPTIONS, usageError } from "./args.js";
+import { atConfigLine } from "./config-line.js";
 import { RunProgress } from "./run-progress.js";
 
 const USAGE = `usage: lambda-grpo train [CONFIG] [options]
@@ -90,21 +90,10 @@ export async function main(argv: string[]): Promise<void> {
       progress.step(m.step, { reward: m.reward_mean, ...envFigures }, plain ? () => plainLine(m, config.steps) : undefined);
     },
   });
-  // The trainer's errors name a file (of the run, of a model directory) or a field of the config
-  // (env.left_token, steps, lora.r): a field needs the config's name, and its line, to be found.
   await run.catch(async (err: unknown) => {
-    if (err instanceof UserError && !existsSync(err.message.split(": ")[0])) err.message = `${await fieldLine(source, err.message)}: ${err.message}`;
-    throw err;
+    throw await atConfigLine(err, source);
   });
   progress.done();
-}
-
-/** `source:line` for a message that begins with a field of the config ("lora.r: ..."), else `source`. */
-async function fieldLine(source: string, message: string): Promise<string> {
-  const field = /^([A-Za-z_]\w*(?:\.\w+)*): /.exec(message)?.[1];
-  if (field === undefined) return source;
-  const line = await readConfigFile(source).then(({ locate }) => locate(field.split(".")), () => null);
-  return line === null ? source : `${source}:${line}`;
 }
 
 function plainLine(m: StepMetrics, steps: number): string {

@@ -84,16 +84,17 @@ interface Window {
 export async function sft(config: SftConfig, options: SftOptions): Promise<SftResult> {
   const dir = config.output_dir;
   const files = { config: join(dir, "config.json"), metrics: join(dir, "metrics.jsonl"), checkpoints: join(dir, "checkpoints") };
+  const train = options.train;
+  if (train.length === 0) throw new UserError("dataset: no rows");
+  // what building the policy finds wrong (a lora: block, a lora.adapter) is found before output_dir is touched
+  const policy = await (options.policyFactory ?? createEnginePolicy)(config);
+  checkFits(policy, [...train, ...(options.eval ?? [])]);
+  const noModel = options.saveModel ? options.saveModel.unsupported(policy) : "no saver given";
   try {
     await mkdir(files.checkpoints, { recursive: true });
   } catch (err) {
     throw new UserError(`output_dir: cannot create ${files.checkpoints} (${reason(err)})`);
   }
-  const train = options.train;
-  if (train.length === 0) throw new UserError("dataset: no rows");
-  const policy = await (options.policyFactory ?? createEnginePolicy)(config);
-  checkFits(policy, [...train, ...(options.eval ?? [])]);
-  const noModel = options.saveModel ? options.saveModel.unsupported(policy) : "no saver given";
   const { perEpoch, total } = sftSteps(config, train.length);
   const seqsPerStep = config.per_device_train_batch_size * config.gradient_accumulation_steps;
 

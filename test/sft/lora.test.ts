@@ -8,7 +8,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { loadDecoderModel } from "../../src/engine/hf-families.js";
-import { createPolicy, DecoderPolicy } from "../../src/policy/index.js";
+import { createPolicy, DecoderPolicy, saveAdapter } from "../../src/policy/index.js";
 import type { Policy, SequenceBatch } from "../../src/rl/policy.js";
 import { runCli, tempDir } from "../cli/helpers.js";
 import { writeFamilyTextModel } from "../fixtures/family-text-model.js";
@@ -51,4 +51,28 @@ test("sft with lora writes adapter/ (PEFT) and model/ (merged): model/ loads pla
   const d = maxDiff(score(merged), score(withAdapter));
   assert.ok(d < 1e-4, `merged vs base + adapter: ${d}`);
   assert.ok(maxDiff(score(base), score(withAdapter)) > 1e-3, "the adapters trained");
+});
+
+test("sft: a lora: block or lora.adapter the model refuses is one line naming the config file, the field's line and the field; output_dir is not created", async () => {
+  const dir = tempDir();
+  const modelDir = await writeFamilyTextModel(join(dir, "base"), "qwen2", 1);
+  const adapter = join(dir, "adapter-r4");
+  await saveAdapter(await createPolicy(modelDir, { seed: 0, lora: { r: 4, alpha: 8, dropout: 0, targetModules: ["q_proj", "v_proj"] } }), adapter, modelDir);
+  const data = join(dir, "train.jsonl");
+  writeFileSync(data, JSON.stringify({ problem: "What is 1 + 3?", solution: "\\boxed{4}" }) + "\n");
+  const cases = [
+    // LoRA on a GPT-2 shape: the lora block (line 3) is the field at fault
+    { name: "gpt2", fields: ["model: {vocab_size: 257, context_length: 64, n_layer: 1, n_head: 1, n_embd: 8}", `tokenizer: ${modelDir}`, "lora: {r: 4}"], at: ":3: lora: LoRA is for the decoder families" },
+    { name: "adapter", fields: [`model: ${modelDir}`, "lora:", `  adapter: ${adapter}`, "  r: 8"], at: `:4: lora.r: 8, but lora.adapter's ${join(adapter, "adapter_config.json")} has r 4` },
+  ];
+  for (const c of cases) {
+    const cfg = join(dir, `${c.name}.yaml`);
+    const out = join(dir, `run-${c.name}`);
+    writeFileSync(cfg, [...c.fields, `dataset: ${data}`, "max_steps: 1", `output_dir: ${out}`, ""].join("\n"));
+    const r = runCli(["sft", cfg, "--quiet"]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.ok(r.stderr.includes(`${cfg}${c.at}`), r.stderr);
+    assert.ok(!existsSync(out), `${c.name}: ${out} was created`);
+  }
 });
