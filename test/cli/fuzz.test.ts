@@ -2,11 +2,12 @@
  * Fuzz: valid inputs of every command (JSONL rollouts in both formats, text with a tokenizer.json, a run
  * directory, a Hugging Face GPT-2 directory's config.json and safetensors header, logprobs input, YAML
  * configs, grade's JSONL, a Llama-family directory's config.json and weights, a PEFT adapter's config and
- * weights), mutated with a seeded RNG (byte flips, cuts, repeats; fields deleted or of another type). Each
- * run must succeed, or fail as a user error (status 1 or 2) with one line that names one of its files; never
- * with a stack trace, never hang, never change an input, and when it fails leave every earlier output and
- * no temp file behind. Run in-process (the CLI's own classification, src/cli/failure.ts); a few failures are
- * also run through the real CLI for the exit status and stderr. `npm run soak` runs 20 times as many cases.
+ * weights, train's config and the adapter's config of a run from lora.adapter), mutated with a seeded RNG
+ * (byte flips, cuts, repeats; fields deleted or of another type). Each run must succeed, or fail as a user
+ * error (status 1 or 2) with one line that names one of its files; never with a stack trace, never hang,
+ * never change an input, and when it fails leave every earlier output and no temp file behind. Run
+ * in-process (the CLI's own classification, src/cli/failure.ts); a few failures are also run through the
+ * real CLI for the exit status and stderr. `npm run soak` runs 20 times as many cases.
  */
 import assert from "node:assert/strict";
 import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -208,6 +209,26 @@ function subjects(): Subject[] {
     outputs: [],
     scratch: (i) => `case-${i}/`,
   });
+  // train starting from a PEFT adapter (lora.adapter) on a Qwen2 directory: the config, and the adapter's
+  // config (its weights are read by the reader export's cases mutate)
+  const adapterDir = folder("train-adapter", {});
+  cpSync(join(FAMILIES_DIR, "qwen2-tiny"), join(adapterDir, "qwen2"), { recursive: true, filter: (f) => !f.includes("golden") });
+  writeFileSync(join(adapterDir, "run.yaml"), TRAIN_YAML.replace(/^model: .*\n/, `model: ${join(adapterDir, "qwen2")}\nlora: {adapter: ${join(adapterDir, "qwen2", "adapter")}}\n`));
+  for (const [target, mutate] of [
+    ["run.yaml", yamlFile],
+    ["qwen2/adapter/adapter_config.json", jsonFile],
+  ] as const) {
+    out.push({
+      name: `train lora.adapter ${target}`,
+      dir: adapterDir,
+      target,
+      mutate,
+      command: "train",
+      args: (i) => [join(adapterDir, "run.yaml"), "--output-dir", join(adapterDir, `case-${i}`), "-q"],
+      outputs: [],
+      scratch: (i) => `case-${i}/`,
+    });
+  }
   return out;
 }
 
