@@ -1,10 +1,12 @@
 /**
  * The `analyze` report: one self-contained HTML file (uPlot and its CSS inlined from node_modules; no
- * network request of any kind), with the overall figures, a table per step, and line plots against step of
- * path depth (mean, median), intermediate proportion (mean, median) and the fraction of flat trees.
+ * network request of any kind), with the overall figures, a table per step, and line plots against step
+ * (src/report/plots.ts) of path depth (mean, median), intermediate proportion (mean, median), the fraction of
+ * flat trees, GRPO's weight on shared steps and the mean |lambda|. The summary is embedded as data too.
  */
 import type { OverlapStepSummary, OverlapSummary } from "../prm/index.js";
 import { asset, escapeHtml, inlineJson, inlineScript, inlineStyle } from "./assets.js";
+import { linesLegend, overlapPlots, PLOT_CSS, plotFigure, plotsScript, type PlotSpec } from "./plots.js";
 
 /** What `analyze` computes and writes with --json. */
 export interface AnalyzeSummary {
@@ -68,53 +70,32 @@ h1 { font-size: 1.4rem; margin-bottom: 0.2rem; }
 table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-variant-numeric: tabular-nums; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.25rem 0.7rem; text-align: right; }
 th { font-weight: 600; background: #f6f6f6; }
-.plot { margin: 0.5rem 0 1.5rem; }
 .note { color: #555; font-size: 0.92rem; }
 `;
 
-/** Draws the three plots from the embedded data; runs in the page, with uPlot already defined. */
-const PLOT_SCRIPT = `
-(function () {
-  var data = JSON.parse(document.getElementById("analyze-data").textContent);
-  var steps = data.steps;
-  if (steps.length === 0) return;
-  var x = steps.map(function (s) { return s.step; });
-  function col(k) { return steps.map(function (s) { return s[k]; }); }
-  var few = steps.length < 30;
-  // Steps are integers: no ticks at 0.5.
-  var stepIncrs = [];
-  for (var m = 1; m <= 1e9; m *= 10) stepIncrs.push(m, 2 * m, 5 * m);
-  var charts = [
-    { id: "plot-depth", title: "Path depth", y: "process steps to the leaf", range: null,
-      series: [["mean", "pathDepthMean", "#1f77b4", null], ["median", "pathDepthMedian", "#ff7f0e", [6, 4]]] },
-    { id: "plot-proportion", title: "Intermediate proportion", y: "fraction of tokens shared", range: [0, 1],
-      series: [["mean", "intermediateProportionMean", "#2ca02c", null], ["median", "intermediateProportionMedian", "#d62728", [6, 4]]] },
-    { id: "plot-flat", title: "Flat trees", y: "fraction of groups", range: [0, 1],
-      series: [["flat fraction", "flatFraction", "#9467bd", null]] },
-    { id: "plot-shared", title: "GRPO weight on shared steps", y: "share of token weight", range: [0, 1],
-      series: [["|lambda| > 1", "sharedWeightShare", "#8c564b", null]] },
-    { id: "plot-lambda", title: "Token-weighted mean |lambda|", y: "|lambda|", range: null,
-      series: [["mean |lambda|", "lambdaSizeMean", "#e377c2", null]] }
+/** Against step: the overlap plots the reasoning sweep's report draws too, and how much lambda changes the update. */
+function stepPlots(steps: OverlapStepSummary[]): PlotSpec[] {
+  const x = steps.map((s) => s.step);
+  const col = (k: keyof OverlapStepSummary) => steps.map((s) => s[k]);
+  const overlap = overlapPlots(
+    x,
+    {
+      flatFraction: col("flatFraction"),
+      pathDepthMean: col("pathDepthMean"),
+      pathDepthMedian: col("pathDepthMedian"),
+      intermediateProportionMean: col("intermediateProportionMean"),
+      intermediateProportionMedian: col("intermediateProportionMedian"),
+    },
+    (k) => `plot-${k}`,
+  );
+  return [
+    { ...overlap.depth, yFrom: 0 },
+    overlap.proportion,
+    overlap.flat,
+    { id: "plot-shared", title: "GRPO weight on shared steps", xLabel: "step", yLabel: "share of token weight", yRange: [0, 1], x, lines: [{ label: "|lambda| > 1", colour: "#8c564b", width: 2, values: col("sharedWeightShare") }] },
+    { id: "plot-lambda", title: "Token-weighted mean |lambda|", xLabel: "step", yLabel: "|lambda|", yFrom: 0, x, lines: [{ label: "mean |lambda|", colour: "#e377c2", width: 2, values: col("lambdaSizeMean") }] },
   ];
-  var plots = [];
-  charts.forEach(function (c) {
-    var el = document.getElementById(c.id);
-    var opts = {
-      title: c.title, width: Math.max(300, el.clientWidth), height: 260,
-      scales: { x: { time: false }, y: c.range ? { range: c.range } : { range: function (u, lo, hi) { return [0, Math.max(1, Math.ceil(hi * 1.1))]; } } },
-      axes: [{ label: "step", incrs: stepIncrs }, { label: c.y }],
-      series: [{ label: "step" }].concat(c.series.map(function (s) {
-        return { label: s[0], stroke: s[2], width: 2, dash: s[3] || undefined, points: { show: few } };
-      }))
-    };
-    var d = [x].concat(c.series.map(function (s) { return col(s[1]); }));
-    plots.push([el, new uPlot(opts, d, el)]);
-  });
-  window.addEventListener("resize", function () {
-    plots.forEach(function (p) { p[1].setSize({ width: Math.max(300, p[0].clientWidth), height: 260 }); });
-  });
-})();
-`;
+}
 
 /** A longer per-step table starts folded, so the plots stay the first thing on the page. */
 const COLLAPSE_STEPS = 30;
@@ -124,13 +105,10 @@ export function analyzeReportHtml(summary: AnalyzeSummary): string {
   const o = summary.overall;
   const hasSteps = summary.steps.length > 0;
   const stepRows = summary.steps.map((s) => [String(s.step), ...summaryCells(s)]);
+  const specs = hasSteps ? stepPlots(summary.steps) : [];
   const plots = hasSteps
     ? `<h2>Against step</h2>
-<div class="plot" id="plot-depth"></div>
-<div class="plot" id="plot-proportion"></div>
-<div class="plot" id="plot-flat"></div>
-<div class="plot" id="plot-shared"></div>
-<div class="plot" id="plot-lambda"></div>
+<div class="plots">${specs.map((p) => plotFigure(p, linesLegend(p))).join("\n")}</div>
 <h2>Per step</h2>
 ${stepRows.length > COLLAPSE_STEPS
   ? `<details><summary>${stepRows.length} steps</summary>\n${table(["step", ...SUMMARY_HEADERS], stepRows)}\n</details>`
@@ -143,7 +121,7 @@ ${stepRows.length > COLLAPSE_STEPS
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>lambda-grpo analyze: ${escapeHtml(summary.input)}</title>
 ${inlineStyle(asset("uplot/dist/uPlot.min.css"))}
-${inlineStyle(PAGE_CSS)}
+${inlineStyle(PAGE_CSS + PLOT_CSS)}
 </head>
 <body>
 <h1>Prefix overlap of rollout groups</h1>
@@ -159,7 +137,7 @@ Means and medians are over completions (an empty completion has no intermediate 
 ${plots}
 ${inlineJson("analyze-data", summary)}
 ${inlineScript(asset("uplot/dist/uPlot.iife.min.js"))}
-${inlineScript(PLOT_SCRIPT)}
+${plotsScript("analyze-plots", specs)}
 </body>
 </html>
 `;

@@ -1,8 +1,10 @@
 /**
- * Line plots for the self-contained reports: the report computes every line in TypeScript (aligned on one x
- * axis, null for a gap) and embeds the specs as JSON; one small page script draws each with uPlot (inlined,
- * see assets.ts) into its element and records how many lines it drew as `data-series`. Legends are inline
- * SVG beside the plot, so a plot with a faint line per seed still has a short, readable key.
+ * Line plots for the self-contained reports (analyze's, the toy sweep's, the reasoning sweep's): the report
+ * computes every line in TypeScript (aligned on one x axis, null for a gap) and embeds the specs as JSON; one
+ * small page script draws each with uPlot (inlined, see assets.ts) into its element and records how many
+ * lines it drew as `data-series`. Legends are inline SVG beside the plot, so a plot with a faint line per
+ * seed still has a short, readable key. The plots two reports share are built here: GRPO against
+ * lambda-GRPO over seeds (`pairPlot`), and prefix overlap against step (`overlapPlots`).
  */
 import { escapeHtml, inlineJson, inlineScript } from "./assets.js";
 
@@ -24,6 +26,8 @@ export interface PlotSpec {
   yLabel: string;
   /** fixed y range; absent: fitted to the data */
   yRange?: [number, number];
+  /** without yRange: the y axis starts here and its top is fitted (a count or a size, read against 0) */
+  yFrom?: number;
   x: number[];
   lines: PlotLine[];
 }
@@ -45,6 +49,15 @@ export function plotFigure(spec: PlotSpec, legend: LegendKey[], caption = ""): s
   return `<figure class="plot" style="width:${WIDTH}px"><div id="${escapeHtml(spec.id)}"></div><div class="legend">${keys}</div>${caption ? `<figcaption>${caption}</figcaption>` : ""}</figure>`;
 }
 
+/** The page CSS of `plotFigure`'s markup (a `.plots` box holds figures side by side). */
+export const PLOT_CSS = `
+.plots { display: flex; flex-wrap: wrap; gap: 16px; }
+figure.plot { margin: 0 0 1rem; }
+.legend { font-size: 12px; color: #333; margin-top: 2px; }
+.key { margin-right: 12px; white-space: nowrap; }
+.key svg { vertical-align: middle; margin-right: 4px; }
+`;
+
 /** Below this many x values every point is marked (a validation curve measured a few times). */
 const FEW_POINTS = 30;
 
@@ -59,7 +72,7 @@ const DRAW = `
     var opts = {
       title: s.title, width: ${WIDTH}, height: ${HEIGHT},
       legend: { show: false },
-      scales: { x: { time: false }, y: s.yRange ? { range: s.yRange } : { auto: true } },
+      scales: { x: { time: false }, y: s.yRange ? { range: s.yRange } : s.yFrom !== undefined ? { range: function (u, lo, hi) { return [s.yFrom, Math.max(s.yFrom + 1, Math.ceil(hi * 1.1))]; } } : { auto: true } },
       axes: [{ label: s.xLabel, incrs: incrs }, { label: s.yLabel }],
       series: [{ label: s.xLabel }].concat(s.lines.map(function (l) {
         return { label: l.label, stroke: l.colour, width: l.width, dash: l.dash, points: { show: s.x.length < ${FEW_POINTS} } };
@@ -110,4 +123,88 @@ export function alignRuns(runs: { x: readonly number[]; y: readonly number[] }[]
     return ys.length ? sum / ys.length : null;
   });
   return { x, ys, mean };
+}
+
+export type Algorithm = "grpo" | "lambda";
+
+const ALGORITHM_NAME: Record<Algorithm, string> = { grpo: "GRPO", lambda: "lambda-GRPO" };
+
+/** Red GRPO, blue lambda-GRPO: strong for the mean over seeds, faint for each seed. */
+const COLOUR: Record<Algorithm, { mean: string; seed: string }> = {
+  grpo: { mean: "#d62728", seed: "rgba(214,39,40,0.3)" },
+  lambda: { mean: "#1f77b4", seed: "rgba(31,119,180,0.3)" },
+};
+
+/** One run of an algorithm: its seed and its values at x. */
+export interface SeedRun {
+  seed: number;
+  x: readonly number[];
+  y: readonly number[];
+}
+
+/** Each seed faint (when there is more than one), the mean over seeds strong. */
+function seedLines(runs: SeedRun[], algo: Algorithm): { x: number[]; lines: PlotLine[] } {
+  const name = ALGORITHM_NAME[algo];
+  const a = alignRuns(runs);
+  const lines: PlotLine[] = runs.length > 1 ? a.ys.map((values, i) => ({ label: `${name} seed ${runs[i].seed}`, colour: COLOUR[algo].seed, width: 1, values })) : [];
+  lines.push({ label: `${name} (mean of ${runs.length})`, colour: COLOUR[algo].mean, width: 2.5, values: a.mean });
+  return { x: a.x, lines };
+}
+
+/** GRPO's and lambda-GRPO's runs on one x axis (the union of both), an algorithm without runs left out. */
+export function pairPlot(head: Omit<PlotSpec, "x" | "lines">, runs: Record<Algorithm, SeedRun[]>): PlotSpec {
+  const parts = (["grpo", "lambda"] as const).filter((algo) => runs[algo].length > 0).map((algo) => seedLines(runs[algo], algo));
+  const x = [...new Set(parts.flatMap((p) => p.x))].sort((a, b) => a - b);
+  const lines = parts.flatMap((p) => {
+    const at = new Map(p.x.map((xi, i) => [xi, i]));
+    return p.lines.map((l) => ({ ...l, values: x.map((xi) => (at.has(xi) ? l.values[at.get(xi)!] : null)) }));
+  });
+  return { ...head, x, lines };
+}
+
+/** The key of a `pairPlot` with this many seeds per algorithm: the mean, and each seed when there are several. */
+export function pairLegend(seeds: Record<Algorithm, number>): LegendKey[] {
+  const keys: LegendKey[] = [];
+  for (const algo of ["grpo", "lambda"] as const) {
+    const n = seeds[algo];
+    if (n === 0) continue;
+    const name = ALGORITHM_NAME[algo];
+    keys.push({ label: `${name}, mean over ${n} seed${n === 1 ? "" : "s"}`, colour: COLOUR[algo].mean, width: 2.5 });
+    if (n > 1) keys.push({ label: `${name}, each seed`, colour: COLOUR[algo].seed, width: 1 });
+  }
+  return keys;
+}
+
+/** Per-step prefix-overlap figures (src/prm's per-step summary), one value per x. */
+export interface OverlapColumns {
+  flatFraction: readonly (number | null)[];
+  pathDepthMean: readonly (number | null)[];
+  pathDepthMedian: readonly (number | null)[];
+  intermediateProportionMean: readonly (number | null)[];
+  intermediateProportionMedian: readonly (number | null)[];
+}
+
+/**
+ * The prefix-overlap plots against step: flat trees, path depth and intermediate proportion (mean solid,
+ * median dashed). `id(k)` names each plot's element, `titleSuffix` ends its title.
+ */
+export function overlapPlots(x: readonly number[], c: OverlapColumns, id: (k: "flat" | "depth" | "proportion") => string, titleSuffix = ""): Record<"flat" | "depth" | "proportion", PlotSpec> {
+  const line = (label: string, colour: string, values: readonly (number | null)[], dash?: number[]): PlotLine => ({ label, colour, width: 2, ...(dash ? { dash } : {}), values: [...values] });
+  const MEDIAN = [6, 4];
+  return {
+    flat: { id: id("flat"), title: `Flat trees${titleSuffix}`, xLabel: "step", yLabel: "fraction of groups", yRange: [0, 1], x: [...x], lines: [line("flat fraction", "#9467bd", c.flatFraction)] },
+    depth: {
+      id: id("depth"), title: `Path depth${titleSuffix}`, xLabel: "step", yLabel: "process steps to the leaf", x: [...x],
+      lines: [line("path depth, mean", "#1f77b4", c.pathDepthMean), line("path depth, median", "#ff7f0e", c.pathDepthMedian, MEDIAN)],
+    },
+    proportion: {
+      id: id("proportion"), title: `Intermediate proportion${titleSuffix}`, xLabel: "step", yLabel: "fraction of tokens shared", yRange: [0, 1], x: [...x],
+      lines: [line("intermediate proportion, mean", "#2ca02c", c.intermediateProportionMean), line("intermediate proportion, median", "#d62728", c.intermediateProportionMedian, MEDIAN)],
+    },
+  };
+}
+
+/** A plot's key: its lines, as drawn. */
+export function linesLegend(spec: PlotSpec): LegendKey[] {
+  return spec.lines.map(({ values: _values, ...k }) => k);
 }

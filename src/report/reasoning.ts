@@ -18,7 +18,7 @@ import {
   type Stat,
 } from "../reasoning/results.js";
 import { asset, escapeHtml, inlineScript, inlineStyle } from "./assets.js";
-import { alignRuns, movingAverage, plotFigure, plotsScript, type LegendKey, type PlotLine, type PlotSpec } from "./plots.js";
+import { linesLegend, movingAverage, overlapPlots, pairLegend, pairPlot, plotFigure, PLOT_CSS, plotsScript, type SeedRun, type PlotSpec } from "./plots.js";
 
 export const ROW_LABELS: Record<ResultRowName, string> = {
   base: "base",
@@ -40,8 +40,6 @@ const PAIRS = [
  * a step by default), too noisy to read alone.
  */
 const SMOOTH = 5;
-
-const COLOUR = { grpo: "#d62728", lambda: "#1f77b4", grpoFaint: "rgba(214,39,40,0.3)", lambdaFaint: "rgba(31,119,180,0.3)" };
 
 /** The rows present, in the issue's order. */
 function presentRows(r: ReasoningResults): ResultRow[] {
@@ -211,11 +209,6 @@ th { font-weight: 600; background: #f6f6f6; }
 td.name { text-align: left; white-space: nowrap; }
 td.best { font-weight: 700; background: #eef5ec; }
 td .n { color: #888; font-size: 0.85em; }
-.plots { display: flex; flex-wrap: wrap; gap: 16px; }
-figure.plot { margin: 0 0 1rem; }
-.legend { font-size: 12px; color: #333; margin-top: 2px; }
-.key { margin-right: 12px; white-space: nowrap; }
-.key svg { vertical-align: middle; margin-right: 4px; }
 .note { color: #555; font-size: 0.92rem; }
 .paper { color: #555; }
 footer { margin-top: 2rem; border-top: 1px solid #ddd; padding-top: 0.5rem; font-size: 12px; color: #555; }
@@ -271,50 +264,30 @@ function curveGroups(r: ReasoningResults): CurveGroup[] {
   })).filter((g) => g.grpo.length + g.lambda.length > 0);
 }
 
-/** Each seed faint (when there is more than one), the mean over seeds strong, red GRPO and blue lambda-GRPO. */
-function seedLines(curves: Curve[], algo: "grpo" | "lambda", pick: (c: Curve) => { x: number[]; y: number[] }): { x: number[]; lines: PlotLine[] } {
-  const name = algo === "grpo" ? "GRPO" : "lambda-GRPO";
-  const a = alignRuns(curves.map(pick));
-  const lines: PlotLine[] =
-    curves.length > 1 ? a.ys.map((values, i) => ({ label: `${name} seed ${curves[i].seed}`, colour: algo === "grpo" ? COLOUR.grpoFaint : COLOUR.lambdaFaint, width: 1, values })) : [];
-  lines.push({ label: `${name} (mean of ${curves.length})`, colour: COLOUR[algo], width: 2.5, values: a.mean });
-  return { x: a.x, lines };
+/** Both algorithms' runs of a pair, each run's curve picked by `pick`. */
+function pairRuns(g: CurveGroup, pick: (c: Curve) => { x: number[]; y: number[] }): Record<"grpo" | "lambda", SeedRun[]> {
+  return { grpo: g.grpo.map((c) => ({ seed: c.seed, ...pick(c) })), lambda: g.lambda.map((c) => ({ seed: c.seed, ...pick(c) })) };
 }
 
-/** GRPO's and lambda-GRPO's lines on one x axis (the union of both). */
-function pairPlot(id: string, title: string, yLabel: string, yRange: [number, number] | undefined, g: CurveGroup, pick: (c: Curve) => { x: number[]; y: number[] }): PlotSpec {
-  const parts = ([["grpo", g.grpo], ["lambda", g.lambda]] as const).filter(([, c]) => c.length > 0).map(([algo, c]) => seedLines(c, algo, pick));
-  const x = [...new Set(parts.flatMap((p) => p.x))].sort((a, b) => a - b);
-  const lines = parts.flatMap((p) => {
-    const at = new Map(p.x.map((xi, i) => [xi, i]));
-    return p.lines.map((l) => ({ ...l, values: x.map((xi) => (at.has(xi) ? l.values[at.get(xi)!] : null)) }));
-  });
-  return { id, title, xLabel: "step", yLabel, yRange, x, lines };
-}
-
-function pairLegend(g: CurveGroup): LegendKey[] {
-  const keys: LegendKey[] = [];
-  for (const [algo, curves] of [["grpo", g.grpo], ["lambda", g.lambda]] as const) {
-    if (curves.length === 0) continue;
-    const name = algo === "grpo" ? "GRPO" : "lambda-GRPO";
-    keys.push({ label: `${name}, mean over ${curves.length} seed${curves.length === 1 ? "" : "s"}`, colour: COLOUR[algo], width: 2.5 });
-    if (curves.length > 1) keys.push({ label: `${name}, each seed`, colour: algo === "grpo" ? COLOUR.grpoFaint : COLOUR.lambdaFaint, width: 1 });
-  }
-  return keys;
-}
-
-function overlapPlots(o: OverlapResult): { spec: PlotSpec; legend: LegendKey[] }[] {
+/** The shared overlap plots and the policy's entropy, each a SMOOTH-step moving average. */
+function overlapSizePlots(o: OverlapResult): PlotSpec[] {
   const s = (xs: number[]) => movingAverage(xs, SMOOTH);
+  const suffix = ` (group size ${o.group_size})`;
   const id = (k: string) => `overlap-${o.group_size}-${k}`;
-  const mean = (label: string, colour: string, values: number[]): PlotLine => ({ label: `${label}, mean`, colour, width: 2, values: s(values) });
-  const median = (label: string, colour: string, values: number[]): PlotLine => ({ label: `${label}, median`, colour, width: 2, dash: [6, 4], values: s(values) });
-  const plots: PlotSpec[] = [
-    { id: id("flat"), title: `Flat trees (group size ${o.group_size})`, xLabel: "step", yLabel: "fraction of groups", yRange: [0, 1], x: o.step, lines: [{ label: "flat fraction", colour: "#9467bd", width: 2, values: s(o.flat_fraction_per_step) }] },
-    { id: id("depth"), title: `Path depth (group size ${o.group_size})`, xLabel: "step", yLabel: "process steps to the leaf", x: o.step, lines: [mean("path depth", "#1f77b4", o.path_depth_mean), median("path depth", "#ff7f0e", o.path_depth_median)] },
-    { id: id("proportion"), title: `Intermediate proportion (group size ${o.group_size})`, xLabel: "step", yLabel: "fraction of tokens shared", yRange: [0, 1], x: o.step, lines: [mean("intermediate proportion", "#2ca02c", o.intermediate_proportion_mean), median("intermediate proportion", "#d62728", o.intermediate_proportion_median)] },
-    { id: id("entropy"), title: `Policy entropy (group size ${o.group_size})`, xLabel: "step", yLabel: "nats per token", x: o.step, lines: [{ label: "entropy", colour: "#444", width: 2, values: s(o.entropy) }] },
-  ];
-  return plots.map((spec) => ({ spec, legend: spec.lines.map(({ values: _values, ...k }) => k) }));
+  const shared = overlapPlots(
+    o.step,
+    {
+      flatFraction: s(o.flat_fraction_per_step),
+      pathDepthMean: s(o.path_depth_mean),
+      pathDepthMedian: s(o.path_depth_median),
+      intermediateProportionMean: s(o.intermediate_proportion_mean),
+      intermediateProportionMedian: s(o.intermediate_proportion_median),
+    },
+    id,
+    suffix,
+  );
+  const entropy: PlotSpec = { id: id("entropy"), title: `Policy entropy${suffix}`, xLabel: "step", yLabel: "nats per token", x: o.step, lines: [{ label: "entropy", colour: "#444", width: 2, values: s(o.entropy) }] };
+  return [shared.flat, shared.depth, shared.proportion, entropy];
 }
 
 function overlapSectionHtml(r: ReasoningResults, specs: PlotSpec[]): string {
@@ -338,14 +311,14 @@ function overlapSectionHtml(r: ReasoningResults, specs: PlotSpec[]): string {
         }),
       ].join("\n");
       const trend = o.group_size === PAPER_SUMMARY.trend.group_size ? `<p class="paper">The paper, at this size: ${escapeHtml(paperTrendSentence().replace(/^paper at group size \d+: /, ""))}.</p>` : "";
-      const plots = overlapPlots(o);
-      specs.push(...plots.map((p) => p.spec));
+      const plots = overlapSizePlots(o);
+      specs.push(...plots);
       return `<h3>Group size ${o.group_size}: ${escapeHtml(runLabel(o))}, ${o.step.length} steps</h3>
 <table class="overlap" data-group-size="${o.group_size}"><thead><tr><th></th><th>first ${SMOOTH} steps</th><th>last ${SMOOTH} steps</th><th>r with entropy</th><th>reading</th></tr></thead><tbody>
 ${rows}
 </tbody></table>
 ${trend}
-<div class="plots">${plots.map((p) => plotFigure(p.spec, p.legend)).join("\n")}</div>`;
+<div class="plots">${plots.map((p) => plotFigure(p, linesLegend(p))).join("\n")}</div>`;
     })
     .join("\n");
   return `<h2>Prefix overlap during training</h2>
@@ -378,16 +351,18 @@ export function reasoningReportHtml(results: ReasoningResults): string {
   const groups = curveGroups(r);
   const accuracy = groups
     .map((g) => {
-      const spec = pairPlot(`validation-beta${g.beta}`, `Validation accuracy, beta ${g.beta}`, "greedy pass@1, %", [0, 100], g, (c) => ({ x: c.validation.step, y: c.validation.accuracy.map((a) => 100 * a) }));
+      const head = { id: `validation-beta${g.beta}`, title: `Validation accuracy, beta ${g.beta}`, xLabel: "step", yLabel: "greedy pass@1, %", yRange: [0, 100] as [number, number] };
+      const spec = pairPlot(head, pairRuns(g, (c) => ({ x: c.validation.step, y: c.validation.accuracy.map((a) => 100 * a) })));
       specs.push(spec);
-      return plotFigure(spec, pairLegend(g));
+      return plotFigure(spec, pairLegend({ grpo: g.grpo.length, lambda: g.lambda.length }));
     })
     .join("\n");
   const reward = groups
     .map((g) => {
-      const spec = pairPlot(`reward-beta${g.beta}`, `Reward, beta ${g.beta} (${SMOOTH}-step moving average)`, "mean reward", undefined, g, (c) => ({ x: c.step, y: movingAverage(c.reward_mean, SMOOTH) }));
+      const head = { id: `reward-beta${g.beta}`, title: `Reward, beta ${g.beta} (${SMOOTH}-step moving average)`, xLabel: "step", yLabel: "mean reward", yRange: undefined };
+      const spec = pairPlot(head, pairRuns(g, (c) => ({ x: c.step, y: movingAverage(c.reward_mean, SMOOTH) })));
       specs.push(spec);
-      return plotFigure(spec, pairLegend(g));
+      return plotFigure(spec, pairLegend({ grpo: g.grpo.length, lambda: g.lambda.length }));
     })
     .join("\n");
   const base = overBaseSentence(r);
@@ -399,7 +374,7 @@ export function reasoningReportHtml(results: ReasoningResults): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>lambda-grpo reasoning sweep (${escapeHtml(r.preset)})</title>
 ${inlineStyle(asset("uplot/dist/uPlot.min.css"))}
-${inlineStyle(PAGE_CSS)}
+${inlineStyle(PAGE_CSS + PLOT_CSS)}
 </head>
 <body>
 <h1>Reasoning sweep: GRPO vs lambda-GRPO</h1>

@@ -5,50 +5,27 @@
  * moving average. Every seed is drawn because a cell's mean can hide two kinds of run (at n = 2, GRPO's
  * seeds either reach the target or never find it).
  */
-import type { ToyResults } from "../rl/toy.js";
-import { asset, escapeHtml, inlineJson, inlineScript, inlineStyle } from "./assets.js";
+import type { AlgorithmResult, ToyResults } from "../rl/toy.js";
+import { asset, escapeHtml, inlineScript, inlineStyle } from "./assets.js";
+import { movingAverage, pairLegend, pairPlot, PLOT_CSS, plotFigure, plotsScript, type PlotSpec, type SeedRun } from "./plots.js";
 
 /** Smoothing window of the plotted curves, in steps (single steps of 16 samples are noisy). */
 const SMOOTH = 10;
 
-const PAGE_SCRIPT = `
-const data = JSON.parse(document.getElementById("toy-data").textContent);
-const smooth = (xs, w) => xs.map((_, i) => { const a = xs.slice(Math.max(0, i - w + 1), i + 1); return a.reduce((s, x) => s + x, 0) / a.length; });
-const COLOUR = { grpo: ["rgba(214,39,40,0.35)", "#d62728"], lambda: ["rgba(31,119,180,0.35)", "#1f77b4"] };
-const grid = document.getElementById("plots");
-for (const c of data.cells) {
-  const box = document.createElement("figure");
-  const cap = document.createElement("figcaption");
-  cap.textContent = "n = " + c.n + ", r_neg = " + c.r_neg.toFixed(1) + "  (last " + data.last_steps + " steps: GRPO " + c.grpo.mean.toFixed(3) + ", lambda-GRPO " + c.lambda.mean.toFixed(3) + ")";
-  box.appendChild(cap);
-  const el = document.createElement("div");
-  box.appendChild(el);
-  grid.appendChild(box);
-  const x = c.grpo.curve.map((_, i) => i + 1);
-  const series = [{ label: "step" }];
-  const ys = [];
-  for (const [key, name] of [["grpo", "GRPO"], ["lambda", "lambda-GRPO"]]) {
-    const a = c[key];
-    (a.curves || []).forEach((curve, i) => {
-      series.push({ label: name + " seed " + a.seeds[i], stroke: COLOUR[key][0], width: 1 });
-      ys.push(smooth(curve, ${SMOOTH}));
-    });
-    series.push({ label: name + " (mean)", stroke: COLOUR[key][1], width: 2.5 });
-    ys.push(smooth(a.curve, ${SMOOTH}));
-  }
-  box.setAttribute("data-series", String(ys.length));
-  const opts = {
-    width: 460, height: 260,
-    legend: { show: false },
-    scales: { x: { time: false }, y: { range: [0, 1] } },
-    axes: [{ label: "step" }, { label: "target rate" }],
-    series,
-  };
-  new uPlot(opts, [x, ...ys], el);
+/** A cell's target rate against step, GRPO's and lambda-GRPO's: each seed and the mean, SMOOTH-step averages. */
+function cellPlot(c: ToyResults["cells"][number], index: number): PlotSpec {
+  const runs = (a: AlgorithmResult): SeedRun[] => a.curves.map((curve, i) => ({ seed: a.seeds[i], x: curve.map((_, s) => s + 1), y: movingAverage(curve, SMOOTH) }));
+  return pairPlot({ id: `toy-cell-${index}`, title: `n = ${c.n}, r_neg = ${c.r_neg.toFixed(1)}`, xLabel: "step", yLabel: "target rate", yRange: [0, 1] }, { grpo: runs(c.grpo), lambda: runs(c.lambda) });
 }
-`;
 
 export function toyReportHtml(r: ToyResults): string {
+  const specs = r.cells.map(cellPlot);
+  const figures = r.cells
+    .map((c, i) => {
+      const caption = `last ${r.last_steps} steps: GRPO ${c.grpo.mean.toFixed(3)}, lambda-GRPO ${c.lambda.mean.toFixed(3)}`;
+      return plotFigure(specs[i], pairLegend({ grpo: c.grpo.curves.length, lambda: c.lambda.curves.length }), caption);
+    })
+    .join("\n");
   const rows = r.cells
     .map((c) => {
       const f = (m: number, s: number) => `${m.toFixed(4)} &plusmn; ${s.toFixed(4)}`;
@@ -72,10 +49,11 @@ export function toyReportHtml(r: ToyResults): string {
 <meta charset="utf-8">
 <title>lambda-grpo toy sweep (${escapeHtml(r.preset)})</title>
 ${inlineStyle(asset("uplot/dist/uPlot.min.css"))}
-${inlineStyle(`body{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}
+${inlineStyle(`body{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
 table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}
-td.win{font-weight:bold}td.seeds{font-family:ui-monospace,monospace;font-size:12px;color:#444;white-space:nowrap}#plots{display:flex;flex-wrap:wrap;gap:16px}figure{margin:0}
-figcaption{font-size:13px;margin-bottom:4px}.note{color:#555}`)}
+td.win{font-weight:bold}td.seeds{font-family:ui-monospace,monospace;font-size:12px;color:#444;white-space:nowrap}
+figcaption{font-size:13px;margin-top:4px}.note{color:#555}`)}
+${inlineStyle(PLOT_CSS)}
 </head>
 <body>
 <h1>Toy sweep: GRPO vs lambda-GRPO</h1>
@@ -95,10 +73,9 @@ ${rows}
 ${speedRows}
 </table>
 <h2>Target rate per step (${SMOOTH}-step moving average): each seed thin, the mean over seeds thick; red GRPO, blue lambda-GRPO</h2>
-<div id="plots"></div>
-${inlineJson("toy-data", r)}
+<div id="plots" class="plots">${figures}</div>
 ${inlineScript(asset("uplot/dist/uPlot.iife.min.js"))}
-${inlineScript(PAGE_SCRIPT)}
+${plotsScript("toy-plots", specs)}
 </body>
 </html>
 `;

@@ -71,7 +71,7 @@ test("the toy report draws one line per seed and the mean of each objective, off
   await page.waitForSelector("#plots figure canvas");
   const figures = page.locator("#plots figure");
   assert.equal(await figures.count(), 2);
-  for (const f of await figures.all()) assert.equal(await f.getAttribute("data-series"), String(2 * (5 + 1)));
+  for (const f of await figures.all()) assert.equal(await f.locator("[data-series]").getAttribute("data-series"), String(2 * (5 + 1)));
   await page.screenshot({ path: join(SCREENSHOTS, "toy-report.png"), fullPage: true });
   assert.deepEqual(errors, []);
   await context.close();
