@@ -359,6 +359,13 @@ export function envIssues(error: z.ZodError, fields: readonly string[] = []): st
   return configIssues(error, fields, ["env"]).map(describeIssue).join("; ");
 }
 
+/** An environment's parameters read by its schema (every environment's `parse`); errors as envIssues's. */
+export function parseEnvParams<S extends z.ZodObject>(schema: S, params: unknown): z.output<S> {
+  const r = schema.safeParse(params);
+  if (!r.success) throw new UserError(envIssues(r.error, Object.keys(schema.shape)));
+  return r.data;
+}
+
 /**
  * What a valid config says that a person should hear before a run: settings that are allowed but change
  * nothing (printed on stderr by `train`). The settings that would train nothing at all are errors instead:

@@ -159,4 +159,6 @@ test("config errors name the env field", () => {
   assert.throws(() => validateEnv({ name: "math", data: "x.jsonl", plain_template: "no placeholder" }), /env\.plain_template: must contain \{problem\}/);
   assert.throws(() => validateEnv({ name: "math", data: "x.jsonl", fallbacks: ["guess"] }), /env\.fallbacks/);
   assert.throws(() => validateEnv({ name: "math", data: "x.jsonl", prompt: "jinja" }), /env\.prompt/);
+  // an unknown field gets the nearest of the environment's own fields, as the tree's do
+  assert.throws(() => validateEnv({ name: "math", data: "x.jsonl", stop_at_boxd: false }), /env\.stop_at_boxd: unknown field \(did you mean 'stop_at_boxed'\?\)/);
 });

@@ -18,7 +18,7 @@ import { loadTokenizer, type HFTokenizer } from "../../io/tokenizer.js";
 import { DEFAULT_TIME_LIMIT_MS, FALLBACKS, firstBoxedEnd, grade, type GradeOptions } from "../../math/index.js";
 import { UserError } from "../../util/errors.js";
 import { Rng, type RngState } from "../../util/rng.js";
-import { envIssues } from "../config.js";
+import { parseEnvParams } from "../config.js";
 import type { Policy } from "../policy.js";
 import type { Environment, EnvironmentContext, EnvironmentKind, Prompt, ScoredCompletion } from "./types.js";
 
@@ -85,9 +85,7 @@ export const mathKind: EnvironmentKind<MathParams> = {
   name: "math",
   summary: "math problems from a dataset file, reward 1 when the last \\boxed{} matches the gold answer",
   parse(config) {
-    const r = MathParams.safeParse(config);
-    if (!r.success) throw new UserError(envIssues(r.error));
-    return r.data;
+    return parseEnvParams(MathParams, config);
   },
   async create(params, context) {
     const tokenizerPath = params.tokenizer ?? modelTokenizer(context.model);

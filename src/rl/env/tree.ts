@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { UserError } from "../../util/errors.js";
-import { envIssues } from "../config.js";
+import { parseEnvParams } from "../config.js";
 import type { Environment, EnvironmentKind, Prompt, ScoredCompletion } from "./types.js";
 
 /** GPT-2's ids of "L" and "R": the toy's two actions when the vocabulary is GPT-2's (and the default anyway). */
@@ -44,9 +44,7 @@ export const treeKind: EnvironmentKind<TreeParams> = {
   name: "tree",
   summary: "the paper's toy: a depth-d binary tree of L/R moves, one target leaf, near misses penalised",
   parse(config) {
-    const r = TreeParams.safeParse(config);
-    if (!r.success) throw new UserError(envIssues(r.error, Object.keys(TreeParams.shape)));
-    const p = r.data;
+    const p = parseEnvParams(TreeParams, config);
     if (p.target.length !== p.depth) {
       throw new UserError(`env.target: expected ${p.depth} moves (env.depth), got '${p.target}' (${p.target.length})`);
     }
