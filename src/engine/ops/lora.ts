@@ -10,6 +10,7 @@
 import { alloc, gradOf, needsGrad, record } from "../autograd.js";
 import { kernels } from "../backend.js";
 import { Tensor } from "../tensor.js";
+import { linearTBackward, linearTForward } from "./linear.js";
 import type { Rng } from "../../util/rng.js";
 
 export function loraLinear(
@@ -39,16 +40,13 @@ export function loraLinear(
   const u = alloc(x.data, N * r);
   kernels.gemm(false, true, N, r, inF, 1, xd, a.data, 0, u);
   const out = new Tensor([...x.shape.slice(0, -1), outF], alloc(x.data, N * outF), grad);
-  kernels.gemm(false, true, N, outF, inF, 1, x.data, w.data, 0, out.data);
-  if (b !== null) kernels.biasAdd(out.data, b.data, N, outF);
+  linearTForward(x.data, w, b, N, inF, outF, out.data);
   kernels.gemm(false, true, N, outF, r, s, u, bm.data, 1, out.data);
   if (grad) {
     record(out, () => {
       const dy = out.grad;
       if (dy === null) return;
-      if (x.requiresGrad) kernels.gemm(false, false, N, inF, outF, 1, dy, w.data, 1, gradOf(x));
-      if (w.requiresGrad) kernels.gemm(true, false, outF, inF, N, 1, dy, x.data, 1, gradOf(w));
-      if (b !== null && b.requiresGrad) kernels.biasBackward(dy, N, outF, gradOf(b));
+      linearTBackward(dy, x, w, b, N, inF, outF);
       // du = s dy B [N,r]; dB += s dy^T u; dA += du^T xd; dx += (du A) * dropout's scale
       const du = alloc(x.data, N * r);
       kernels.gemm(false, false, N, r, outF, s, dy, bm.data, 0, du);

@@ -7,16 +7,8 @@ import { alloc, gradOf, needsGrad, record } from "../autograd.js";
 import { Tensor, type FloatArray } from "../tensor.js";
 
 export function softmax(x: Tensor): Tensor {
-  const V = x.shape[x.shape.length - 1];
-  const N = x.size / V;
-  const grad = needsGrad(x);
-  const out = new Tensor(x.shape, alloc(x.data, x.size), grad);
+  const { out, N, V, grad } = normalizeRows(x, true);
   const y = out.data;
-  for (let n = 0; n < N; n++) {
-    const r = n * V;
-    const lse = logSumExp(x.data, r, V);
-    for (let v = 0; v < V; v++) y[r + v] = Math.exp(x.data[r + v] - lse);
-  }
   if (grad) {
     record(out, () => {
       const dy = out.grad;
@@ -35,16 +27,8 @@ export function softmax(x: Tensor): Tensor {
 }
 
 export function logSoftmax(x: Tensor): Tensor {
-  const V = x.shape[x.shape.length - 1];
-  const N = x.size / V;
-  const grad = needsGrad(x);
-  const out = new Tensor(x.shape, alloc(x.data, x.size), grad);
+  const { out, N, V, grad } = normalizeRows(x, false);
   const y = out.data;
-  for (let n = 0; n < N; n++) {
-    const r = n * V;
-    const lse = logSumExp(x.data, r, V);
-    for (let v = 0; v < V; v++) y[r + v] = x.data[r + v] - lse;
-  }
   if (grad) {
     record(out, () => {
       const dy = out.grad;
@@ -60,6 +44,22 @@ export function logSoftmax(x: Tensor): Tensor {
     });
   }
   return out;
+}
+
+/** The forward of both: each row of x less its log-sum-exp (log-probabilities), or their exp (probabilities). */
+function normalizeRows(x: Tensor, exp: boolean): { out: Tensor; N: number; V: number; grad: boolean } {
+  const V = x.shape[x.shape.length - 1];
+  const N = x.size / V;
+  const grad = needsGrad(x);
+  const out = new Tensor(x.shape, alloc(x.data, x.size), grad);
+  const y = out.data;
+  for (let n = 0; n < N; n++) {
+    const r = n * V;
+    const lse = logSumExp(x.data, r, V);
+    if (exp) for (let v = 0; v < V; v++) y[r + v] = Math.exp(x.data[r + v] - lse);
+    else for (let v = 0; v < V; v++) y[r + v] = x.data[r + v] - lse;
+  }
+  return { out, N, V, grad };
 }
 
 function logSumExp(x: FloatArray, r: number, V: number): number {
