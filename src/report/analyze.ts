@@ -7,6 +7,7 @@
 import type { OverlapStepSummary, OverlapSummary } from "../prm/index.js";
 import { asset, escapeHtml, inlineJson, inlineScript, inlineStyle } from "./assets.js";
 import { linesLegend, overlapPlots, PLOT_CSS, plotFigure, plotsScript, type PlotSpec } from "./plots.js";
+import { REPORT_CSS } from "./style.js";
 
 /** What `analyze` computes and writes with --json. */
 export interface AnalyzeSummary {
@@ -63,16 +64,6 @@ function table(headers: string[], rows: string[][]): string {
   return `<table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
-const PAGE_CSS = `
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222; }
-h1 { font-size: 1.4rem; margin-bottom: 0.2rem; }
-.sub { color: #666; margin-top: 0; }
-table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-variant-numeric: tabular-nums; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.25rem 0.7rem; text-align: right; }
-th { font-weight: 600; background: #f6f6f6; }
-.note { color: #555; font-size: 0.92rem; }
-`;
-
 /** Against step: the overlap plots the reasoning sweep's report draws too, and how much lambda changes the update. */
 function stepPlots(steps: OverlapStepSummary[]): PlotSpec[] {
   const x = steps.map((s) => s.step);
@@ -121,7 +112,7 @@ ${stepRows.length > COLLAPSE_STEPS
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>lambda-grpo analyze: ${escapeHtml(summary.input)}</title>
 ${inlineStyle(asset("uplot/dist/uPlot.min.css"))}
-${inlineStyle(PAGE_CSS + PLOT_CSS)}
+${inlineStyle(REPORT_CSS + PLOT_CSS)}
 </head>
 <body>
 <h1>Prefix overlap of rollout groups</h1>

@@ -19,6 +19,7 @@ import {
 } from "../reasoning/results.js";
 import { asset, escapeHtml, inlineScript, inlineStyle } from "./assets.js";
 import { linesLegend, movingAverage, overlapPlots, pairLegend, pairPlot, plotFigure, PLOT_CSS, plotsScript, type SeedRun, type PlotSpec } from "./plots.js";
+import { REPORT_CSS } from "./style.js";
 
 export const ROW_LABELS: Record<ResultRowName, string> = {
   base: "base",
@@ -200,16 +201,9 @@ function setupLines(results: ReasoningResults): string[] {
 // ---- report.html ----
 
 const PAGE_CSS = `
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222; }
-h1 { font-size: 1.4rem; margin-bottom: 0.2rem; }
-.sub { color: #666; margin-top: 0; }
-table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-variant-numeric: tabular-nums; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.25rem 0.7rem; text-align: right; }
-th { font-weight: 600; background: #f6f6f6; }
 td.name { text-align: left; white-space: nowrap; }
 td.best { font-weight: 700; background: #eef5ec; }
 td .n { color: #888; font-size: 0.85em; }
-.note { color: #555; font-size: 0.92rem; }
 .paper { color: #555; }
 footer { margin-top: 2rem; border-top: 1px solid #ddd; padding-top: 0.5rem; font-size: 12px; color: #555; }
 footer code { font-size: 12px; }
@@ -374,7 +368,7 @@ export function reasoningReportHtml(results: ReasoningResults): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>lambda-grpo reasoning sweep (${escapeHtml(r.preset)})</title>
 ${inlineStyle(asset("uplot/dist/uPlot.min.css"))}
-${inlineStyle(PAGE_CSS + PLOT_CSS)}
+${inlineStyle(REPORT_CSS + PAGE_CSS + PLOT_CSS)}
 </head>
 <body>
 <h1>Reasoning sweep: GRPO vs lambda-GRPO</h1>
