@@ -184,22 +184,24 @@ export interface OverlapColumns {
   intermediateProportionMedian: readonly (number | null)[];
 }
 
+/** A median is dashed, beside its solid mean in the same plot. */
+const MEDIAN_DASH = [6, 4];
+
 /**
  * The prefix-overlap plots against step: flat trees, path depth and intermediate proportion (mean solid,
  * median dashed). `id(k)` names each plot's element, `titleSuffix` ends its title.
  */
 export function overlapPlots(x: readonly number[], c: OverlapColumns, id: (k: "flat" | "depth" | "proportion") => string, titleSuffix = ""): Record<"flat" | "depth" | "proportion", PlotSpec> {
   const line = (label: string, colour: string, values: readonly (number | null)[], dash?: number[]): PlotLine => ({ label, colour, width: 2, ...(dash ? { dash } : {}), values: [...values] });
-  const MEDIAN = [6, 4];
   return {
     flat: { id: id("flat"), title: `Flat trees${titleSuffix}`, xLabel: "step", yLabel: "fraction of groups", yRange: [0, 1], x: [...x], lines: [line("flat fraction", "#9467bd", c.flatFraction)] },
     depth: {
       id: id("depth"), title: `Path depth${titleSuffix}`, xLabel: "step", yLabel: "process steps to the leaf", x: [...x],
-      lines: [line("path depth, mean", "#1f77b4", c.pathDepthMean), line("path depth, median", "#ff7f0e", c.pathDepthMedian, MEDIAN)],
+      lines: [line("path depth, mean", "#1f77b4", c.pathDepthMean), line("path depth, median", "#ff7f0e", c.pathDepthMedian, MEDIAN_DASH)],
     },
     proportion: {
       id: id("proportion"), title: `Intermediate proportion${titleSuffix}`, xLabel: "step", yLabel: "fraction of tokens shared", yRange: [0, 1], x: [...x],
-      lines: [line("intermediate proportion, mean", "#2ca02c", c.intermediateProportionMean), line("intermediate proportion, median", "#d62728", c.intermediateProportionMedian, MEDIAN)],
+      lines: [line("intermediate proportion, mean", "#2ca02c", c.intermediateProportionMean), line("intermediate proportion, median", "#d62728", c.intermediateProportionMedian, MEDIAN_DASH)],
     },
   };
 }
