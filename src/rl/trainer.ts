@@ -95,6 +95,15 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   if (config.lora?.adapter !== undefined && resolve(config.lora.adapter) === resolve(files.adapter)) {
     throw new UserError(`lora.adapter: ${config.lora.adapter} is where this run writes its adapter; start from a copy, or pick another output_dir`);
   }
+  const policy = await (options.policyFactory ?? createEnginePolicy)(config);
+  // The KL reference is the initial policy; the init is deterministic in the seed, so a resume rebuilds it
+  // the same way instead of storing a second copy of the weights.
+  const ref = config.beta > 0 ? policy.clone() : null;
+  const env = await createEnvironment(config.env, { vocabSize: policy.vocabSize, model: config.model });
+  const constant = env.constantReward?.(Math.min(config.max_completion_length, env.maxCompletionTokens ?? Infinity)) ?? null;
+  if (constant !== null) throw new UserError(`${constant}; every advantage would be 0 and the run would train nothing`);
+  // output_dir is touched only once the policy and the environment are built (a lora: block the model refuses
+  // leaves nothing behind)
   try {
     await mkdir(files.checkpoints, { recursive: true });
   } catch (err) {
@@ -103,14 +112,6 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   // what a SIGKILL may have left: checkpoints are the big ones (1.5 GB at gpt2-small)
   await removeStaleTemps(files.checkpoints, CHECKPOINT_NAME);
   for (const f of [files.config, files.metrics, files.rollouts]) await removeStaleTemps(dir, basename(f));
-
-  const policy = await (options.policyFactory ?? createEnginePolicy)(config);
-  // The KL reference is the initial policy; the init is deterministic in the seed, so a resume rebuilds it
-  // the same way instead of storing a second copy of the weights.
-  const ref = config.beta > 0 ? policy.clone() : null;
-  const env = await createEnvironment(config.env, { vocabSize: policy.vocabSize, model: config.model });
-  const constant = env.constantReward?.(Math.min(config.max_completion_length, env.maxCompletionTokens ?? Infinity)) ?? null;
-  if (constant !== null) throw new UserError(`${constant}; every advantage would be 0 and the run would train nothing`);
   const rng = new Rng(config.seed).fork();
 
   let startStep = 0;

@@ -5,7 +5,7 @@
  * must agree with its adapter_config.json.
  */
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { loadDecoderModel } from "../../src/engine/hf-families.js";
@@ -149,6 +149,7 @@ test("lora.adapter: r, lora_alpha and target_modules must agree with adapter_con
   assert.equal(r.status, 1);
   assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
   assert.ok(r.stderr.includes(`${cfg}:4: lora.r: 8, but lora.adapter's ${join(adapterA, "adapter_config.json")} has r 4`), r.stderr);
+  assert.ok(!existsSync(join(dir, "run-d")), "a policy that cannot be built leaves no output_dir");
   await assert.rejects(
     train(config({ lora: { adapter: join(dir, "run-c", "adapter") }, output_dir: join(dir, "run-c") })),
     /lora\.adapter: .* is where this run writes its adapter/,
