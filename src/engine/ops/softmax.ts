@@ -7,47 +7,28 @@ import { alloc, gradOf, needsGrad, record } from "../autograd.js";
 import { Tensor, type FloatArray } from "../tensor.js";
 
 export function softmax(x: Tensor): Tensor {
-  const { out, N, V, grad } = normalizeRows(x, true);
-  const y = out.data;
-  if (grad) {
-    record(out, () => {
-      const dy = out.grad;
-      if (dy === null) return;
-      const dx = gradOf(x);
-      // dx = y * (dy - <dy, y>)
-      for (let n = 0; n < N; n++) {
-        const r = n * V;
-        let dot = 0;
-        for (let v = 0; v < V; v++) dot += dy[r + v] * y[r + v];
-        for (let v = 0; v < V; v++) dx[r + v] += y[r + v] * (dy[r + v] - dot);
-      }
-    });
-  }
-  return out;
+  // dx = y * (dy - <dy, y>)
+  return rowOp(x, true, (dy, y, dx, r, V) => {
+    let dot = 0;
+    for (let v = 0; v < V; v++) dot += dy[r + v] * y[r + v];
+    for (let v = 0; v < V; v++) dx[r + v] += y[r + v] * (dy[r + v] - dot);
+  });
 }
 
 export function logSoftmax(x: Tensor): Tensor {
-  const { out, N, V, grad } = normalizeRows(x, false);
-  const y = out.data;
-  if (grad) {
-    record(out, () => {
-      const dy = out.grad;
-      if (dy === null) return;
-      const dx = gradOf(x);
-      // dx = dy - softmax * sum(dy)
-      for (let n = 0; n < N; n++) {
-        const r = n * V;
-        let s = 0;
-        for (let v = 0; v < V; v++) s += dy[r + v];
-        for (let v = 0; v < V; v++) dx[r + v] += dy[r + v] - Math.exp(y[r + v]) * s;
-      }
-    });
-  }
-  return out;
+  // dx = dy - softmax * sum(dy)
+  return rowOp(x, false, (dy, y, dx, r, V) => {
+    let s = 0;
+    for (let v = 0; v < V; v++) s += dy[r + v];
+    for (let v = 0; v < V; v++) dx[r + v] += dy[r + v] - Math.exp(y[r + v]) * s;
+  });
 }
 
-/** The forward of both: each row of x less its log-sum-exp (log-probabilities), or their exp (probabilities). */
-function normalizeRows(x: Tensor, exp: boolean): { out: Tensor; N: number; V: number; grad: boolean } {
+/**
+ * Both ops: the forward writes each row of x less its log-sum-exp (log-probabilities), or their exp
+ * (probabilities); `backwardRow` adds the row at offset r of dx from dy and y, the op's output.
+ */
+function rowOp(x: Tensor, exp: boolean, backwardRow: (dy: FloatArray, y: FloatArray, dx: FloatArray, r: number, V: number) => void): Tensor {
   const V = x.shape[x.shape.length - 1];
   const N = x.size / V;
   const grad = needsGrad(x);
@@ -59,7 +40,15 @@ function normalizeRows(x: Tensor, exp: boolean): { out: Tensor; N: number; V: nu
     if (exp) for (let v = 0; v < V; v++) y[r + v] = Math.exp(x.data[r + v] - lse);
     else for (let v = 0; v < V; v++) y[r + v] = x.data[r + v] - lse;
   }
-  return { out, N, V, grad };
+  if (grad) {
+    record(out, () => {
+      const dy = out.grad;
+      if (dy === null) return;
+      const dx = gradOf(x);
+      for (let n = 0; n < N; n++) backwardRow(dy, y, dx, n * V, V);
+    });
+  }
+  return out;
 }
 
 function logSumExp(x: FloatArray, r: number, V: number): number {
