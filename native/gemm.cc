@@ -31,6 +31,9 @@ const double kFlopsPerThread = 2.0e6;
 // Rectangles of C per thread (handed out dynamically), each of at least kFlopsPerTask.
 const double kTasksPerThread = 4;
 const double kFlopsPerTask = 1.0e6;
+// The largest B (floats) that a product with a few rows reads in place rather than packs (gemm_block):
+// 1 MiB, a cache-resident matrix (the toy's [128, 384] weights are 48K floats; GPT-2's [768, 2304] 1.8M).
+const long kDirectMaxB = 1L << 18;
 
 // ----- portable microkernel: 4 x 16, written so the compiler can vectorise the inner row update.
 const int kScalarMR = 4;
@@ -143,19 +146,30 @@ void gemm_block(const GemmKernel& gk, bool ta, bool tb, long m0, long m1, long n
     for (long pc = 0; pc < K; pc += KC) {
       long kc = std::min(KC, K - pc);
       float beta_eff = pc == 0 ? beta : 1.0f;
-      // B is packed even for a few rows of C (decoding), where each element is used once or twice: the
-      // pack reads B's rows whole and in order, which the hardware prefetchers follow, and the panel it
-      // writes stays in L2. Reading B in place instead, NR floats of a row and then the next row ldb
-      // floats on (another 4 KiB page), was 1.7-1.9x slower at M = 4-16 (GPT-2's [768, 2304] and [3072,
-      // 768] weights, 2 threads, AVX-512 Xeon VM), and 1.1-1.3x slower with software prefetch of B.
-      gk.pack_b(tb, B, ldb, pc, kc, jc, nc, bp);
+      // With a few rows of C (decoding) each element of B is used once or twice. A B small enough to sit
+      // in cache (a small model's weights) is read in place, whole NR-wide panels, instead of copied. A
+      // larger one is packed even so: the pack reads B's rows whole and in order, which the hardware
+      // prefetchers follow, and the panel it writes stays in L2, while reading B in place from memory,
+      // NR floats of a row and then the next row ldb floats on (another 4 KiB page), was 1.7-1.9x slower
+      // at M = 4-16 (GPT-2's [768, 2304] and [3072, 768] weights, 2 threads, AVX-512 Xeon VM; 1.1-1.3x
+      // with software prefetch of B). Values and order of operations are the same either way.
+      bool direct_b = !tb && m1 - m0 <= 2 * MR && K * ldb <= kDirectMaxB;
+      if (!direct_b) gk.pack_b(tb, B, ldb, pc, kc, jc, nc, bp);
       for (long ic = m0; ic < m1; ic += MC) {
         long mc = std::min(MC, m1 - ic);
         gk.pack_a(ta, A, lda, ic, mc, pc, kc, ap);
         for (long jr = 0; jr < nc; jr += NR) {
           int nr = (int)std::min<long>(NR, nc - jr);
           const float* bpanel = bp + jr * kc;
-          const long bstride = NR;
+          long bstride = NR;
+          if (direct_b) {
+            if (nr == NR) {
+              bpanel = B + pc * ldb + jc + jr;
+              bstride = ldb;
+            } else if (ic == m0) {
+              gk.pack_b(false, B, ldb, pc, kc, jc + jr, nr, bp + jr * kc);  // the ragged last panel
+            }
+          }
           for (long ir = 0; ir < mc; ir += MR) {
             int mr = (int)std::min<long>(MR, mc - ir);
             const float* apanel = ap + ir * kc;
