@@ -275,12 +275,7 @@ def bench_sample(preset, batch, prompt, new_tokens, steps, warmup, mm):
                 logits = model(tok, cache, pos)[:, -1]
                 pos += 1
 
-    times = []
-    for i in range(warmup + steps):
-        t0 = time.perf_counter()
-        run()
-        if i >= warmup:
-            times.append((time.perf_counter() - t0) * 1e3)
+    times, _ = timed_runs(run, steps, warmup, False)
     return {"what": "sample", "preset": preset, "median_ms": median(times),
             "tokens_per_s": batch * new_tokens / median(times) * 1e3, "times_ms": times, "peak_rss_mb": peak_rss_mb()}
 
@@ -368,12 +363,7 @@ def bench_decoder_sample(name, c, batch, prompt, new_tokens, steps, warmup, mm):
                 logits = model.forward(tok, None, cache, pos)[:, -1]
                 pos += 1
 
-    times = []
-    for i in range(warmup + steps):
-        t0 = time.perf_counter()
-        run()
-        if i >= warmup:
-            times.append((time.perf_counter() - t0) * 1e3)
+    times, _ = timed_runs(run, steps, warmup, False)
     return {"what": "sample", "preset": name, "median_ms": median(times),
             "tokens_per_s": batch * new_tokens / median(times) * 1e3, "times_ms": times, "peak_rss_mb": peak_rss_mb()}
 

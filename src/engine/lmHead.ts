@@ -2,9 +2,10 @@
  * lmHeadLogprobs: the tied LM head fused with logSoftmaxGather. Only rows with a target (not padding,
  * not a row's last position) are projected. A batch whose [M,V] logits fit PROBS_BUDGET is done in one
  * matmul whose output buffer is turned into probabilities in place, kept, and turned into d(logits) in
- * place by the backward: one [M,V] buffer, one matmul per product. A larger one is done in chunks of
- * at most LOGITS_BUDGET logits, and the backward recomputes each chunk's logits (one more LM-head
- * matmul) rather than holding [M,V] floats (a 64 x 256 batch of GPT-2 would need 3.3 GB).
+ * place by the backward (which therefore runs once, as a model's backward does: one per forward): one
+ * [M,V] buffer, one matmul per product. A larger one is done in chunks of at most LOGITS_BUDGET logits,
+ * and the backward recomputes each chunk's logits (one more LM-head matmul) rather than holding [M,V]
+ * floats (a 64 x 256 batch of GPT-2 would need 3.3 GB).
  *
  * Allowed-token head: when an allowed mask keeps few tokens (see allowedColumns) and every target is
  * allowed, only those A rows of wte are gathered ([A,C]) and projected, and the backward scatter-adds
