@@ -450,8 +450,9 @@ void attention_backward(const float* dout, const float* q, const float* k, const
   // One task per (batch, KV head): the query heads of a group add into the same dk, dv, in head order.
   // Consecutive tasks (which the threads take at the same time) are different sequences of one head:
   // rows T * ks floats apart, where adjacent heads of one sequence would add into neighbouring,
-  // possibly shared, cache lines: the toy's backward (B16 T16, 4 heads of 32) took 345-380 us on 2
-  // threads in (batch, head) order, 114-138 us in this one, 181 us on one thread.
+  // possibly shared, cache lines: in the toy's step (B16 T16, 4 heads of 32, 2 threads) the 4 calls took
+  // 1.6-1.7 ms in (batch, head) order and take 0.6 ms in this one (`lambda-grpo bench step --preset toy
+  // --profile`).
   const long G = H / KV;
   const float scale = 1.0f / std::sqrt((float)D);
   parallel_for((int)(B * KV), [&](int task) {
