@@ -129,20 +129,16 @@ export function lmHeadLogprobs(
       const dxs = alloc(x.data, M * C);
       // the allowed-token head's gradient [A,C], scatter-added into wte's rows at the end
       const dhead = ids !== null && wte.requiresGrad ? alloc(x.data, H * C, true) : null;
-      // chunked: the logits are dead once their probabilities exist, so their buffer takes d(logits)
-      const p = probs ?? alloc(x.data, R * H);
       for (let r0 = 0; r0 < M; r0 += R) {
         const m = Math.min(R, M - r0);
         const xc = xs.subarray(r0 * C, (r0 + m) * C);
+        // the chunk's probabilities (kept, or recomputed in place), then d(logits) over them
         const dl = logits.subarray(0, m * H);
         if (probs === null) {
           kernels.gemm(false, true, m, H, C, 1, xc, head, 0, logits);
-          kernels.logSoftmaxGather(logits, m, H, tg.subarray(r0, r0 + m), invT, mask, lp.subarray(r0, r0 + m), ent.subarray(r0, r0 + m), p);
-          dl.fill(0);
-          kernels.logSoftmaxGatherBackward(p, tg.subarray(r0, r0 + m), dlp.subarray(r0, r0 + m), m, H, invT, dl);
-        } else {
-          kernels.logSoftmaxGatherBackwardInPlace(dl, tg.subarray(r0, r0 + m), dlp.subarray(r0, r0 + m), m, H, invT);
+          kernels.logSoftmaxGather(logits, m, H, tg.subarray(r0, r0 + m), invT, mask, lp.subarray(r0, r0 + m), ent.subarray(r0, r0 + m), logits);
         }
+        kernels.logSoftmaxGatherBackwardInPlace(dl, tg.subarray(r0, r0 + m), dlp.subarray(r0, r0 + m), m, H, invT);
         if (x.requiresGrad) kernels.gemm(false, false, m, C, H, 1, dl, head, 0, dxs.subarray(r0 * C));
         if (wte.requiresGrad) kernels.gemm(true, false, H, C, m, 1, dl, xc, 1, dhead ?? gradOf(wte));
       }
