@@ -3,6 +3,7 @@
  * LAMBDA_GRPO_KERNELS=ts|native forces one. A call with any Float64Array argument always runs on the
  * fallback (the native kernels are float32 only), so gradient checks in float64 work on either.
  */
+import { type AnyKernel, mapKernels } from "./map.js";
 import { nativeAddonPath, nativeInfo, nativeKernels, nativeLoadError } from "./native.js";
 import { tsKernels } from "./ts.js";
 import type { KernelInfo, Kernels } from "./types.js";
@@ -11,22 +12,15 @@ export type { F, KernelInfo, Kernels } from "./types.js";
 export type { NativeKernels } from "./native.js";
 export { nativeAddonPath, nativeKernels, nativeLoadError, tsKernels };
 
-type KernelName = Exclude<keyof Kernels, "name">;
-
 /** Each kernel routed: to the fallback when an argument is a Float64Array, else to the native addon. */
 function routed(native: Kernels): Kernels {
-  const out: Record<string, unknown> = { name: native.name };
-  for (const key of Object.keys(tsKernels) as (keyof Kernels)[]) {
-    if (key === "name") continue;
-    const k = key as KernelName;
-    const nat = native[k] as (...args: unknown[]) => unknown;
-    const ts = tsKernels[k] as (...args: unknown[]) => unknown;
-    out[k] = (...args: unknown[]): unknown => {
+  return mapKernels(native, (name, nat) => {
+    const ts = tsKernels[name] as AnyKernel;
+    return (...args: unknown[]): unknown => {
       for (let i = 0; i < args.length; i++) if (args[i] instanceof Float64Array) return ts(...args);
       return nat(...args);
     };
-  }
-  return out as unknown as Kernels;
+  });
 }
 
 function choose(): Kernels {

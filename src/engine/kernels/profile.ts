@@ -5,6 +5,7 @@
  * backend.useKernels for the calls to measure (`lambda-grpo bench step --profile`). The timer costs
  * about a microsecond a call: nothing against a step's kernels, whose smallest take tens of microseconds.
  */
+import { mapKernels } from "./map.js";
 import type { Kernels } from "./types.js";
 
 export interface KernelTime {
@@ -27,25 +28,18 @@ function flopsOf(name: string, args: unknown[]): number {
 
 /** `k` with every kernel call timed into `profile` (entries created on first use). */
 export function profiled(k: Kernels, profile: KernelProfile): Kernels {
-  const out: Record<string, unknown> = { name: k.name };
-  for (const key of Object.keys(k) as (keyof Kernels)[]) {
-    if (key === "name") continue;
-    const fn = k[key] as (...args: unknown[]) => unknown;
-    const name = key as string;
-    out[name] = (...args: unknown[]): unknown => {
-      const t0 = performance.now();
-      try {
-        return fn(...args);
-      } finally {
-        let e = profile.get(name);
-        if (e === undefined) profile.set(name, (e = { ms: 0, calls: 0, flops: 0 }));
-        e.ms += performance.now() - t0;
-        e.calls++;
-        e.flops += flopsOf(name, args);
-      }
-    };
-  }
-  return out as unknown as Kernels;
+  return mapKernels(k, (name, fn) => (...args: unknown[]): unknown => {
+    const t0 = performance.now();
+    try {
+      return fn(...args);
+    } finally {
+      let e = profile.get(name);
+      if (e === undefined) profile.set(name, (e = { ms: 0, calls: 0, flops: 0 }));
+      e.ms += performance.now() - t0;
+      e.calls++;
+      e.flops += flopsOf(name, args);
+    }
+  });
 }
 
 /** The matmuls' share of a profile: their time and FLOPs, summed. */
