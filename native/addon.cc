@@ -3,9 +3,11 @@
 // Typed arrays are used in place (subarray views included: Data() already honours byteOffset), never copied.
 #include <napi.h>
 
+#include <array>
 #include <cmath>
 #include <exception>
 #include <string>
+#include <tuple>
 
 #include "lgrpo.h"
 
@@ -82,16 +84,33 @@ class Args {
   const char* fn_;
 };
 
-// Elements a matrix of `rows` x `cols` at `offset` spans (0 when empty).
+// Elements a matrix of `rows` x `cols` spans (0 when empty).
 long span(long rows, long cols) { return rows * cols; }
 
-void check_tokens(const Args& a, const int32_t* tokens, long n, long vocab, const char* name) {
-  for (long i = 0; i < n; i++) {
-    if (tokens[i] < 0 || tokens[i] >= vocab) {
-      a.fail(std::string(name) + "[" + std::to_string(i) + "] = " + std::to_string(tokens[i]) +
-             " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
+// tokens (argument i) [n], each a row of the table (argument `table`) [vocab, C] (vocab from its length)
+const int32_t* tokens_of(const Args& a, size_t i, long n, size_t table, long C) {
+  const int32_t* tokens = a.i32(i, "tokens", n);
+  if (C == 0) return tokens;
+  long vocab = a.length(table) / C;
+  for (long j = 0; j < n; j++) {
+    if (tokens[j] < 0 || tokens[j] >= vocab) {
+      a.fail("tokens[" + std::to_string(j) + "] = " + std::to_string(tokens[j]) + " is outside the vocabulary [0, " +
+             std::to_string(vocab) + ")");
     }
   }
+  return tokens;
+}
+
+// An elementwise kernel's binding: arguments 0 .. K-1 are its buffers, named `buffers`, each of at least
+// n floats, and argument K is n.
+template <auto Kernel, size_t K>
+Napi::Value Elementwise(const Napi::CallbackInfo& info, const char* fn, const char* const (&buffers)[K]) {
+  Args a(info, fn, K + 1);
+  long n = a.size(K, "n");
+  std::array<float*, K> p;
+  for (size_t i = 0; i < K; i++) p[i] = a.f32(i, buffers[i], n);
+  std::apply([n](auto... q) { Kernel(q..., n); }, p);
+  return info.Env().Undefined();
 }
 
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
@@ -164,26 +183,18 @@ Napi::Value RmsNormBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-template <void (*Fwd)(const float*, float*, long)>
-Napi::Value Unary(const Napi::CallbackInfo& info, const char* name) {
-  Args a(info, name, 3);
-  long n = a.size(2, "n");
-  Fwd(a.f32(0, "x", n), a.f32(1, "out", n), n);
-  return info.Env().Undefined();
+Napi::Value GeluForward(const Napi::CallbackInfo& info) {
+  return Elementwise<lg::gelu_forward>(info, "geluForward", {"x", "out"});
 }
-
-template <void (*Bwd)(const float*, const float*, float*, long)>
-Napi::Value UnaryBackward(const Napi::CallbackInfo& info, const char* name) {
-  Args a(info, name, 4);
-  long n = a.size(3, "n");
-  Bwd(a.f32(0, "x", n), a.f32(1, "dout", n), a.f32(2, "dx", n), n);
-  return info.Env().Undefined();
+Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
+  return Elementwise<lg::gelu_backward>(info, "geluBackward", {"x", "dout", "dx"});
 }
-
-Napi::Value GeluForward(const Napi::CallbackInfo& info) { return Unary<lg::gelu_forward>(info, "geluForward"); }
-Napi::Value GeluBackward(const Napi::CallbackInfo& info) { return UnaryBackward<lg::gelu_backward>(info, "geluBackward"); }
-Napi::Value SiluForward(const Napi::CallbackInfo& info) { return Unary<lg::silu_forward>(info, "siluForward"); }
-Napi::Value SiluBackward(const Napi::CallbackInfo& info) { return UnaryBackward<lg::silu_backward>(info, "siluBackward"); }
+Napi::Value SiluForward(const Napi::CallbackInfo& info) {
+  return Elementwise<lg::silu_forward>(info, "siluForward", {"x", "out"});
+}
+Napi::Value SiluBackward(const Napi::CallbackInfo& info) {
+  return Elementwise<lg::silu_backward>(info, "siluBackward", {"x", "dout", "dx"});
+}
 
 void check_heads(const Args& a, long C, long NH) {
   if (NH == 0 || C % NH != 0) a.fail("C = " + std::to_string(C) + " must be a multiple of NH = " + std::to_string(NH));
@@ -261,7 +272,7 @@ Napi::Value RopeRotate(const Napi::CallbackInfo& info) {
   bool per_row = a.boolean(9, "perRow");
   if (D % 2 != 0) a.fail("D = " + std::to_string(D) + " must be even");
   if (stride < H * D) a.fail("stride = " + std::to_string(stride) + " is less than H * D = " + std::to_string(H * D));
-  if (!per_row && T == 0 && R > 0) a.fail("T (argument 9) must be at least 1");
+  if (!per_row && T == 0 && R > 0) a.fail(a.what(8, "T") + " must be at least 1");
   long need = R == 0 ? 0 : (R - 1) * stride + H * D;
   long table = (per_row ? R : std::min(T, R)) * (D / 2);
   lg::rope_rotate(a.f32(0, "x", need), a.f32(1, "out", need), R, H, D, stride, a.f32(6, "cos", table), a.f32(7, "sin", table),
@@ -270,32 +281,25 @@ Napi::Value RopeRotate(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SwigluForward(const Napi::CallbackInfo& info) {
-  Args a(info, "swigluForward", 4);
-  long n = a.size(3, "n");
-  lg::swiglu_forward(a.f32(0, "gate", n), a.f32(1, "up", n), a.f32(2, "out", n), n);
-  return info.Env().Undefined();
+  return Elementwise<lg::swiglu_forward>(info, "swigluForward", {"gate", "up", "out"});
 }
-
 Napi::Value SwigluBackward(const Napi::CallbackInfo& info) {
-  Args a(info, "swigluBackward", 6);
-  long n = a.size(5, "n");
-  lg::swiglu_backward(a.f32(0, "gate", n), a.f32(1, "up", n), a.f32(2, "dout", n), a.f32(3, "dgate", n),
-                      a.f32(4, "dup", n), n);
-  return info.Env().Undefined();
+  return Elementwise<lg::swiglu_backward>(info, "swigluBackward", {"gate", "up", "dout", "dgate", "dup"});
 }
 
-// targets [N] index rows of V logits; negative ones are let through (logprob 0)
-void check_targets(const Args& a, const int32_t* targets, long N, long V) {
+// targets (argument i) [N] index rows of V logits; negative ones are let through (logprob 0)
+const int32_t* targets_of(const Args& a, size_t i, long N, long V) {
+  const int32_t* targets = a.i32(i, "targets", N);
   for (long n = 0; n < N; n++) {
     if (targets[n] >= V) a.fail("targets[" + std::to_string(n) + "] = " + std::to_string(targets[n]) + " >= V = " + std::to_string(V));
   }
+  return targets;
 }
 
 Napi::Value LogSoftmaxGather(const Napi::CallbackInfo& info) {
   Args a(info, "logSoftmaxGather", 9);
   long N = a.size(1, "N"), V = a.size(2, "V");
-  const int32_t* targets = a.i32(3, "targets", N);
-  check_targets(a, targets, N, V);
+  const int32_t* targets = targets_of(a, 3, N, V);
   lg::log_softmax_gather(a.f32(0, "logits", N * V), N, V, targets, a.number(4, "invTemperature"),
                          a.u8_or_null(5, "allowed", V), a.f32(6, "logprobs", N), a.f32(7, "entropy", N),
                          a.f32_or_null(8, "probs", N * V));
@@ -305,8 +309,7 @@ Napi::Value LogSoftmaxGather(const Napi::CallbackInfo& info) {
 Napi::Value LogSoftmaxGatherBackward(const Napi::CallbackInfo& info) {
   Args a(info, "logSoftmaxGatherBackward", 7);
   long N = a.size(3, "N"), V = a.size(4, "V");
-  const int32_t* targets = a.i32(1, "targets", N);
-  check_targets(a, targets, N, V);
+  const int32_t* targets = targets_of(a, 1, N, V);
   lg::log_softmax_gather_backward(a.f32(0, "probs", N * V), targets, a.f32(2, "dlogprobs", N), N, V,
                                   a.number(5, "invTemperature"), a.f32(6, "dlogits", N * V));
   return info.Env().Undefined();
@@ -315,8 +318,7 @@ Napi::Value LogSoftmaxGatherBackward(const Napi::CallbackInfo& info) {
 Napi::Value LogSoftmaxGatherBackwardInPlace(const Napi::CallbackInfo& info) {
   Args a(info, "logSoftmaxGatherBackwardInPlace", 6);
   long N = a.size(3, "N"), V = a.size(4, "V");
-  const int32_t* targets = a.i32(1, "targets", N);
-  check_targets(a, targets, N, V);
+  const int32_t* targets = targets_of(a, 1, N, V);
   lg::log_softmax_gather_backward_in_place(a.f32(0, "probs", N * V), targets, a.f32(2, "dlogprobs", N), N, V,
                                            a.number(5, "invTemperature"));
   return info.Env().Undefined();
@@ -325,9 +327,8 @@ Napi::Value LogSoftmaxGatherBackwardInPlace(const Napi::CallbackInfo& info) {
 Napi::Value EmbeddingForward(const Napi::CallbackInfo& info) {
   Args a(info, "embeddingForward", 7);
   long B = a.size(3, "B"), T = a.size(4, "T"), C = a.size(5, "C");
-  const int32_t* tokens = a.i32(0, "tokens", B * T);
   const float* wte = a.f32(1, "wte", 0);
-  if (C > 0) check_tokens(a, tokens, B * T, a.length(1) / C, "tokens");
+  const int32_t* tokens = tokens_of(a, 0, B * T, 1, C);
   lg::embedding_forward(tokens, wte, a.f32(2, "wpe", T * C), B, T, C, a.f32(6, "out", B * T * C));
   return info.Env().Undefined();
 }
@@ -335,9 +336,8 @@ Napi::Value EmbeddingForward(const Napi::CallbackInfo& info) {
 Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
   Args a(info, "embeddingBackward", 7);
   long B = a.size(2, "B"), T = a.size(3, "T"), C = a.size(4, "C");
-  const int32_t* tokens = a.i32(0, "tokens", B * T);
   float* dwte = a.f32(5, "dwte", 0);
-  if (C > 0) check_tokens(a, tokens, B * T, a.length(5) / C, "tokens");
+  const int32_t* tokens = tokens_of(a, 0, B * T, 5, C);
   lg::embedding_backward(tokens, a.f32(1, "dout", B * T * C), B, T, C, dwte, a.f32(6, "dwpe", T * C));
   return info.Env().Undefined();
 }
@@ -346,24 +346,15 @@ Napi::Value AdamW(const Napi::CallbackInfo& info) {
   Args a(info, "adamw", 11);
   long n = a.size(4, "n");
   long step = a.size(10, "step");
-  if (step < 1) a.fail("step (argument 11) counts from 1");
+  if (step < 1) a.fail(a.what(10, "step") + " counts from 1");
   lg::adamw(a.f32(0, "param", n), a.f32(1, "grad", n), a.f32(2, "m", n), a.f32(3, "v", n), n, a.number(5, "lr"),
             a.number(6, "beta1"), a.number(7, "beta2"), a.number(8, "eps"), a.number(9, "weightDecay"), step);
   return info.Env().Undefined();
 }
 
-Napi::Value Add(const Napi::CallbackInfo& info) {
-  Args a(info, "add", 4);
-  long n = a.size(3, "n");
-  lg::add(a.f32(0, "a", n), a.f32(1, "b", n), a.f32(2, "out", n), n);
-  return info.Env().Undefined();
-}
-
+Napi::Value Add(const Napi::CallbackInfo& info) { return Elementwise<lg::add>(info, "add", {"a", "b", "out"}); }
 Napi::Value AddInPlace(const Napi::CallbackInfo& info) {
-  Args a(info, "addInPlace", 3);
-  long n = a.size(2, "n");
-  lg::add_inplace(a.f32(0, "a", n), a.f32(1, "b", n), n);
-  return info.Env().Undefined();
+  return Elementwise<lg::add_inplace>(info, "addInPlace", {"a", "b"});
 }
 
 Napi::Value Scale(const Napi::CallbackInfo& info) {
@@ -417,7 +408,7 @@ Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::Ne
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   Args a(info, "setThreads", 1);
   long n = a.size(0, "n");
-  if (n < 1) a.fail("n (argument 1) must be at least 1");
+  if (n < 1) a.fail(a.what(0, "n") + " must be at least 1");
   lg::set_num_threads((int)n);
   return info.Env().Undefined();
 }
