@@ -204,6 +204,45 @@ def median(xs):
     return statistics.median(xs)
 
 
+def training_step(params, loss):
+    """run() for one step as our trainer takes it: loss() backward, global-norm clip at 1.0, AdamW (lr 1e-5,
+    betas (0.9, 0.999), eps 1e-8, no weight decay) over params."""
+    params = list(params)
+    opt = torch.optim.AdamW(params, lr=1e-5, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+
+    def run():
+        opt.zero_grad(set_to_none=False)
+        loss().backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+
+    return run
+
+
+def kv_sampling(new_cache, forward, prompts, new_tokens):
+    """run() for KV-cache sampling as `lambda-grpo bench sample` times it: a fresh cache, one prefill pass over
+    prompts [B, P], then new tokens one at a time (temperature 1, multinomial over the softmax).
+    forward(tokens [B,T], cache, pos) -> logits [B,T,V], writing the tokens' keys/values at pos.."""
+
+    def run():
+        cache = new_cache()
+        logits = forward(prompts, cache, 0)[:, -1]
+        pos = prompts.shape[1]
+        for i in range(new_tokens):
+            tok = torch.multinomial(logits.softmax(-1), 1)
+            if i + 1 < new_tokens:
+                logits = forward(tok, cache, pos)[:, -1]
+                pos += 1
+
+    return run
+
+
+def result(what, preset, times, tokens_per_run, **extra):
+    """One figure's JSON: the median and the tokens a second it gives, every time (ms), peak RSS, extras."""
+    return {"what": what, "preset": preset, "median_ms": median(times), "tokens_per_s": tokens_per_run / median(times) * 1e3,
+            "times_ms": times, **extra, "peak_rss_mb": peak_rss_mb()}
+
+
 # The ops whose self time is a matmul's (the forward's and the autograd backward's alike call these).
 MATMUL_OPS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::mv", "aten::addmv", "aten::dot"}
 
@@ -236,22 +275,15 @@ def bench_step(preset, batch, seq, steps, warmup, mm, profile=False):
     cfg = PRESETS[preset]
     torch.manual_seed(0)
     model = GPT2(**cfg, mm=mm)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-5, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
     tokens = torch.randint(0, cfg["vocab"], (batch, seq))
 
-    def run():
-        opt.zero_grad(set_to_none=False)
+    def loss():
         logits = model(tokens)
-        logprobs = logits[:, :-1].log_softmax(-1).gather(-1, tokens[:, 1:].unsqueeze(-1))
-        loss = -logprobs.mean()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        return -logits[:, :-1].log_softmax(-1).gather(-1, tokens[:, 1:].unsqueeze(-1)).mean()
 
-    times, prof = timed_runs(run, steps, warmup, profile)
-    return {"what": "step", "preset": preset, "median_ms": median(times), "tokens_per_s": batch * seq / median(times) * 1e3,
-            "times_ms": times, "params": sum(p.numel() for p in model.parameters()), "peak_rss_mb": peak_rss_mb(),
-            **({"profile": prof} if prof else {})}
+    times, prof = timed_runs(training_step(model.parameters(), loss), steps, warmup, profile)
+    return result("step", preset, times, batch * seq, params=sum(p.numel() for p in model.parameters()),
+                  **({"profile": prof} if prof else {}))
 
 
 @torch.no_grad()
@@ -263,21 +295,13 @@ def bench_sample(preset, batch, prompt, new_tokens, steps, warmup, mm):
     model = GPT2(**cfg, mm=mm).eval()
     C, NH = cfg["width"], cfg["heads"]
     prompts = torch.randint(0, cfg["vocab"], (batch, prompt))
+    tmax = prompt + new_tokens
 
-    def run():
-        tmax = prompt + new_tokens
-        cache = [(torch.zeros(batch, NH, tmax, C // NH), torch.zeros(batch, NH, tmax, C // NH)) for _ in model.blocks]
-        logits = model(prompts, cache, 0)[:, -1]
-        pos = prompt
-        for i in range(new_tokens):
-            tok = torch.multinomial(logits.softmax(-1), 1)
-            if i + 1 < new_tokens:
-                logits = model(tok, cache, pos)[:, -1]
-                pos += 1
+    def new_cache():
+        return [(torch.zeros(batch, NH, tmax, C // NH), torch.zeros(batch, NH, tmax, C // NH)) for _ in model.blocks]
 
-    times, _ = timed_runs(run, steps, warmup, False)
-    return {"what": "sample", "preset": preset, "median_ms": median(times),
-            "tokens_per_s": batch * new_tokens / median(times) * 1e3, "times_ms": times, "peak_rss_mb": peak_rss_mb()}
+    times, _ = timed_runs(kv_sampling(new_cache, model, prompts, new_tokens), steps, warmup, False)
+    return result("sample", preset, times, batch * new_tokens)
 
 
 def decoder_model(c, mm, lora_r, lora_alpha, lora_dropout, checkpoint_layers):
@@ -326,21 +350,15 @@ def bench_decoder_step(name, c, batch, seq, steps, warmup, mm, lora_r, lora_alph
                        profile=False):
     torch.manual_seed(0)
     model, trained = decoder_model(c, mm, lora_r, lora_alpha, lora_dropout, checkpoint_layers)
-    opt = torch.optim.AdamW(trained, lr=1e-5, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
     tokens = torch.randint(0, c.vocab_size, (batch, seq), generator=torch.Generator().manual_seed(1))
 
-    def run():
-        opt.zero_grad(set_to_none=False)
-        loss = -next_token_logprobs(model, tokens, head_chunk).mean()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trained, 1.0)
-        opt.step()
+    def loss():
+        return -next_token_logprobs(model, tokens, head_chunk).mean()
 
-    times, prof = timed_runs(run, steps, warmup, profile)
-    return {"what": "step", "preset": name, "median_ms": median(times), "tokens_per_s": batch * seq / median(times) * 1e3,
-            "times_ms": times, "params": sum(p.numel() for p in model.p.values()), "trained": sum(p.numel() for p in trained),
-            "lora": lora_r, "head_chunk": head_chunk, "checkpoint_layers": checkpoint_layers, "peak_rss_mb": peak_rss_mb(),
-            **({"profile": prof} if prof else {})}
+    times, prof = timed_runs(training_step(trained, loss), steps, warmup, profile)
+    return result("step", name, times, batch * seq, params=sum(p.numel() for p in model.p.values()),
+                  trained=sum(p.numel() for p in trained), lora=lora_r, head_chunk=head_chunk,
+                  checkpoint_layers=checkpoint_layers, **({"profile": prof} if prof else {}))
 
 
 @torch.no_grad()
@@ -352,20 +370,10 @@ def bench_decoder_sample(name, c, batch, prompt, new_tokens, steps, warmup, mm):
     for p in model.p.values():
         p.requires_grad_(False)
     prompts = torch.randint(0, c.vocab_size, (batch, prompt), generator=torch.Generator().manual_seed(1))
-
-    def run():
-        cache = model.new_cache(batch, prompt + new_tokens, torch.float32)
-        logits = model.forward(prompts, None, cache, 0)[:, -1]
-        pos = prompt
-        for i in range(new_tokens):
-            tok = torch.multinomial(logits.softmax(-1), 1)
-            if i + 1 < new_tokens:
-                logits = model.forward(tok, None, cache, pos)[:, -1]
-                pos += 1
-
+    run = kv_sampling(lambda: model.new_cache(batch, prompt + new_tokens, torch.float32),
+                      lambda tokens, cache, pos: model.forward(tokens, None, cache, pos), prompts, new_tokens)
     times, _ = timed_runs(run, steps, warmup, False)
-    return {"what": "sample", "preset": name, "median_ms": median(times),
-            "tokens_per_s": batch * new_tokens / median(times) * 1e3, "times_ms": times, "peak_rss_mb": peak_rss_mb()}
+    return result("sample", name, times, batch * new_tokens)
 
 
 def main():
