@@ -5,11 +5,8 @@
  * recomputed here by brute force; the page is loaded offline in Chromium and its curves and cells counted.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
-import type { Browser } from "playwright-core";
+import { test } from "node:test";
 import {
   PAPER_SUMMARY,
   RESULT_ROWS,
@@ -22,8 +19,9 @@ import {
 } from "../../src/reasoning/results.js";
 import { formatReasoningTable, reasoningReportHtml, ROW_LABELS } from "../../src/report/reasoning.js";
 import { Rng } from "../../src/util/rng.js";
-import { pearson } from "../../src/util/stats.js";
-import { launch, openPage, SCREENSHOTS, skip } from "../view/chromium.js";
+import { meanStd, pearson } from "../../src/util/stats.js";
+import { SCREENSHOTS, skip } from "../view/chromium.js";
+import { offlinePages } from "./helpers.js";
 
 const BENCHMARKS = ["chains", "long_chains", "large_numbers", "unseen_template", "mixed"];
 const STEPS = 40;
@@ -35,13 +33,8 @@ const PAIRS: [ResultRowName, ResultRowName][] = [
   ["grpo_beta0.04", "lambda_beta0.04"],
 ];
 
-function stat(runs: number[]): Stat {
-  const mean = runs.reduce((a, b) => a + b, 0) / runs.length;
-  const std = runs.length > 1 ? Math.sqrt(runs.reduce((a, b) => a + (b - mean) ** 2, 0) / (runs.length - 1)) : 0;
-  return { mean, std, runs };
-}
-
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const stat = (runs: number[]): Stat => ({ ...meanStd(runs), runs });
+const mean = (xs: number[]) => meanStd(xs).mean;
 
 function build(drop: ResultRowName[]): ReasoningResults {
   const rng = new Rng(3);
@@ -216,16 +209,7 @@ test("the overlap lines give non-flat share, first and last figures and correlat
   assert.match(section(36), /paper at group size 36: path depth mean ~3 -> ~11/);
 });
 
-let dir: string;
-let browser: Browser | undefined;
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "lgrpo-reasoningreport-"));
-  if (!skip) browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const open = offlinePages("lgrpo-reasoningreport-");
 
 /** Lines a pair's plot should draw: per algorithm each seed (when more than one) and the mean. */
 function pairLines(results: ReasoningResults, grpo: ResultRowName, lambda: ResultRowName): number {
@@ -237,11 +221,8 @@ function pairLines(results: ReasoningResults, grpo: ResultRowName, lambda: Resul
 
 for (const [label, results] of [["all five rows", FULL], ["a preset missing lambda-GRPO beta 0.04", PARTIAL]] as const) {
   test(`report.html loads offline and draws every curve and cell (${label})`, { skip }, async () => {
-    const file = join(dir, `report-${results === FULL ? "full" : "partial"}.html`);
-    writeFileSync(file, reasoningReportHtml(results));
-    const context = await browser!.newContext({ viewport: { width: 1150, height: 900 }, offline: true });
-    const { page, errors, requests } = await openPage(context);
-    await page.goto(`file://${file}`);
+    const name = `report-${results === FULL ? "full" : "partial"}.html`;
+    const { context, page, errors, requests } = await open(name, reasoningReportHtml(results), { width: 1150, height: 900 });
     await page.waitForSelector("#overlap-36-entropy canvas");
     const series = async (id: string) => Number(await page.locator(`#${id}`).getAttribute("data-series"));
     const expected: Record<string, number> = {

@@ -4,25 +4,22 @@
  * line per seed beside the means (offline, in Chromium).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
-import type { Browser } from "playwright-core";
+import { test } from "node:test";
 import { toyReportHtml } from "../../src/report/toy.js";
-import type { AlgorithmResult, ToyResults } from "../../src/rl/toy.js";
-import { launch, openPage, SCREENSHOTS, skip } from "../view/chromium.js";
+import { lastRate, type AlgorithmResult, type ToyResults } from "../../src/rl/toy.js";
+import { meanStd } from "../../src/util/stats.js";
+import { SCREENSHOTS, skip } from "../view/chromium.js";
+import { offlinePages } from "./helpers.js";
 
 const STEPS = 60;
 
 /** A result whose seeds follow `ends` (each seed's curve rises to its end value). */
 function algo(ends: number[]): AlgorithmResult {
   const curves = ends.map((end, seed) => Array.from({ length: STEPS }, (_, s) => end / (1 + Math.exp(-(s - 15 - 3 * seed) / 4))));
-  const runs = curves.map((c) => c.slice(-50).reduce((a, b) => a + b, 0) / 50);
-  const mean = runs.reduce((a, b) => a + b, 0) / runs.length;
-  const std = Math.sqrt(runs.reduce((a, b) => a + (b - mean) ** 2, 0) / (runs.length - 1));
+  const runs = curves.map((c) => lastRate(c, 50));
   const curve = curves[0].map((_, s) => curves.reduce((a, c) => a + c[s], 0) / curves.length);
-  return { mean, std, runs, seeds: ends.map((_, i) => i), curve, curves, steps_to_half: ends.map(() => null) };
+  return { ...meanStd(runs), runs, seeds: ends.map((_, i) => i), curve, curves, steps_to_half: ends.map(() => null) };
 }
 
 const RESULTS: ToyResults = {
@@ -43,16 +40,7 @@ const RESULTS: ToyResults = {
   ],
 };
 
-let dir: string;
-let browser: Browser | undefined;
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "lgrpo-toyreport-"));
-  if (!skip) browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const open = offlinePages("lgrpo-toyreport-");
 
 test("the toy report lists every seed's rate beside the mean", () => {
   const html = toyReportHtml(RESULTS);
@@ -63,11 +51,7 @@ test("the toy report lists every seed's rate beside the mean", () => {
 });
 
 test("the toy report draws one line per seed and the mean of each objective, offline", { skip }, async () => {
-  const file = join(dir, "report.html");
-  writeFileSync(file, toyReportHtml(RESULTS));
-  const context = await browser!.newContext({ viewport: { width: 1100, height: 900 }, offline: true });
-  const { page, errors } = await openPage(context);
-  await page.goto(`file://${file}`);
+  const { context, page, errors } = await open("report.html", toyReportHtml(RESULTS), { width: 1100, height: 900 });
   await page.waitForSelector("#plots figure canvas");
   const figures = page.locator("#plots figure");
   assert.equal(await figures.count(), 2);
