@@ -33,6 +33,13 @@ export function numberOption(name: string, v: string | undefined, fallback: numb
   return x;
 }
 
+/** --top-p: a probability mass in (0, 1] (1 keeps every token); `fallback` when it is not given. */
+export function topPOption(v: string | undefined, fallback: number): number {
+  const p = numberOption("top-p", v, fallback, 0, true);
+  if (p > 1) throw new UserError(`--top-p: expected a number in (0, 1], got '${v}'`);
+  return p;
+}
+
 /** One of `choices`; undefined when it is not given. */
 export function choiceOption<T extends string>(name: string, v: string | undefined, choices: readonly T[]): T | undefined {
   if (v === undefined) return undefined;

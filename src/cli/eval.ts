@@ -10,7 +10,7 @@ import { AUTHORS_SYSTEM_PROMPT, PLAIN_TEMPLATE, PROMPT_STYLES } from "../rl/env/
 import { evalContext, evaluate, readBenchmarks, resultsTable, type EvalSettings } from "../rl/eval.js";
 import type { Policy } from "../rl/policy.js";
 import { UserError } from "../util/errors.js";
-import { choiceOption, intOption, numberOption, parseCommand, requiredOption, usageError } from "./args.js";
+import { choiceOption, intOption, numberOption, parseCommand, requiredOption, topPOption, usageError } from "./args.js";
 
 /** Sampling defaults for K > 1: DeepSeek-R1's evaluation settings (temperature 0.6, top-p 0.95). */
 const SAMPLED_TEMPERATURE = 0.6;
@@ -105,7 +105,7 @@ export async function main(argv: string[]): Promise<void> {
     data,
     samples,
     temperature: numberOption("temperature", v.temperature, samples === 1 ? 0 : SAMPLED_TEMPERATURE, 0),
-    topP: numberOption("top-p", v["top-p"], samples === 1 ? 1 : SAMPLED_TOP_P, 0, true),
+    topP: topPOption(v["top-p"], samples === 1 ? 1 : SAMPLED_TOP_P),
     maxNewTokens: intOption("max-new-tokens", v["max-new-tokens"], 1024),
     batchSize: intOption("batch-size", v["batch-size"], 8),
     seed: intOption("seed", v.seed, 0, 0),
@@ -114,7 +114,6 @@ export async function main(argv: string[]): Promise<void> {
     systemPrompt: v["system-prompt"] ?? AUTHORS_SYSTEM_PROMPT,
     stopAtBoxed: !v["no-stop-at-boxed"],
   };
-  if (settings.topP > 1) throw new UserError(`--top-p: expected a number in (0, 1], got '${v["top-p"]}'`);
   const out = v.out ?? "runs/eval";
   if (v.overwrite) {
     await rm(join(out, "eval.json"), { force: true });

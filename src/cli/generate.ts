@@ -16,7 +16,7 @@ import { generationDefaults, loadChatTemplate, stopTokenIds, type ChatMessage } 
 import { loadTokenizer } from "../io/tokenizer.js";
 import { UserError } from "../util/errors.js";
 import { Rng } from "../util/rng.js";
-import { intOption, numberOption, parseCommand, requiredOption, usageError } from "./args.js";
+import { intOption, numberOption, parseCommand, requiredOption, topPOption, usageError } from "./args.js";
 
 const DEFAULT_MAX_NEW_TOKENS = 128;
 
@@ -67,9 +67,8 @@ export async function main(argv: string[]): Promise<void> {
   const rule: SamplingRule = {
     temperature: numberOption("temperature", values.temperature, defaults.temperature, 0),
     topK: intOption("top-k", values["top-k"], defaults.topK, 0),
-    topP: numberOption("top-p", values["top-p"], defaults.topP, 0, true),
+    topP: topPOption(values["top-p"], defaults.topP),
   };
-  if (rule.topP > 1) throw new UserError(`--top-p: expected a number in (0, 1], got '${values["top-p"]}'`);
   const seed = intOption("seed", values.seed, 0, 0);
 
   const tokenizerPath = join(dir, "tokenizer.json");
