@@ -13,7 +13,7 @@ import { buildPrefixTree, OverlapStats, type OverlapSummary } from "../prm/index
 import { analyzeReportHtml, SUMMARY_HEADERS, summaryCells, type AnalyzeSummary } from "../report/analyze.js";
 import { cannotWrite, UserError } from "../util/errors.js";
 import { evenlySpaced } from "../util/spread.js";
-import { parseCommand, usageError } from "./args.js";
+import { onePositional, parseCommand } from "./args.js";
 import { INPUT_OPTIONS, INPUT_USAGE, openInput, reportNotes } from "./input.js";
 
 const USAGE = `usage: lambda-grpo analyze <rollouts | -> [--json summary.json] [--report report.html] [options]
@@ -96,8 +96,7 @@ export async function main(argv: string[]): Promise<void> {
   );
   if (!parsed) return;
   const { values, positionals } = parsed;
-  if (positionals.length !== 1) throw usageError("analyze", `expected one input file, got ${positionals.length}`);
-  const path = positionals[0];
+  const path = onePositional("analyze", positionals, "input file");
   await prepareOutputs({
     ...rolloutSourceFiles(path, values.tokenizer),
     outputs: [{ option: "--json", path: values.json }, { option: "--report", path: values.report }],

@@ -59,6 +59,12 @@ export function portOption(v: string | undefined, fallback: number): number {
   return Number(v);
 }
 
+/** The one positional argument of a command that takes exactly one (`what`: what it is, for the error). */
+export function onePositional(command: string, positionals: string[], what: string): string {
+  if (positionals.length !== 1) throw usageError(command, `expected one ${what}, got ${positionals.length}`);
+  return positionals[0];
+}
+
 /** A required option's value. */
 export function requiredOption(command: string, name: string, v: string | undefined): string {
   if (v === undefined) throw usageError(command, `--${name} is required`);

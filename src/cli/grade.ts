@@ -11,7 +11,7 @@ import { readJsonl } from "../io/jsonl.js";
 import { createProgress } from "../io/progress.js";
 import { DEFAULT_TIME_LIMIT_MS, FALLBACKS, grade, type Fallback } from "../math/index.js";
 import { inputError, UserError } from "../util/errors.js";
-import { intOption, parseCommand, requiredOption, usageError } from "./args.js";
+import { intOption, onePositional, parseCommand, requiredOption } from "./args.js";
 
 const USAGE = `usage: lambda-grpo grade <in.jsonl | -> --out <out.jsonl | -> [options]
 
@@ -70,8 +70,7 @@ export async function main(argv: string[]): Promise<void> {
   );
   if (!parsed) return;
   const { values, positionals } = parsed;
-  if (positionals.length !== 1) throw usageError("grade", `expected one input file, got ${positionals.length}`);
-  const path = positionals[0];
+  const path = onePositional("grade", positionals, "input file");
   const outPath = requiredOption("grade", "out", values.out);
   const fallbacks = fallbacksOption(values.fallbacks);
   const timeLimitMs = intOption("time-limit", values["time-limit"], DEFAULT_TIME_LIMIT_MS);

@@ -19,7 +19,7 @@ import { rewardStatsOfGroups } from "../io/rollouts.js";
 import { DEFAULT_FIELDS, parseFields, PER_TOKEN_FIELDS, writePerTokenGroup } from "../io/perToken.js";
 import { buildPrefixTree, DEFAULT_EPS, groupAdvantages, REWARD_SCALINGS, type AdvantageOptions } from "../prm/index.js";
 import { inputError, UserError } from "../util/errors.js";
-import { choiceOption, numberOption, parseCommand, requiredOption, usageError } from "./args.js";
+import { choiceOption, numberOption, onePositional, parseCommand, requiredOption } from "./args.js";
 import { INPUT_OPTIONS, INPUT_USAGE, openInput, reportNotes } from "./input.js";
 
 const USAGE = `usage: lambda-grpo prm <rollouts | -> --out <per-token.jsonl | -> [options]
@@ -61,13 +61,12 @@ export async function main(argv: string[]): Promise<void> {
   );
   if (!parsed) return;
   const { values, positionals } = parsed;
-  if (positionals.length !== 1) throw usageError("prm", `expected one input file, got ${positionals.length}`);
+  const path = onePositional("prm", positionals, "input file");
   const outPath = requiredOption("prm", "out", values.out);
   const scale = choiceOption("scale", values.scale, REWARD_SCALINGS) ?? "group";
   const eps = numberOption("eps", values.eps, DEFAULT_EPS, 0);
   const quiet = values.quiet ?? false;
   const fields = values.fields === undefined ? DEFAULT_FIELDS : parseFields(values.fields);
-  const path = positionals[0];
   if (scale === "batch" && path === "-") {
     throw new UserError("--scale batch reads the input twice (per-step reward std first), so it needs a file, not stdin");
   }

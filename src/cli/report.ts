@@ -4,7 +4,7 @@
  */
 import { prepareOutputs, rolloutSourceFiles } from "../io/outputs.js";
 import { DEFAULT_REPORT_BYTES, DEFAULT_REPORT_STEPS, writeReport } from "../view/report.js";
-import { intOption, lossTypeOption, numberOption, parseCommand, requiredOption, usageError } from "./args.js";
+import { intOption, lossTypeOption, numberOption, onePositional, parseCommand, requiredOption } from "./args.js";
 import { INPUT_OPTIONS, viewerInput } from "./input.js";
 
 const USAGE = `usage: lambda-grpo report <run dir | rollouts.jsonl | another trainer's log> --out <report.html> [options]
@@ -37,13 +37,13 @@ export async function main(argv: string[]): Promise<void> {
   );
   if (!parsed) return;
   const { values, positionals } = parsed;
-  if (positionals.length !== 1) throw usageError("report", `expected one run directory or rollouts file, got ${positionals.length}`);
+  const source = onePositional("report", positionals, "run directory or rollouts file");
   const out = requiredOption("report", "out", values.out);
-  await prepareOutputs({ ...rolloutSourceFiles(positionals[0], values.tokenizer), outputs: [{ option: "--out", path: out }] });
+  await prepareOutputs({ ...rolloutSourceFiles(source, values.tokenizer), outputs: [{ option: "--out", path: out }] });
   const steps = intOption("steps", values.steps, DEFAULT_REPORT_STEPS);
   const maxBytes = numberOption("max-mb", values["max-mb"], DEFAULT_REPORT_BYTES / 2 ** 20, 0, true) * 2 ** 20;
   const lossType = lossTypeOption(values["loss-type"]);
-  const input = await viewerInput("report", positionals[0], values);
+  const input = await viewerInput("report", source, values);
   let r;
   try {
     r = await writeReport(input.path, out, { steps, maxBytes, tokenizer: values.tokenizer, lossType });

@@ -14,7 +14,7 @@ import { loadSftConfig, resolveSftConfig, type SftConfig } from "../sft/config.j
 import { loadChatTokenizer, loadExamples } from "../sft/data.js";
 import { sft, sftSteps, type SftMetrics } from "../sft/trainer.js";
 import { UserError } from "../util/errors.js";
-import { intOption, parseCommand, RUN_OPTIONS, usageError } from "./args.js";
+import { intOption, onePositional, parseCommand, RUN_OPTIONS } from "./args.js";
 import { atConfigLine } from "./config-line.js";
 import { RunProgress } from "./run-progress.js";
 
@@ -36,9 +36,8 @@ export async function main(argv: string[]): Promise<void> {
   const parsed = parseCommand(argv, { ...RUN_OPTIONS, "max-steps": { type: "string" } }, USAGE);
   if (!parsed) return;
   const { values, positionals } = parsed;
-  if (positionals.length !== 1) throw usageError("sft", `expected one config file, got ${positionals.length}`);
+  const source = onePositional("sft", positionals, "config file");
   const quiet = values.quiet ?? false;
-  const source = positionals[0];
   let config = await loadSftConfig(source);
   const overrides: Record<string, unknown> = {};
   if (values["output-dir"] !== undefined) overrides.output_dir = values["output-dir"];

@@ -6,7 +6,7 @@
 import { LOSS_TYPES } from "../prm/index.js";
 import { startViewer } from "../view/server.js";
 import { isSweep } from "../view/sweep.js";
-import { lossTypeOption, parseCommand, portOption, usageError } from "./args.js";
+import { lossTypeOption, onePositional, parseCommand, portOption } from "./args.js";
 import { INPUT_OPTIONS, viewerInput } from "./input.js";
 
 /** Default port: fixed so a bookmarked address keeps working between runs; --port 0 takes any free one. */
@@ -43,9 +43,9 @@ export async function main(argv: string[]): Promise<void> {
   );
   if (!parsed) return;
   const { values, positionals } = parsed;
-  if (positionals.length !== 1) throw usageError("view", `expected one run directory or rollouts file, got ${positionals.length}`);
+  const source = onePositional("view", positionals, "run directory or rollouts file");
   // A sweep folder is the viewer's own (it overlays the runs' curves); anything else may be another trainer's log.
-  const input = (await isSweep(positionals[0])) ? { path: positionals[0], cleanup: () => {} } : await viewerInput("view", positionals[0], values);
+  const input = (await isSweep(source)) ? { path: source, cleanup: () => {} } : await viewerInput("view", source, values);
   const viewer = await startViewer({
     path: input.path,
     host: values.host,
