@@ -36,13 +36,18 @@
  *
  * `--rows lora` (or any comma-separated list of ROW_GROUPS) runs those rows alone, each still beside
  * PyTorch's in the same run; each row is printed to stderr as soon as both sides have run.
+ *
+ * `--rounds N` measures each row N times, the two sides alternating (ours first in odd rounds, PyTorch first
+ * in even ones), because this shared machine's speed drifts by more than the targets' margins between one
+ * minute and the next. A row then shows each side's median round and the ratio of those, and the range of
+ * the N rounds' own ratios beside it (`spread`).
  */
 import { spawnSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { FAMILY_PRESETS } from "../src/engine/families/config.js";
-import { benchGemm, cpuFlags, GEMM_SHAPES, openblasCoreType, torchChildEnv } from "./gemm.js";
+import { benchGemm, cpuFlags, GEMM_SHAPES, openblasCoreType, torchChildEnv, type GemmBenchRow } from "./gemm.js";
 
 const fromSources = import.meta.url.endsWith(".ts");
 const MAIN = fileURLToPath(new URL(fromSources ? "../src/cli/main.ts" : "../src/cli/main.js", import.meta.url));
@@ -59,6 +64,8 @@ options:
   --rows <list>         all (default), or a comma-separated list of the rows to run: gemm, toy-step,
                         small-step, toy-sample, small-sample, qwen2-step, qwen2-sample, lora (each beside
                         PyTorch's, as in the whole table); e.g. --rows lora
+  --rounds <n>          measure each row n times (odd), the sides alternating; a row shows each side's median
+                        round and the range of the rounds' ratios (default 1)
   --torch-threads <n>   PyTorch's thread count (default: every core)
   --torch-matmul <m>    PyTorch's float32 matmuls: auto (torch's own path when its BLAS is OpenBLAS, MKL
                         or BLIS, else oneDNN when this torch has it), onednn, or blas (torch.mm/addmm,
@@ -135,6 +142,8 @@ export interface Row {
   torch: number | null;
   /** ours / PyTorch */
   ratio: number | null;
+  /** with --rounds > 1: the smallest and largest of the rounds' own ratios */
+  spread?: [number, number];
   /** "<= 0.33x", ">= 1.5x", or an absolute bound on ours ("ours <= 16384") */
   target: string;
   pass: boolean | null;
@@ -205,10 +214,27 @@ export function describeBlas(b: TorchBlas): string {
  * A row: ratio ours/PyTorch against `target` (at most, for times and memory; at least, for rates).
  * `noRatio`: PyTorch's figure is shown, but no ratio or verdict (it runs on the reference BLAS).
  */
-function row(figure: string, unit: string, o: number | null, t: number | null, bound: number, atMost: boolean, noRatio = false): Row {
+function row(figure: string, unit: string, o: number | null, t: number | null, bound: number, atMost: boolean, noRatio = false, spread?: [number, number]): Row {
   const ratio = !noRatio && o !== null && t !== null && t > 0 ? o / t : null;
   const target = `${atMost ? "<=" : ">="} ${bound === 1 / 3 ? "1/3" : bound === 1 / 2 ? "1/2" : `${bound}x`}`;
-  return { figure, unit, ours: o, torch: t, ratio, target, pass: ratio === null ? null : atMost ? ratio <= bound : ratio >= bound };
+  const r: Row = { figure, unit, ours: o, torch: t, ratio, target, pass: ratio === null ? null : atMost ? ratio <= bound : ratio >= bound };
+  if (ratio !== null && spread !== undefined) r.spread = spread;
+  return r;
+}
+
+/**
+ * Rounds of one workload on both sides -> each side's median round (by its figure; the lower middle of an
+ * even count) and the range of the rounds' own ratios. Rounds where a side failed are left out of the range.
+ */
+export function combineRounds<T>(rounds: { ours: T | null; torch: T | null }[], figure: (r: T) => number): { ours: T | null; torch: T | null; spread?: [number, number] } {
+  const medianOf = (xs: T[]): T | null => (xs.length === 0 ? null : [...xs].sort((a, b) => figure(a) - figure(b))[(xs.length - 1) >> 1]);
+  const ratios = rounds.flatMap((r) => (r.ours !== null && r.torch !== null && figure(r.torch) > 0 ? [figure(r.ours) / figure(r.torch)] : []));
+  const out: { ours: T | null; torch: T | null; spread?: [number, number] } = {
+    ours: medianOf(rounds.flatMap((r) => (r.ours === null ? [] : [r.ours]))),
+    torch: medianOf(rounds.flatMap((r) => (r.torch === null ? [] : [r.torch]))),
+  };
+  if (rounds.length > 1 && ratios.length > 0) out.spread = [Math.min(...ratios), Math.max(...ratios)];
+  return out;
 }
 
 /** A row judged on ours alone (an absolute bound); PyTorch's figure beside it, and the ratio unless noRatio. */
@@ -245,7 +271,7 @@ export function formatTable(rows: Row[]): string {
     `${r.figure} (${r.unit})`,
     fmt(r.ours),
     fmt(r.torch),
-    r.ratio === null ? "-" : `${r.ratio.toFixed(2)}x`,
+    r.ratio === null ? "-" : `${r.ratio.toFixed(2)}x${r.spread ? ` (${r.spread[0].toFixed(2)}-${r.spread[1].toFixed(2)})` : ""}`,
     r.target,
     r.pass === null ? "-" : r.pass ? "pass" : "FAIL",
   ]);
@@ -262,6 +288,7 @@ async function main(): Promise<void> {
       "torch-threads": { type: "string" },
       "torch-matmul": { type: "string", default: "auto" },
       rows: { type: "string", default: "all" },
+      rounds: { type: "string", default: "1" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -274,6 +301,9 @@ async function main(): Promise<void> {
   const selected = parseRows(values.rows!);
   const smoke = values.smoke;
   const quick = values.quick || smoke;
+  const rounds = Number(values.rounds);
+  // odd, so that each side's median is one of its rounds
+  if (!(Number.isInteger(rounds) && rounds >= 1 && rounds % 2 === 1)) throw new Error(`--rounds: expected an odd positive integer, got '${values.rounds}'\n\n${USAGE}`);
   const torchThreads = values["torch-threads"] === undefined ? null : Number(values["torch-threads"]);
   if (torchThreads !== null && !(Number.isInteger(torchThreads) && torchThreads >= 1)) {
     throw new Error(`--torch-threads: expected a positive integer, got '${values["torch-threads"]}'\n\n${USAGE}`);
@@ -341,23 +371,25 @@ async function main(): Promise<void> {
   const noRatio = referenceBlas || weakCore;
   const add = (r: Row): void => {
     rows.push(r);
-    log(`  ${r.figure} (${r.unit}): ours ${fmt(r.ours)}, PyTorch ${fmt(r.torch)}${r.ratio === null ? "" : `, ${r.ratio.toFixed(2)}x (target ${r.target})`}`);
+    const spread = r.spread ? `, rounds ${r.spread[0].toFixed(2)}-${r.spread[1].toFixed(2)}x` : "";
+    log(`  ${r.figure} (${r.unit}): ours ${fmt(r.ours)}, PyTorch ${fmt(r.torch)}${r.ratio === null ? "" : `, ${r.ratio.toFixed(2)}x (target ${r.target}${spread})`}`);
   };
   const sampleLabel = (x: Workload): string => `${x.preset} sampling, B${x.args.batch}, ${x.args["new-tokens"]} new tokens`;
-  const figures: Record<Exclude<RowGroup, "gemm">, (o: RunResult | null, t: RunResult | null) => void> = {
-    "toy-step": (o, t) => add(row("toy step, B16 T16", "ms", o?.median_ms ?? null, t?.median_ms ?? null, 1 / 3, true, noRatio)),
-    "small-step": (o, t) => {
-      add(row(`${small} step, B16 T16`, "ms", o?.median_ms ?? null, t?.median_ms ?? null, 1 / 2, true, noRatio));
+  // sp: with --rounds, the range of the rounds' ratios of the row's main figure (time or tokens/s)
+  const figures: Record<Exclude<RowGroup, "gemm">, (o: RunResult | null, t: RunResult | null, sp?: [number, number]) => void> = {
+    "toy-step": (o, t, sp) => add(row("toy step, B16 T16", "ms", o?.median_ms ?? null, t?.median_ms ?? null, 1 / 3, true, noRatio, sp)),
+    "small-step": (o, t, sp) => {
+      add(row(`${small} step, B16 T16`, "ms", o?.median_ms ?? null, t?.median_ms ?? null, 1 / 2, true, noRatio, sp));
       add(row(`${small} step peak RSS`, "MB", o?.peak_rss_mb ?? null, t?.peak_rss_mb ?? null, 1, true, noRatio));
     },
-    "toy-sample": (o, t) => add(row(sampleLabel(w["toy-sample"]), "tokens/s", o?.tokens_per_s ?? null, t?.tokens_per_s ?? null, 1.5, false, noRatio)),
-    "small-sample": (o, t) => add(row(sampleLabel(w["small-sample"]), "tokens/s", o?.tokens_per_s ?? null, t?.tokens_per_s ?? null, 1.5, false, noRatio)),
-    "qwen2-step": (o, t) => {
+    "toy-sample": (o, t, sp) => add(row(sampleLabel(w["toy-sample"]), "tokens/s", o?.tokens_per_s ?? null, t?.tokens_per_s ?? null, 1.5, false, noRatio, sp)),
+    "small-sample": (o, t, sp) => add(row(sampleLabel(w["small-sample"]), "tokens/s", o?.tokens_per_s ?? null, t?.tokens_per_s ?? null, 1.5, false, noRatio, sp)),
+    "qwen2-step": (o, t, sp) => {
       const a = w["qwen2-step"].args;
-      add(row(`${qwen2} step, B${a.batch} T${a.seq}`, "ms", o?.median_ms ?? null, t?.median_ms ?? null, 1 / 2, true, noRatio));
+      add(row(`${qwen2} step, B${a.batch} T${a.seq}`, "ms", o?.median_ms ?? null, t?.median_ms ?? null, 1 / 2, true, noRatio, sp));
       add(row(`${qwen2} step peak RSS`, "MB", o?.peak_rss_mb ?? null, t?.peak_rss_mb ?? null, 1, true, noRatio));
     },
-    "qwen2-sample": (o, t) => add(row(sampleLabel(w["qwen2-sample"]), "tokens/s", o?.tokens_per_s ?? null, t?.tokens_per_s ?? null, 2, false, noRatio)),
+    "qwen2-sample": (o, t, sp) => add(row(sampleLabel(w["qwen2-sample"]), "tokens/s", o?.tokens_per_s ?? null, t?.tokens_per_s ?? null, 2, false, noRatio, sp)),
     lora: (o, t) => {
       const a = w.lora.args;
       const label = `${r1} LoRA r${a.lora} step, ${a.batch}x${a.seq}`;
@@ -371,19 +403,34 @@ async function main(): Promise<void> {
   let gemm: Awaited<ReturnType<typeof benchGemm>> | null = null;
   if (selected.has("gemm")) {
     log("GEMM ...");
-    gemm = await benchGemm({ reps: smoke ? 1 : quick ? 5 : 15, withTs: false, shapes: GEMM_SHAPES.slice(0, 2) });
-    gemm.rows.forEach((g, i) => {
-      const best = g.torchMm === null && g.torchOnednn === null ? null : Math.max(g.torchMm ?? 0, g.torchOnednn ?? 0);
-      add(row(`GEMM ${["768x768x768", "64x768x3072"][i]}`, "GFLOP/s", g.native, best, 0.9, false, noRatio));
+    // each round is benchGemm's ours, PyTorch, ours again
+    const each: Awaited<ReturnType<typeof benchGemm>>[] = [];
+    for (let r = 0; r < rounds; r++) each.push(await benchGemm({ reps: smoke ? 1 : quick ? 5 : 15, withTs: false, shapes: GEMM_SHAPES.slice(0, 2) }));
+    gemm = each[0];
+    const bestTorch = (g: GemmBenchRow): number | null => (g.torchMm === null && g.torchOnednn === null ? null : Math.max(g.torchMm ?? 0, g.torchOnednn ?? 0));
+    each[0].rows.forEach((_, i) => {
+      const c = combineRounds(each.map((e) => ({ ours: e.rows[i].native, torch: bestTorch(e.rows[i]) })), (x) => x);
+      add(row(`GEMM ${["768x768x768", "64x768x3072"][i]}`, "GFLOP/s", c.ours, c.torch, 0.9, false, noRatio, c.spread));
     });
   }
   for (const [name, x] of Object.entries(w) as [Exclude<RowGroup, "gemm">, Workload][]) {
     if (!selected.has(name)) continue;
     log(`${name}: ${x.what} ${x.preset} ${flags(x.args).join(" ")} ${(x.oursSwitches ?? []).join(" ")}...`);
-    const o = attempt(`ours, ${name}`, () => ours(x));
-    const t = noTorch ? null : attempt(`PyTorch, ${name}`, () => pytorch(x, torchThreads, values["torch-matmul"]!));
+    const each: { ours: RunResult | null; torch: RunResult | null }[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const runOurs = (): RunResult | null => attempt(`ours, ${name}`, () => ours(x));
+      const runTorch = (): RunResult | null => (noTorch ? null : attempt(`PyTorch, ${name}`, () => pytorch(x, torchThreads, values["torch-matmul"]!)));
+      if (r % 2 === 0) {
+        const o = runOurs();
+        each.push({ ours: o, torch: runTorch() });
+      } else {
+        const t = runTorch();
+        each.push({ ours: runOurs(), torch: t });
+      }
+    }
+    const { ours: o, torch: t, spread } = combineRounds(each, (r) => (x.what === "step" ? r.median_ms : r.tokens_per_s));
     results[name] = { ours: o, torch: t };
-    figures[name](o, t);
+    figures[name](o, t, spread);
   }
 
   const first = Object.values(results).find((r) => r?.ours || r?.torch);
@@ -404,7 +451,7 @@ async function main(): Promise<void> {
     mem ? `ours, LoRA step memory (MiB): ${Object.entries(mem).map(([k, v]) => `${k.replace(/_mb$/, "")} ${v}`).join(", ")}` : null,
     matmulNote(qwen2, results["qwen2-step"]),
     ...unavailable.map((u) => `not measured: ${u}`),
-    `${smoke ? "--smoke: tiny sizes, figures meaningless; " : quick ? "--quick: fewer repetitions; " : ""}rows ${[...selected].join(", ")}; load average at the end ${loadavg().map((x) => x.toFixed(1)).join(" ")}; ${seconds.toFixed(0)} s in all`,
+    `${smoke ? "--smoke: tiny sizes, figures meaningless; " : quick ? "--quick: fewer repetitions; " : ""}rows ${[...selected].join(", ")}; ${rounds > 1 ? `${rounds} rounds a row, the sides alternating (each side's median round; in brackets the range of the rounds' ratios); ` : ""}load average at the end ${loadavg().map((x) => x.toFixed(1)).join(" ")}; ${seconds.toFixed(0)} s in all`,
   ].filter((n): n is string => n !== null);
   if (values.json) {
     console.log(JSON.stringify({ rows, notes, gemm, results, blas }, null, 2));

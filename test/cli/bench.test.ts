@@ -3,7 +3,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseRows, ROW_GROUPS } from "../../bench/engine.js";
+import { combineRounds, formatTable, parseRows, ROW_GROUPS } from "../../bench/engine.js";
 import { openblasCoreType } from "../../bench/gemm.js";
 import { matmulTotals, profiled, type KernelProfile } from "../../src/engine/kernels/profile.js";
 import { tsKernels } from "../../src/engine/kernels/index.js";
@@ -45,6 +45,23 @@ test("bench:engine --rows: all, one, several; an unknown row is a one-line error
   assert.deepEqual([...parseRows("gemm, lora")].sort(), ["gemm", "lora"]);
   assert.throws(() => parseRows("lora,lroa"), /--rows: unknown row 'lroa'/);
   assert.throws(() => parseRows(","), /--rows: no row named/);
+});
+
+test("bench:engine --rounds: each side's median round, the range of the rounds' own ratios, failed rounds left out", () => {
+  const ms = (median_ms: number): { median_ms: number } => ({ median_ms });
+  const c = combineRounds([{ ours: ms(10), torch: ms(40) }, { ours: ms(30), torch: ms(50) }, { ours: ms(20), torch: ms(30) }], (r) => r.median_ms);
+  assert.equal(c.ours?.median_ms, 20);
+  assert.equal(c.torch?.median_ms, 40);
+  assert.deepEqual(c.spread, [10 / 40, 20 / 30]);
+  // a side that failed in a round: its median is over the other rounds, and that round has no ratio
+  const f = combineRounds([{ ours: ms(10), torch: null }, { ours: ms(30), torch: ms(60) }, { ours: ms(20), torch: ms(50) }], (r) => r.median_ms);
+  assert.equal(f.ours?.median_ms, 20);
+  assert.equal(f.torch?.median_ms, 50);
+  assert.deepEqual(f.spread, [20 / 50, 30 / 60]);
+  // one round: no range
+  assert.equal(combineRounds([{ ours: ms(1), torch: ms(2) }], (r) => r.median_ms).spread, undefined);
+  const table = formatTable([{ figure: "toy step", unit: "ms", ours: 20, torch: 40, ratio: 0.5, spread: [0.25, 0.67], target: "<= 1/3", pass: false }]);
+  assert.match(table, /0\.50x \(0\.25-0\.67\)/);
 });
 
 test("PyTorch's OpenBLAS kernels from the CPU's flags: SkylakeX with AVX-512, Haswell with AVX2 + FMA, else OpenBLAS's choice", () => {
