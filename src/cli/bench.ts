@@ -98,6 +98,8 @@ export interface ProfileSummary {
   kernels_ms: number;
   /** kernel -> ms and calls per run, slowest first */
   by_kernel: Record<string, { ms: number; calls: number }>;
+  /** matmul shape (profile.ts matmulShape: "NT 512x4864x896") -> ms and calls per run and its rate, slowest first */
+  by_matmul_shape: Record<string, { ms: number; calls: number; gflop_per_s: number }>;
 }
 
 function summarize(profile: KernelProfile, runs: number): ProfileSummary {
@@ -106,9 +108,12 @@ function summarize(profile: KernelProfile, runs: number): ProfileSummary {
   for (const e of profile.values()) total += e.ms;
   const byKernel: ProfileSummary["by_kernel"] = {};
   for (const [name, e] of [...profile].sort((a, b) => b[1].ms - a[1].ms)) byKernel[name] = { ms: round(e.ms / runs, 1), calls: Math.round(e.calls / runs) };
+  const shapes = [...profile.values()].flatMap((e) => [...(e.shapes ?? [])]).sort((a, b) => b[1].ms - a[1].ms);
+  const byShape: ProfileSummary["by_matmul_shape"] = {};
+  for (const [shape, e] of shapes) byShape[shape] = { ms: round(e.ms / runs, 1), calls: Math.round(e.calls / runs), gflop_per_s: e.ms > 0 ? round(e.flops / e.ms / 1e6, 1) : 0 };
   return {
     matmul_ms: round(mm.ms / runs, 1), matmul_gflop_per_s: mm.ms > 0 ? round(mm.flops / mm.ms / 1e6, 1) : 0,
-    kernels_ms: round(total / runs, 1), by_kernel: byKernel,
+    kernels_ms: round(total / runs, 1), by_kernel: byKernel, by_matmul_shape: byShape,
   };
 }
 
@@ -380,8 +385,12 @@ export async function main(argv: string[]): Promise<void> {
     console.log(
       `  kernels per run: ${prof.kernels_ms} ms of ${result.median_ms} (median); matmuls ${prof.matmul_ms} ms at ${prof.matmul_gflop_per_s} GFLOP/s`,
     );
-    const width = Math.max(...Object.keys(prof.by_kernel).map((k) => k.length));
+    const width = Math.max(...[...Object.keys(prof.by_kernel), ...Object.keys(prof.by_matmul_shape)].map((k) => k.length));
     for (const [name, e] of Object.entries(prof.by_kernel)) console.log(`    ${name.padEnd(width)} ${String(e.ms).padStart(10)} ms ${String(e.calls).padStart(7)} calls`);
+    console.log("  matmuls by shape (op(A) op(B), N plain / T transposed; M x N x K, the batch first when batched):");
+    for (const [shape, e] of Object.entries(prof.by_matmul_shape)) {
+      console.log(`    ${shape.padEnd(width)} ${String(e.ms).padStart(10)} ms ${String(e.calls).padStart(7)} calls ${String(e.gflop_per_s).padStart(8)} GFLOP/s`);
+    }
   }
 }
 

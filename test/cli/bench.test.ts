@@ -73,7 +73,7 @@ test("PyTorch's OpenBLAS kernels from the CPU's flags: SkylakeX with AVX-512, Ha
   assert.equal(openblasCoreType(new Set()), null);
 });
 
-test("kernel profile: each call timed and counted, matmul FLOPs 2MNK (batched: times the batch), results unchanged", () => {
+test("kernel profile: each call timed and counted, matmul FLOPs 2MNK (batched: times the batch) also by shape, results unchanged", () => {
   const profile: KernelProfile = new Map();
   const k = profiled(tsKernels, profile);
   const [M, N, K] = [3, 5, 7];
@@ -94,8 +94,18 @@ test("kernel profile: each call timed and counted, matmul FLOPs 2MNK (batched: t
   assert.equal(profile.get("gemmBatched")!.flops, 2 * 2 * M * N * 1);
   assert.equal(profile.get("scale")!.flops, 0);
   for (const e of profile.values()) assert.ok(e.ms >= 0);
+  // by shape: op(A) op(B) M x N x K (the batch first); the other kernels have none
+  k.gemm(true, false, K, N, M, 1, A, B, 0, new Float32Array(K * N));
+  const shapes = profile.get("gemm")!.shapes!;
+  assert.deepEqual([...shapes.keys()], [`NN ${M}x${N}x${K}`, `TN ${K}x${N}x${M}`]);
+  assert.equal(shapes.get(`NN ${M}x${N}x${K}`)!.calls, 2);
+  assert.equal(shapes.get(`NN ${M}x${N}x${K}`)!.flops, 2 * 2 * M * N * K);
+  assert.equal(shapes.get(`TN ${K}x${N}x${M}`)!.calls, 1);
+  assert.ok(Math.abs(shapes.get(`NN ${M}x${N}x${K}`)!.ms + shapes.get(`TN ${K}x${N}x${M}`)!.ms - profile.get("gemm")!.ms) < 1e-9);
+  assert.deepEqual([...profile.get("gemmBatched")!.shapes!.keys()], [`NN 2x ${M}x${N}x1`]);
+  assert.equal(profile.get("scale")!.shapes, undefined);
   const totals = matmulTotals(profile);
-  assert.equal(totals.flops, 2 * 2 * M * N * K + 2 * 2 * M * N);
+  assert.equal(totals.flops, 3 * 2 * M * N * K + 2 * 2 * M * N);
   assert.equal(totals.ms, profile.get("gemm")!.ms + profile.get("gemmBatched")!.ms);
 });
 
@@ -107,4 +117,9 @@ test("bench step --profile: the matmuls' time is part of the kernels', the kerne
   assert.ok(p.matmul_ms > 0 && p.matmul_ms <= p.kernels_ms + 0.1, JSON.stringify(p));
   assert.ok(p.kernels_ms <= Math.max(...out.times_ms) + 0.1, `${p.kernels_ms} vs ${out.times_ms}`);
   assert.ok(p.by_kernel.gemm.calls > 0 && p.matmul_gflop_per_s > 0);
+  // the shapes' calls add up to the matmul kernels' calls, their times (rounded to 0.1 ms) to the matmuls'
+  const shapes = Object.values(p.by_matmul_shape) as { ms: number; calls: number; gflop_per_s: number }[];
+  assert.equal(shapes.reduce((n, e) => n + e.calls, 0), p.by_kernel.gemm.calls + (p.by_kernel.gemmBatched?.calls ?? 0));
+  assert.ok(Math.abs(shapes.reduce((n, e) => n + e.ms, 0) - p.matmul_ms) <= 0.06 * (shapes.length + 1), JSON.stringify(p.by_matmul_shape));
+  assert.ok(shapes.every((e) => e.gflop_per_s >= 0));
 });

@@ -13,12 +13,25 @@ export interface KernelTime {
   calls: number;
   /** floating-point operations, for the matmul kernels (0 for the others) */
   flops: number;
+  /** the matmul kernels: the same figures for each shape (matmulShape's names) */
+  shapes?: Map<string, KernelTime>;
 }
 
 export type KernelProfile = Map<string, KernelTime>;
 
 /** The kernels whose FLOPs are counted: the matmuls. */
 export const MATMUL_KERNELS: readonly string[] = ["gemm", "gemmBatched"];
+
+/**
+ * A matmul call's shape: op(A) op(B) (N plain, T transposed) and M x N x K, with the batch first for
+ * gemmBatched ("NT 512x4864x896", "NN 56x 128x64x128"); null for the other kernels.
+ */
+export function matmulShape(name: string, args: unknown[]): string | null {
+  const t = (x: unknown): string => (x ? "T" : "N");
+  if (name === "gemm") return `${t(args[0])}${t(args[1])} ${args[2] as number}x${args[3] as number}x${args[4] as number}`;
+  if (name === "gemmBatched") return `${t(args[0])}${t(args[1])} ${args[2] as number}x ${args[3] as number}x${args[4] as number}x${args[5] as number}`;
+  return null;
+}
 
 function flopsOf(name: string, args: unknown[]): number {
   if (name === "gemm") return 2 * (args[2] as number) * (args[3] as number) * (args[4] as number);
@@ -33,13 +46,22 @@ export function profiled(k: Kernels, profile: KernelProfile): Kernels {
     try {
       return fn(...args);
     } finally {
-      let e = profile.get(name);
-      if (e === undefined) profile.set(name, (e = { ms: 0, calls: 0, flops: 0 }));
-      e.ms += performance.now() - t0;
-      e.calls++;
-      e.flops += flopsOf(name, args);
+      const ms = performance.now() - t0;
+      const flops = flopsOf(name, args);
+      const e = tally(profile, name, ms, flops);
+      const shape = matmulShape(name, args);
+      if (shape !== null) tally((e.shapes ??= new Map()), shape, ms, flops);
     }
   });
+}
+
+function tally(into: Map<string, KernelTime>, key: string, ms: number, flops: number): KernelTime {
+  let e = into.get(key);
+  if (e === undefined) into.set(key, (e = { ms: 0, calls: 0, flops: 0 }));
+  e.ms += ms;
+  e.calls++;
+  e.flops += flops;
+  return e;
 }
 
 /** The matmuls' share of a profile: their time and FLOPs, summed. */
