@@ -416,17 +416,13 @@ async function main(): Promise<void> {
   for (const [name, x] of Object.entries(w) as [Exclude<RowGroup, "gemm">, Workload][]) {
     if (!selected.has(name)) continue;
     log(`${name}: ${x.what} ${x.preset} ${flags(x.args).join(" ")} ${(x.oursSwitches ?? []).join(" ")}...`);
+    const runOurs = (): RunResult | null => attempt(`ours, ${name}`, () => ours(x));
+    const runTorch = (): RunResult | null => (noTorch ? null : attempt(`PyTorch, ${name}`, () => pytorch(x, torchThreads, values["torch-matmul"]!)));
     const each: { ours: RunResult | null; torch: RunResult | null }[] = [];
     for (let r = 0; r < rounds; r++) {
-      const runOurs = (): RunResult | null => attempt(`ours, ${name}`, () => ours(x));
-      const runTorch = (): RunResult | null => (noTorch ? null : attempt(`PyTorch, ${name}`, () => pytorch(x, torchThreads, values["torch-matmul"]!)));
-      if (r % 2 === 0) {
-        const o = runOurs();
-        each.push({ ours: o, torch: runTorch() });
-      } else {
-        const t = runTorch();
-        each.push({ ours: runOurs(), torch: t });
-      }
+      // ours first in odd rounds (r = 0, 2, ...), PyTorch first in even ones
+      const [first, second] = r % 2 === 0 ? [runOurs(), runTorch()] : [runTorch(), runOurs()];
+      each.push(r % 2 === 0 ? { ours: first, torch: second } : { ours: second, torch: first });
     }
     const { ours: o, torch: t, spread } = combineRounds(each, (r) => (x.what === "step" ? r.median_ms : r.tokens_per_s));
     results[name] = { ours: o, torch: t };
