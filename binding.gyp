@@ -1,7 +1,8 @@
 # Native kernels (docs/kernels-native.md). Built by `node-gyp rebuild` from scripts/build-native.mjs during
-# `npm install`; a failed build leaves the TypeScript kernels in use. The AVX2 and AVX-512 microkernels are
-# separate static libraries so that only they get -mavx2 / -mavx512f: the rest is portable x86-64 (or any
-# other architecture), and the microkernel is chosen at run time with __builtin_cpu_supports. (GCC 12's
+# `npm install`; a failed build leaves the TypeScript kernels in use. The AVX2, AVX-512 and AMX microkernels
+# are separate static libraries so that only they get -mavx2 / -mavx512f / -mamx-*: the rest is portable
+# x86-64 (or any other architecture), and the microkernel is chosen at run time with __builtin_cpu_supports
+# (AMX: cpuid and the kernel's permission, gemm_amx.cc). (GCC 12's
 # _mm512_reduce_add_ps trips -Wuninitialized inside its own header, hence the two -Wno flags.)
 {
   "target_defaults": {
@@ -23,7 +24,7 @@
       "sources": ["native/addon.cc", "native/pool.cc", "native/gemm.cc", "native/kernels.cc", "native/kernels_base.cc"],
       "conditions": [
         ["target_arch=='x64'", {
-          "dependencies": ["lgrpo_avx2", "lgrpo_avx512"],
+          "dependencies": ["lgrpo_avx2", "lgrpo_avx512", "lgrpo_amx"],
           "defines": ["LG_HAVE_X86_KERNELS"]
         }],
         ["OS=='linux'", { "libraries": ["-lpthread"] }]
@@ -46,6 +47,13 @@
           "sources": ["native/gemm_avx512.cc"],
           "cflags": ["-mavx512f", "-Wno-uninitialized", "-Wno-maybe-uninitialized"],
           "xcode_settings": { "OTHER_CFLAGS": ["-O3", "-mavx512f"] }
+        },
+        {
+          "target_name": "lgrpo_amx",
+          "type": "static_library",
+          "sources": ["native/gemm_amx.cc"],
+          "cflags": ["-mavx512f", "-mavx512bw", "-mamx-tile", "-mamx-bf16", "-Wno-uninitialized", "-Wno-maybe-uninitialized"],
+          "xcode_settings": { "OTHER_CFLAGS": ["-O3", "-mavx512f", "-mavx512bw", "-mamx-tile", "-mamx-bf16"] }
         }
       ]
     }]

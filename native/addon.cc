@@ -385,21 +385,22 @@ Napi::Value BiasBackward(const Napi::CallbackInfo& info) {
 }
 
 const char* isa_name(lg::Isa isa) {
-  return isa == lg::ISA_AVX512 ? "avx512" : isa == lg::ISA_AVX2 ? "avx2" : "scalar";
+  return isa == lg::ISA_AMX ? "amx" : isa == lg::ISA_AVX512 ? "avx512" : isa == lg::ISA_AVX2 ? "avx2" : "scalar";
 }
 
 Napi::Value Isa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), isa_name(lg::gemm_isa())); }
 
-// setIsa("avx512" | "avx2" | "scalar") -> boolean: whether this CPU can run it (tests and benchmarks).
+// setIsa("amx" | "avx512" | "avx2" | "scalar") -> boolean: whether this CPU can run it (tests, benchmarks).
 Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   Args a(info, "setIsa", 1);
-  if (!info[0].IsString()) a.fail("isa must be \"avx512\", \"avx2\" or \"scalar\"");
+  if (!info[0].IsString()) a.fail("isa must be \"amx\", \"avx512\", \"avx2\" or \"scalar\"");
   std::string s = info[0].As<Napi::String>().Utf8Value();
   lg::Isa isa;
-  if (s == "avx512") isa = lg::ISA_AVX512;
+  if (s == "amx") isa = lg::ISA_AMX;
+  else if (s == "avx512") isa = lg::ISA_AVX512;
   else if (s == "avx2") isa = lg::ISA_AVX2;
   else if (s == "scalar") isa = lg::ISA_SCALAR;
-  else a.fail("isa must be \"avx512\", \"avx2\" or \"scalar\", got \"" + s + "\"");
+  else a.fail("isa must be \"amx\", \"avx512\", \"avx2\" or \"scalar\", got \"" + s + "\"");
   return Napi::Boolean::New(info.Env(), lg::set_gemm_isa(isa));
 }
 

@@ -34,6 +34,9 @@ const double kFlopsPerTask = 1.0e6;
 // The largest B (floats) that a product with a few rows reads in place rather than packs (gemm_block):
 // 1 MiB, a cache-resident matrix (the toy's [128, 384] weights are 48K floats; GPT-2's [768, 2304] 1.8M).
 const long kDirectMaxB = 1L << 18;
+// The smallest product that goes to AMX tiles (ISA_AMX): M and N at least this, K at least kAmxMinK.
+const long kAmxMinMN = 32;
+const long kAmxMinK = 64;
 
 // ----- portable microkernel: 4 x 16, written so the compiler can vectorise the inner row update.
 const int kScalarMR = 4;
@@ -70,7 +73,9 @@ Isa detect_isa() {
   if (const char* s = std::getenv("LAMBDA_GRPO_ISA")) {  // force a lower path (tests, benchmarks)
     if (std::strcmp(s, "scalar") == 0) return ISA_SCALAR;
     if (std::strcmp(s, "avx2") == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ISA_AVX2;
+    if (std::strcmp(s, "avx512") == 0 && __builtin_cpu_supports("avx512f")) return ISA_AVX512;
   }
+  if (amx_available()) return ISA_AMX;
   if (__builtin_cpu_supports("avx512f")) return ISA_AVX512;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ISA_AVX2;
 #endif
@@ -80,6 +85,7 @@ Isa detect_isa() {
 bool isa_available(Isa isa) {
 #if defined(LG_HAVE_X86_KERNELS)
   __builtin_cpu_init();
+  if (isa == ISA_AMX) return amx_available();
   if (isa == ISA_AVX512) return __builtin_cpu_supports("avx512f");
   if (isa == ISA_AVX2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
@@ -90,7 +96,7 @@ Isa g_isa = detect_isa();
 
 const GemmKernel& base_kernel(Isa isa) {
 #if defined(LG_HAVE_X86_KERNELS)
-  if (isa == ISA_AVX512) return gemm_kernel_avx512;
+  if (isa == ISA_AVX512 || isa == ISA_AMX) return gemm_kernel_avx512;
   if (isa == ISA_AVX2) return gemm_kernel_avx2;
 #endif
   return gemm_kernel_scalar;
@@ -187,6 +193,12 @@ void gemm_block(const GemmKernel& gk, bool ta, bool tb, long m0, long m1, long n
       }
     }
   }
+}
+
+// The AVX-512 float32 path for one rectangle: where an AMX product meets an infinity or NaN.
+void float_block_avx512(bool ta, bool tb, long m0, long m1, long n0, long n1, long K, float alpha, const float* A,
+                        long lda, const float* B, long ldb, float beta, float* C, long ldc) {
+  gemm_block(kernel_for(ISA_AVX512), ta, tb, m0, m1, n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 // At most this many rows (decoding one or two sequences) skip packing: each B element is read once and
@@ -294,12 +306,26 @@ void sgemm(bool ta, bool tb, long M, long N, long K, float alpha, const float* A
     });
     return;
   }
+  // AMX tiles for a product that fills their 32 x 32 blocks of C and 32-deep chunks of K.
+  const bool amx = g_isa == ISA_AMX && M >= kAmxMinMN && N >= kAmxMinMN && K >= kAmxMinK &&
+                   (beta == 0.0f || (alpha == 1.0f && beta == 1.0f));
+  const int mr = amx ? 32 : gk.mr, nr = amx ? 32 : gk.nr;
+  auto block = [&](long m0, long m1, long n0, long n1) {
+    if (amx)
+      gemm_block_amx(ta, tb, m0, m1, n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc, float_block_avx512);
+    else
+      gemm_block(gk, ta, tb, m0, m1, n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  };
   // Split C into tm x tn rectangles, a few per thread: the pool hands them out dynamically, so a thread
   // that the OS descheduled (a busy machine) delays only its current rectangle, not the whole product.
   // Among the splits into `ntasks`, take the least packing per rectangle (its rows of A plus its columns
   // of B), keeping every rectangle at least one tile wide.
-  long mtiles = (M + gk.mr - 1) / gk.mr, ntiles = (N + gk.nr - 1) / gk.nr;
-  int ntasks = nt == 1 ? 1 : (int)std::max<double>(nt, std::min<double>(kTasksPerThread * nt, flops / kFlopsPerTask));
+  long mtiles = (M + mr - 1) / mr, ntiles = (N + nr - 1) / nr;
+  // (AMX: one rectangle per thread. Its packs cost more, against faster products, so that each rectangle
+  // packing again the rows of A or columns of B that it shares with another costs more than it saves.)
+  int ntasks = nt == 1 ? 1
+               : amx  ? nt
+                      : (int)std::max<double>(nt, std::min<double>(kTasksPerThread * nt, flops / kFlopsPerTask));
   int tm = 1, tn = 1;
   for (; ntasks > 1 && tm * tn == 1; ntasks--) {
     double best = -1;
@@ -316,7 +342,7 @@ void sgemm(bool ta, bool tb, long M, long N, long K, float alpha, const float* A
     }
   }
   if (tm * tn == 1) {
-    gemm_block(gk, ta, tb, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    block(0, M, 0, N);
     return;
   }
   // Boundaries on tile multiples, so every rectangle but the last is made of whole tiles.
@@ -326,9 +352,9 @@ void sgemm(bool ta, bool tb, long M, long N, long K, float alpha, const float* A
   };
   parallel_for(tm * tn, [&](int task) {
     int pi = task / tn, pj = task % tn;
-    long m0 = bound(mtiles, tm, pi, gk.mr, M), m1 = bound(mtiles, tm, pi + 1, gk.mr, M);
-    long n0 = bound(ntiles, tn, pj, gk.nr, N), n1 = bound(ntiles, tn, pj + 1, gk.nr, N);
-    if (m1 > m0 && n1 > n0) gemm_block(gk, ta, tb, m0, m1, n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    long m0 = bound(mtiles, tm, pi, mr, M), m1 = bound(mtiles, tm, pi + 1, mr, M);
+    long n0 = bound(ntiles, tn, pj, nr, N), n1 = bound(ntiles, tn, pj + 1, nr, N);
+    if (m1 > m0 && n1 > n0) block(m0, m1, n0, n1);
   });
 }
 

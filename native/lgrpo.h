@@ -28,7 +28,8 @@ void parallel_for(int ntasks, const std::function<void(int)>& fn);
 void sgemm(bool ta, bool tb, long M, long N, long K, float alpha, const float* A, long lda, const float* B,
            long ldb, float beta, float* C, long ldc, int threads = 0);
 
-enum Isa { ISA_SCALAR = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
+// ISA_AMX: AVX-512 plus AMX tiles for the products that are big enough (gemm_amx.cc, float32 accuracy).
+enum Isa { ISA_SCALAR = 0, ISA_AVX2 = 1, ISA_AVX512 = 2, ISA_AMX = 3 };
 Isa gemm_isa();
 // Force a microkernel (tests, benchmarks); returns false if this CPU cannot run it.
 bool set_gemm_isa(Isa isa);
@@ -63,6 +64,18 @@ struct GemmKernel {
 // __builtin_cpu_supports says the CPU has the instructions.
 extern const GemmKernel gemm_kernel_avx2;
 extern const GemmKernel gemm_kernel_avx512;
+
+// C[m0:m1, n0:n1] = alpha * op(A) op(B) + beta * C on one thread (gemm.cc's float32 path for one
+// rectangle of C).
+typedef void (*FloatBlock)(bool ta, bool tb, long m0, long m1, long n0, long n1, long K, float alpha,
+                           const float* A, long lda, const float* B, long ldb, float beta, float* C, long ldc);
+
+// AMX (gemm_amx.cc, compiled with -mamx-tile -mamx-bf16): whether the CPU has AMX-BF16 and this process
+// may use the tiles (Linux grants them on request), and a FloatBlock for beta 0, or alpha 1 and beta 1,
+// that hands the blocks whose operands hold an infinity or NaN to `finish`.
+bool amx_available();
+void gemm_block_amx(bool ta, bool tb, long m0, long m1, long n0, long n1, long K, float alpha, const float* A,
+                    long lda, const float* B, long ldb, float beta, float* C, long ldc, FloatBlock finish);
 
 // ---------------------------------------------------------------------------------------------------
 // The other kernels (kernels_impl.h, built twice; kernels.cc dispatches); shapes as in docs/KERNELS.md.

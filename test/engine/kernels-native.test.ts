@@ -53,7 +53,7 @@ describe("native kernels", { skip }, () => {
     const a = Float64Array.from([1, 2]);
     kernels.scale(a, 3, 2);
     assert.deepEqual(Array.from(a), [3, 6]);
-    assert.ok(["avx512", "avx2", "scalar"].includes(N.isa));
+    assert.ok(["amx", "avx512", "avx2", "scalar"].includes(N.isa));
   });
 
   test("gemm: every transpose, odd sizes, alpha/beta, views, beta = 0 with NaN in C", () => {
@@ -83,7 +83,7 @@ describe("native kernels", { skip }, () => {
     const setIsa = (N as unknown as { setIsa(isa: string): boolean }).setIsa;
     const original = N.isa;
     try {
-      for (const isa of ["scalar", "avx2", "avx512"]) {
+      for (const isa of ["scalar", "avx2", "avx512", "amx"]) {
         if (!setIsa(isa)) continue;
         for (const [M, Nn, K] of [[50, 70, 90], [8, 48, 256], [97, 33, 5]]) {
           const A = rand(rng, M * K);
@@ -96,6 +96,95 @@ describe("native kernels", { skip }, () => {
             close(Cn, Ct, F32_TOL, `${isa} gemm ${M}x${Nn}x${K}`);
           }
         }
+      }
+    } finally {
+      setIsa(original);
+    }
+  });
+
+  // AMX multiplies bfloat16 tiles; gemm_amx.cc splits each float in three bf16 parts and sums six
+  // products of parts (bf16x6). The claim: float32 accuracy. Measured against float64, beside our
+  // AVX-512 float32 path on the same data. All-positive data makes a dropped term's error systematic
+  // (it does not average out over K): two parts (bf16x3) would be off by ~2^-17 of the sum, one (bf16)
+  // by ~2^-9.
+  test("gemm on AMX tiles: float32 accuracy on every edge of its blocking, alpha/beta, inf and NaN", (t) => {
+    const setIsa = (N as unknown as { setIsa(isa: string): boolean }).setIsa;
+    const original = N.isa;
+    if (!setIsa("amx")) {
+      t.skip("this CPU (or its kernel) gives no AMX tiles");
+      return;
+    }
+    const rng = new Rng(21);
+    const positive = (n: number): Float32Array => Float32Array.from({ length: n }, () => 0.5 + 0.5 * rng.next());
+    // worst |C - C64| / sum_k |a b| over the elements
+    const error = (C: Float32Array, A: Float32Array, B: Float32Array, M: number, Nn: number, K: number, tA: boolean, tB: boolean, alpha: number): number => {
+      let worst = 0;
+      for (let i = 0; i < M; i++) {
+        for (let j = 0; j < Nn; j++) {
+          let s = 0;
+          let sa = 0;
+          for (let k = 0; k < K; k++) {
+            const p = A[tA ? k * M + i : i * K + k] * B[tB ? j * K + k : k * Nn + j];
+            s += p;
+            sa += Math.abs(p);
+          }
+          worst = Math.max(worst, Math.abs(C[i * Nn + j] - alpha * s) / (Math.abs(alpha) * sa));
+        }
+      }
+      return worst;
+    };
+    try {
+      // edges of 32 x 32 blocks and 32-deep chunks; M past one A block (128 rows), K past one K block
+      // (1024, so C accumulates across blocks), N past one B panel (2048 columns)
+      const shapes = [[33, 47, 65], [130, 70, 1100], [40, 2100, 100]];
+      for (const [M, Nn, K] of shapes) {
+        for (const [tA, tB] of [[false, false], [false, true], [true, false], [true, true]]) {
+          for (const data of ["normal", "positive"]) {
+            const A = data === "normal" ? rand(rng, M * K) : positive(M * K);
+            const B = data === "normal" ? rand(rng, K * Nn) : positive(K * Nn);
+            for (const [alpha, beta] of [[1, 0], [0.75, 0], [1, 1]]) {
+              const C0 = rand(rng, M * Nn);
+              const got: Float32Array[] = [];
+              for (const isa of ["amx", "avx512"]) {
+                setIsa(isa);
+                const C = beta === 0 ? new Float32Array(M * Nn).fill(NaN) : C0.slice();
+                N.gemm(tA, tB, M, Nn, K, alpha, A, B, beta, C);
+                if (beta === 1) for (let i = 0; i < C.length; i++) C[i] -= C0[i];
+                got.push(C);
+              }
+              const what = `${M}x${Nn}x${K} tA=${tA} tB=${tB} ${data} alpha=${alpha} beta=${beta}`;
+              // (beta = 1: C - C0 also carries the rounding of the sum into C0, |C0| ~ 1)
+              const [amx, avx] = got.map((C) => error(C, A, B, M, Nn, K, tA, tB, alpha));
+              assert.ok(amx <= 2 * avx + 2e-7, `${what}: AMX error ${amx} against AVX-512's ${avx}`);
+              assert.ok(amx < 1e-6, `${what}: AMX error ${amx}`);
+            }
+          }
+        }
+      }
+      // Infinities and NaN propagate as in float32 (those products finish on the float32 path, here from
+      // the first K block and, at K 1100, from the second, after C has the first's sums); a float too big
+      // for bf16's rounding stays finite.
+      for (const [K, at, alpha, beta] of [[64, 0, 1, 0], [1100, 1050, 1, 1], [1100, 1050, 0.75, 0]]) {
+        const [M, Nn] = [40, 33];
+        const A = rand(rng, M * K);
+        const B = positive(K * Nn);
+        A[at] = Infinity;
+        A[K + at + 3] = -Infinity;
+        A[2 * K + at + 5] = NaN;
+        A[3 * K] = 3.4e38;
+        A[3 * K + 1] = -3.39e38;
+        for (let k = 2; k < K; k++) A[3 * K + k] = 0;
+        const C0 = rand(rng, M * Nn);
+        const want = beta === 0 ? new Float32Array(M * Nn) : C0.slice();
+        tsKernels.gemm(false, false, M, Nn, K, alpha, A, B, beta, want);
+        const C = beta === 0 ? new Float32Array(M * Nn).fill(NaN) : C0.slice();
+        setIsa("amx");
+        N.gemm(false, false, M, Nn, K, alpha, A, B, beta, C);
+        const what = `K ${K}, infinities at k ${at}, alpha ${alpha}, beta ${beta}`;
+        assert.ok(!want.subarray(0, 3 * Nn).some(Number.isFinite), `${what}: rows 0-2 are not finite in float32`);
+        for (let i = 0; i < 3 * Nn; i++) assert.ok(Object.is(C[i], want[i]), `${what}: element ${i}: ${C[i]}, float32 gives ${want[i]}`);
+        assert.ok(want.subarray(3 * Nn).every(Number.isFinite), `${what}: the other rows are finite`);
+        close(C.subarray(3 * Nn), want.subarray(3 * Nn), F32_TOL, what);
       }
     } finally {
       setIsa(original);

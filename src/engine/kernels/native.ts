@@ -11,7 +11,7 @@ import type { KernelInfo, Kernels } from "./types.js";
 
 /** The addon's exports beyond the kernels themselves. */
 interface Addon extends Omit<Kernels, "name"> {
-  /** "avx512" | "avx2" | "scalar": the GEMM microkernel chosen for this CPU */
+  /** "amx" | "avx512" | "avx2" | "scalar": the GEMM microkernel chosen for this CPU */
   isa(): string;
   /** threads in the pool (the caller's thread included) */
   getThreads(): number;
@@ -19,7 +19,7 @@ interface Addon extends Omit<Kernels, "name"> {
 }
 
 export interface NativeKernels extends Kernels {
-  readonly isa: "avx512" | "avx2" | "scalar";
+  readonly isa: "amx" | "avx512" | "avx2" | "scalar";
   /** Threads the kernels split over; results do not depend on it (tests check that bit for bit). */
   getThreads(): number;
   setThreads(n: number): void;

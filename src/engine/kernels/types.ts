@@ -135,6 +135,6 @@ export interface Kernels {
 /** What `lambda-grpo info` shows about the kernels in use. */
 export interface KernelInfo {
   name: "native" | "ts";
-  isa: "avx512" | "avx2" | "scalar";
+  isa: "amx" | "avx512" | "avx2" | "scalar";
   threads: number;
 }
