@@ -134,9 +134,10 @@ describe("native kernels", { skip }, () => {
       return worst;
     };
     try {
-      // edges of 32 x 32 blocks and 32-deep chunks; M past one A block (128 rows), K past one K block
-      // (1024, so C accumulates across blocks), N past one B panel (2048 columns)
-      const shapes = [[33, 47, 65], [130, 70, 1100], [40, 2100, 100]];
+      // (gemm.cc sends products from 128 x 96 x 64 and 1e7 flops up to the tiles.) Edges of 32 x 32
+      // blocks and 32-deep chunks; M past one A block (128 rows), K past one K block (1024, so C
+      // accumulates across blocks), N past one B panel (2048 columns).
+      const shapes = [[129, 97, 401], [130, 100, 1100], [130, 2100, 65]];
       for (const [M, Nn, K] of shapes) {
         for (const [tA, tB] of [[false, false], [false, true], [true, false], [true, true]]) {
           for (const data of ["normal", "positive"]) {
@@ -164,8 +165,8 @@ describe("native kernels", { skip }, () => {
       // Infinities and NaN propagate as in float32 (those products finish on the float32 path, here from
       // the first K block and, at K 1100, from the second, after C has the first's sums); a float too big
       // for bf16's rounding stays finite.
-      for (const [K, at, alpha, beta] of [[64, 0, 1, 0], [1100, 1050, 1, 1], [1100, 1050, 0.75, 0]]) {
-        const [M, Nn] = [40, 33];
+      for (const [K, at, alpha, beta] of [[400, 0, 1, 0], [1100, 1050, 1, 1], [1100, 1050, 0.75, 0]]) {
+        const [M, Nn] = [130, 97];
         const A = rand(rng, M * K);
         const B = positive(K * Nn);
         A[at] = Infinity;
