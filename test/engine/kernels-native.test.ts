@@ -163,29 +163,47 @@ describe("native kernels", { skip }, () => {
         }
       }
       // Infinities and NaN propagate as in float32 (those products finish on the float32 path, here from
-      // the first K block and, at K 1100, from the second, after C has the first's sums); a float too big
-      // for bf16's rounding stays finite.
+      // the first K block and, at K 1100, from the second, after C has the first's sums), whether A or B
+      // holds them, in every layout; a float too big for bf16's rounding stays finite.
+      const [M, Nn] = [130, 97];
       for (const [K, at, alpha, beta] of [[400, 0, 1, 0], [1100, 1050, 1, 1], [1100, 1050, 0.75, 0]]) {
-        const [M, Nn] = [130, 97];
-        const A = rand(rng, M * K);
-        const B = positive(K * Nn);
-        A[at] = Infinity;
-        A[K + at + 3] = -Infinity;
-        A[2 * K + at + 5] = NaN;
-        A[3 * K] = 3.4e38;
-        A[3 * K + 1] = -3.39e38;
-        for (let k = 2; k < K; k++) A[3 * K + k] = 0;
-        const C0 = rand(rng, M * Nn);
-        const want = beta === 0 ? new Float32Array(M * Nn) : C0.slice();
-        tsKernels.gemm(false, false, M, Nn, K, alpha, A, B, beta, want);
-        const C = beta === 0 ? new Float32Array(M * Nn).fill(NaN) : C0.slice();
-        setIsa("amx");
-        N.gemm(false, false, M, Nn, K, alpha, A, B, beta, C);
-        const what = `K ${K}, infinities at k ${at}, alpha ${alpha}, beta ${beta}`;
-        assert.ok(!want.subarray(0, 3 * Nn).some(Number.isFinite), `${what}: rows 0-2 are not finite in float32`);
-        for (let i = 0; i < 3 * Nn; i++) assert.ok(Object.is(C[i], want[i]), `${what}: element ${i}: ${C[i]}, float32 gives ${want[i]}`);
-        assert.ok(want.subarray(3 * Nn).every(Number.isFinite), `${what}: the other rows are finite`);
-        close(C.subarray(3 * Nn), want.subarray(3 * Nn), F32_TOL, what);
+        for (const [tA, tB] of [[false, false], [true, true]]) {
+          for (const inB of [false, true]) {
+            const A = rand(rng, M * K);
+            const B = positive(K * Nn);
+            const setA = (i: number, k: number, v: number): void => void (A[tA ? k * M + i : i * K + k] = v);
+            const setB = (k: number, j: number, v: number): void => void (B[tB ? j * K + k : k * Nn + j] = v);
+            // rows 0-2 of C (A holds them) or columns 0-2 (B does) come out inf, -inf (or inf) and NaN
+            const special = (r: number, k: number, v: number): void => (inB ? setB(k, r, v) : setA(r, k, v));
+            special(0, at, Infinity);
+            special(1, at + 3, -Infinity);
+            special(2, at + 5, NaN);
+            setA(3, 0, 3.4e38);
+            setA(3, 1, -3.39e38);
+            for (let k = 2; k < K; k++) setA(3, k, 0);
+            const C0 = rand(rng, M * Nn);
+            const want = beta === 0 ? new Float32Array(M * Nn) : C0.slice();
+            tsKernels.gemm(tA, tB, M, Nn, K, alpha, A, B, beta, want);
+            const C = beta === 0 ? new Float32Array(M * Nn).fill(NaN) : C0.slice();
+            setIsa("amx");
+            N.gemm(tA, tB, M, Nn, K, alpha, A, B, beta, C);
+            const what = `K ${K}, specials at k ${at} in ${inB ? "B" : "A"}, tA=${tA} tB=${tB}, alpha ${alpha}, beta ${beta}`;
+            const isSpecial = (i: number): boolean => (inB ? i % Nn < 3 : i < 3 * Nn);
+            for (let i = 0; i < C.length; i++) {
+              if (isSpecial(i)) {
+                assert.ok(!Number.isFinite(want[i]), `${what}: element ${i} is not finite in float32`);
+                assert.ok(Object.is(C[i], want[i]), `${what}: element ${i}: ${C[i]}, float32 gives ${want[i]}`);
+              } else {
+                // float32's error scales with sum_k |a b| (and the |C0| it is added to), not with the result
+                assert.ok(Number.isFinite(want[i]), `${what}: element ${i} is finite`);
+                const [r, c] = [Math.floor(i / Nn), i % Nn];
+                let size = beta * Math.abs(C0[i]);
+                for (let k = 0; k < K; k++) size += Math.abs(alpha * A[tA ? k * M + r : r * K + k] * B[tB ? c * K + k : k * Nn + c]);
+                assert.ok(Math.abs(C[i] - want[i]) <= 1e-6 * size, `${what}: element ${i}: ${C[i]} vs ${want[i]}`);
+              }
+            }
+          }
+        }
       }
     } finally {
       setIsa(original);
