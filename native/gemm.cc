@@ -15,11 +15,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 #include <vector>
 
 #include "gemm_pack.h"
 #include "lgrpo.h"
+#include "scratch.h"
 
 namespace lg {
 namespace {
@@ -122,24 +122,7 @@ GemmKernel kernel_for(Isa isa) {
 
 // Per-thread packing buffers, grown on demand and kept (calls are frequent).
 struct PackBuffers {
-  float* a = nullptr;
-  size_t a_cap = 0;
-  float* b = nullptr;
-  size_t b_cap = 0;
-  ~PackBuffers() {
-    std::free(a);
-    std::free(b);
-  }
-  static float* grow(float*& p, size_t& cap, size_t n) {
-    if (n > cap) {
-      std::free(p);
-      size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
-      p = static_cast<float*>(std::aligned_alloc(64, bytes));
-      if (p == nullptr) throw std::bad_alloc();
-      cap = n;
-    }
-    return p;
-  }
+  Scratch<float> a, b;
 };
 thread_local PackBuffers t_buf;
 
@@ -149,8 +132,8 @@ void gemm_block(const GemmKernel& gk, bool ta, bool tb, long m0, long m1, long n
   const int MR = gk.mr, NR = gk.nr;
   const long MC = gk.mc, KC = gk.kc, NC = gk.nc;
   long kcmax = std::min(KC, K);
-  float* bp = PackBuffers::grow(t_buf.b, t_buf.b_cap, (size_t)kcmax * (size_t)(std::min(NC, n1 - n0) + NR));
-  float* ap = PackBuffers::grow(t_buf.a, t_buf.a_cap, (size_t)kcmax * (size_t)(std::min(MC, m1 - m0) + MR));
+  float* bp = t_buf.b.grow((size_t)kcmax * (size_t)(std::min(NC, n1 - n0) + NR));
+  float* ap = t_buf.a.grow((size_t)kcmax * (size_t)(std::min(MC, m1 - m0) + MR));
   alignas(64) float tile[32 * 64];  // scratch for edge tiles (MR <= 32, NR <= 64)
   for (long jc = n0; jc < n1; jc += NC) {
     long nc = std::min(NC, n1 - jc);

@@ -20,7 +20,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 #include <vector>
 
 #if defined(__linux__)
@@ -30,6 +29,7 @@
 #include <cpuid.h>
 
 #include "lgrpo.h"
+#include "scratch.h"
 
 namespace lg {
 namespace {
@@ -276,24 +276,9 @@ void scale_block(float* C, long ldc, float alpha) {
     for (long j = 0; j < kPanel; j += 16) _mm512_storeu_ps(C + i * ldc + j, _mm512_mul_ps(va, _mm512_loadu_ps(C + i * ldc + j)));
 }
 
+// Per-thread packs: the A block and the B panel, in bf16 parts.
 struct Buffers {
-  uint16_t* a = nullptr;
-  size_t a_cap = 0;
-  uint16_t* b = nullptr;
-  size_t b_cap = 0;
-  ~Buffers() {
-    std::free(a);
-    std::free(b);
-  }
-  static uint16_t* grow(uint16_t*& p, size_t& cap, size_t n) {
-    if (n > cap) {
-      std::free(p);
-      p = static_cast<uint16_t*>(std::aligned_alloc(64, ((n * sizeof(uint16_t) + 63) / 64) * 64));
-      if (p == nullptr) throw std::bad_alloc();
-      cap = n;
-    }
-    return p;
-  }
+  Scratch<uint16_t> a, b;
 };
 thread_local Buffers t_buf;
 
@@ -340,8 +325,8 @@ void gemm_block_amx(bool ta, bool tb, long m0, long m1, long n0, long n1, long K
   long kcmax = std::min(KC, K), nchmax = (kcmax + kChunk - 1) / kChunk;
   long ncmax = std::min(NC, n1 - n0), mcmax = std::min(MC, m1 - m0);
   size_t panel = (size_t)nchmax * kChunkElems;
-  uint16_t* bp = Buffers::grow(t_buf.b, t_buf.b_cap, panel * (size_t)((ncmax + kPanel - 1) / kPanel));
-  uint16_t* ap = Buffers::grow(t_buf.a, t_buf.a_cap, panel * (size_t)((mcmax + kPanel - 1) / kPanel));
+  uint16_t* bp = t_buf.b.grow(panel * (size_t)((ncmax + kPanel - 1) / kPanel));
+  uint16_t* ap = t_buf.a.grow(panel * (size_t)((mcmax + kPanel - 1) / kPanel));
   alignas(64) float tile[kPanel * kPanel];
   // C[r0:r1, c0:c1] from K value pc on, on the float32 path: the panels just packed met an infinity or
   // NaN. Before pc, C holds the (finite) partial sums over [0, pc), still to be scaled by alpha.
