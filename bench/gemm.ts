@@ -30,6 +30,8 @@ export interface GemmBenchRow extends GemmShape {
   torchOnednn: number | null;
   /** native / the faster PyTorch path */
   ratio: number | null;
+  /** where the CPU has AMX tiles: the same on the AVX-512 path (tiles off), measured in the same run */
+  nativeAvx512: number | null;
   /** one thread each, GFLOP per CPU-second (median): kernel efficiency, robust to a busy machine */
   native1: number | null;
   torchMm1: number | null;
@@ -207,6 +209,17 @@ export async function benchGemm(opts: { reps?: number; withTs?: boolean; shapes?
   measureOurs();
   const torch = runTorch(shapes, reps);
   measureOurs();
+  // With AMX, the float32 AVX-512 path beside it (setIsa is the addon's test hook; gemm.cc reads the
+  // choice at every call).
+  const avx512: (number | null)[] = shapes.map(() => null);
+  const setIsa = (native as unknown as { setIsa?: (isa: string) => boolean } | null)?.setIsa;
+  if (native !== null && native.isa === "amx" && setIsa !== undefined && setIsa("avx512")) {
+    try {
+      shapes.forEach((s, i) => (avx512[i] = median(time(native, s, 3, reps))));
+    } finally {
+      setIsa("amx");
+    }
+  }
   const ours1: (number | null)[] = shapes.map(() => null);
   if (native !== null) {
     const threads = native.getThreads();
@@ -228,6 +241,7 @@ export async function benchGemm(opts: { reps?: number; withTs?: boolean; shapes?
     const best1 = Math.max(torchMm1 ?? 0, torchOnednn1 ?? 0);
     return {
       ...s, native: nat, ts, torchMm, torchOnednn, ratio: nat !== null && best > 0 ? nat / best : null,
+      nativeAvx512: avx512[i] === null ? null : gflops(s, avx512[i]!),
       native1, torchMm1, torchOnednn1, ratio1: native1 !== null && best1 > 0 ? native1 / best1 : null,
     };
   });
@@ -247,10 +261,11 @@ export function formatGemmBench(r: GemmBenchResult): string {
       (r.torchThreads === null ? "" : `; PyTorch: ${r.torchThreads} threads`),
   ];
   if (r.torchNote !== null) lines.push(r.torchNote);
-  lines.push(["shape (M x K x N)", "ours", "ts", "torch.mm", "torch oneDNN", "ours / best torch"].join(" | "));
+  const tilesOff = r.rows.some((row) => row.nativeAvx512 !== null);
+  lines.push(["shape (M x K x N)", "ours", ...(tilesOff ? ["ours, AVX-512 (tiles off)"] : []), "ts", "torch.mm", "torch oneDNN", "ours / best torch"].join(" | "));
   const x = (v: number | null): string => (v === null ? "-" : `${v.toFixed(2)}x`);
   for (const row of r.rows) {
-    lines.push([row.label, f(row.native), f(row.ts, 2), f(row.torchMm), f(row.torchOnednn), x(row.ratio)].join(" | "));
+    lines.push([row.label, f(row.native), ...(tilesOff ? [f(row.nativeAvx512)] : []), f(row.ts, 2), f(row.torchMm), f(row.torchOnednn), x(row.ratio)].join(" | "));
   }
   lines.push("");
   lines.push("One thread each, GFLOP per CPU-second (kernel efficiency; unaffected by other processes taking turns on the cores)");
