@@ -36,7 +36,7 @@ const double kFlopsPerTask = 1.0e6;
 const long kDirectMaxB = 1L << 18;
 // The smallest product that goes to AMX tiles (ISA_AMX). Its packs split every float of A and B in three
 // bf16 parts, about 0.3 ns a float, so the tiles pay once each value is used often enough: measured on a
-// 2-core Sapphire Rapids VM against the AVX-512 path, AMX was 1.2-1.7x faster from M 128 (N 96) up, and
+// 2-core Xeon VM with AMX against the AVX-512 path, AMX was 1.2-1.7x faster from M 128 (N 96) up, and
 // slower at M 32-64 (0.6-0.9x at 32-64 x 768 x 768) and at 128 x 128 x 128.
 const long kAmxMinM = 128;
 const long kAmxMinN = 96;
@@ -294,7 +294,8 @@ void sgemm(bool ta, bool tb, long M, long N, long K, float alpha, const float* A
     });
     return;
   }
-  // AMX tiles for a product that fills their 32 x 32 blocks of C and 32-deep chunks of K.
+  // AMX tiles for a product big enough that they pay (kAmxMin*). C is their accumulator, so a beta other
+  // than 0 needs alpha = beta = 1.
   const bool amx = g_isa == ISA_AMX && M >= kAmxMinM && N >= kAmxMinN && K >= kAmxMinK && flops >= kAmxMinFlops &&
                    (beta == 0.0f || (alpha == 1.0f && beta == 1.0f));
   const int mr = amx ? 32 : gk.mr, nr = amx ? 32 : gk.nr;

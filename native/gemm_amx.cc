@@ -284,24 +284,29 @@ struct Buffers {
 };
 thread_local Buffers t_buf;
 
-long env_blocking(int which, long fallback) {
-  static long v[3] = {-1, -1, -1};
-  static bool read = false;
-  if (!read) {
-    read = true;
+// Cache blocking, in floats (multiples of 32): the A block (MC x KC, 768 KiB of parts at 128 x 1024) stays
+// in L2; the B panel (KC x NC, 12 MiB at 1024 x 2048) in L3, each of its 32-column micro-panels (192 KiB)
+// reused from L2 by the A block's panels. KC 1024 makes a K of the families' hidden sizes (896-2048) one
+// or two blocks, so C is read and written once or twice. LAMBDA_GRPO_AMX_BLOCKING="mc,kc,nc"
+// overrides them (tuning on a new CPU).
+struct Blocking {
+  long mc = 128, kc = 1024, nc = 2048;
+};
+
+const Blocking& blocking() {
+  static const Blocking b = [] {
+    Blocking r;
+    long v[3] = {-1, -1, -1};
     if (const char* s = std::getenv("LAMBDA_GRPO_AMX_BLOCKING")) std::sscanf(s, "%ld,%ld,%ld", &v[0], &v[1], &v[2]);
-  }
-  return v[which] > 0 ? (v[which] + kPanel - 1) / kPanel * kPanel : fallback;
+    long* out[3] = {&r.mc, &r.kc, &r.nc};
+    for (int i = 0; i < 3; i++)
+      if (v[i] > 0) *out[i] = (v[i] + kPanel - 1) / kPanel * kPanel;
+    return r;
+  }();
+  return b;
 }
 
 }  // namespace
-
-// Cache blocking, in floats: the A block (MC x KC) stays in L2, a B micro-panel (32 x KC, 3 parts: 24 KiB
-// at KC 128) in L1 while the A block's panels pass it, the B panel (KC x NC) in L2/L3.
-// LAMBDA_GRPO_AMX_BLOCKING="mc,kc,nc" overrides them (tuning on a new CPU).
-long amx_mc() { return env_blocking(0, 128); }
-long amx_kc() { return env_blocking(1, 1024); }
-long amx_nc() { return env_blocking(2, 2048); }
 
 bool amx_available() {
 #if defined(__linux__) && defined(SYS_arch_prctl)
@@ -322,7 +327,7 @@ bool amx_available() {
 
 void gemm_block_amx(bool ta, bool tb, long m0, long m1, long n0, long n1, long K, float alpha, const float* A,
                     long lda, const float* B, long ldb, float beta, float* C, long ldc, FloatBlock finish) {
-  const long MC = amx_mc(), KC = amx_kc(), NC = amx_nc();
+  const long MC = blocking().mc, KC = blocking().kc, NC = blocking().nc;
   load_tile_config();
   long kcmax = std::min(KC, K), nchmax = (kcmax + kChunk - 1) / kChunk;
   long ncmax = std::min(NC, n1 - n0), mcmax = std::min(MC, m1 - m0);
@@ -343,10 +348,10 @@ void gemm_block_amx(bool ta, bool tb, long m0, long m1, long n0, long n1, long K
     finish(ta, tb, r0, r1, c0, c1, K - pc, alpha, ta ? A + pc * lda : A + pc, lda, tb ? B + pc : B + pc * ldb, ldb,
            1.0f, C, ldc);
   };
-  std::vector<char> finished;  // by A block: done on the float32 path
+  std::vector<char> finished;  // by A block of this B panel: done on the float32 path (rare: no allocation)
   for (long jc = n0; jc < n1; jc += NC) {
     long nc = std::min(NC, n1 - jc);
-    finished.assign((m1 - m0 + MC - 1) / MC, 0);
+    finished.clear();
     for (long pc = 0; pc < K; pc += KC) {
       long kc = std::min(KC, K - pc), nch = (kc + kChunk - 1) / kChunk;
       bool load_c = pc > 0 || beta != 0.0f, last = pc + kc == K;
@@ -355,14 +360,15 @@ void gemm_block_amx(bool ta, bool tb, long m0, long m1, long n0, long n1, long K
         bad_b |= pack_b_panel(tb, B, ldb, jc + jr, std::min(kPanel, nc - jr), pc, kc, bp + (jr / kPanel) * nch * kChunkElems);
       for (long ic = m0; ic < m1; ic += MC) {
         long mc = std::min(MC, m1 - ic);
-        char& done = finished[(ic - m0) / MC];
-        if (done) continue;
+        size_t block = (size_t)((ic - m0) / MC);
+        if (block < finished.size() && finished[block]) continue;
         bool bad = bad_b;
         for (long ir = 0; ir < mc && !bad; ir += kPanel)
           bad |= pack_a_panel(ta, A, lda, ic + ir, std::min(kPanel, mc - ir), pc, kc, ap + (ir / kPanel) * nch * kChunkElems);
         if (bad) {
           finish_float(ic, ic + mc, jc, jc + nc, pc);
-          done = 1;
+          if (finished.size() <= block) finished.resize(block + 1, 0);
+          finished[block] = 1;
           continue;
         }
         for (long jr = 0; jr < nc; jr += kPanel) {
