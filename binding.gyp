@@ -52,8 +52,8 @@
           "target_name": "lgrpo_amx",
           "type": "static_library",
           "sources": ["native/gemm_amx.cc"],
-          "cflags": ["-mavx512f", "-mavx512bw", "-mamx-tile", "-mamx-bf16", "-Wno-uninitialized", "-Wno-maybe-uninitialized"],
-          "xcode_settings": { "OTHER_CFLAGS": ["-O3", "-mavx512f", "-mavx512bw", "-mamx-tile", "-mamx-bf16"] }
+          "cflags": ["-mavx512f", "-mavx512bw", "-mavx512bf16", "-mamx-tile", "-mamx-bf16", "-Wno-uninitialized", "-Wno-maybe-uninitialized"],
+          "xcode_settings": { "OTHER_CFLAGS": ["-O3", "-mavx512f", "-mavx512bw", "-mavx512bf16", "-mamx-tile", "-mamx-bf16"] }
         }
       ]
     }]

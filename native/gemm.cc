@@ -35,9 +35,10 @@ const double kFlopsPerTask = 1.0e6;
 // 1 MiB, a cache-resident matrix (the toy's [128, 384] weights are 48K floats; GPT-2's [768, 2304] 1.8M).
 const long kDirectMaxB = 1L << 18;
 // The smallest product that goes to AMX tiles (ISA_AMX). Its packs split every float of A and B in three
-// bf16 parts, about 0.3 ns a float, so the tiles pay once each value is used often enough: measured on a
-// 2-core Xeon VM with AMX against the AVX-512 path, AMX was 1.2-1.7x faster from M 128 (N 96) up, and
-// slower at M 32-64 (0.6-0.9x at 32-64 x 768 x 768) and at 128 x 128 x 128.
+// bf16 parts (0.2-0.3 ns a float in cache), so the tiles pay once each value is used often enough:
+// measured on a 2-core Xeon VM with AMX against the AVX-512 path, AMX was 1.2-1.7x faster from M 128
+// (N 96) up, and slower at M 32-64 (0.6-0.9x at 32-64 x 768 x 768) and at 128 x 128 x 128 (with the first
+// packs, 0.3 ns a float; the present ones are 1.5x faster and the thresholds were not measured again).
 const long kAmxMinM = 128;
 const long kAmxMinN = 96;
 const long kAmxMinK = 64;

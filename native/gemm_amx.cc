@@ -13,8 +13,9 @@
 // Blocking as in gemm.cc (B panel, A block, 32 x 32 blocks of C in four 16 x 16 accumulator tiles), with
 // C itself as the accumulator between K blocks. Threads own rectangles of C and every element goes
 // through the same operations wherever it falls (edge blocks run on a zero-padded scratch block), so the
-// result is the same for any thread count. Compiled with -mamx-tile -mamx-bf16 -mavx512f -mavx512bw; only
-// called when amx_available() says the CPU has AMX and the kernel let this process use it.
+// result is the same for any thread count. Compiled with -mamx-tile -mamx-bf16 -mavx512f -mavx512bw
+// -mavx512bf16; only called when amx_available() says the CPU has them (every CPU with AMX so far has
+// AVX512_BF16 too) and the kernel let this process use the tiles.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -61,41 +62,31 @@ void load_tile_config() {
   _tile_loadconfig(&cfg);
 }
 
-// (A function, not a constant: a namespace-scope __m512i would run AVX-512 code when the addon loads.)
-inline __m512i high_mask() { return _mm512_set1_epi32((int)0xFFFF0000u); }
+// The float32 values of 16 bf16, exactly.
+inline __m512 widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
 
-// x rounded to bfloat16 (to nearest, ties to even), as a float32 bit pattern with the low 16 bits zero.
-inline __m512i round_bf16(__m512i bits) {
-  __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
-  return _mm512_and_si512(_mm512_add_epi32(bits, _mm512_add_epi32(_mm512_set1_epi32(0x7FFF), odd)), high_mask());
+// Lanes the split cannot take: infinities and NaN (their products are not float32's: inf times a zero
+// part of the other operand is NaN) and floats that would round to infinity in bf16 (|x| >= 3.3e38 here,
+// a little below the true limit). A product that meets one is finished on the float32 path
+// (gemm_block_amx), so it comes out as float32's.
+inline __mmask16 unsplittable(__m512 x) {
+  return _mm512_cmp_ps_mask(_mm512_abs_ps(x), _mm512_set1_ps(3.3e38f), _CMP_NLT_UQ);
 }
 
-// The three bfloat16 parts of 16 floats, as float32 bit patterns (low 16 bits zero), x = p0 + p1 + p2.
-// A float so large that it would round to infinity is truncated instead, and the split is exact either
-// way. Infinities and NaNs (NaNs kept NaN) go whole into p0, but their products are not float32's (inf
-// times a zero part of the other operand is NaN), so the lanes holding them are returned: a product
-// that meets one is finished on the float32 path (gemm_block_amx).
-inline __mmask16 split3(__m512 x, __m512i& p0, __m512i& p1, __m512i& p2) {
-  const __m512i exp_mask = _mm512_set1_epi32(0x7F800000);
-  __m512i bits = _mm512_castps_si512(x);
-  __mmask16 finite = _mm512_cmpneq_epi32_mask(_mm512_and_si512(bits, exp_mask), exp_mask);
-  __mmask16 nan = (__mmask16)(~finite & _mm512_test_epi32_mask(bits, _mm512_set1_epi32(0x007FFFFF)));
-  p0 = round_bf16(bits);
-  __mmask16 big = _mm512_cmpeq_epi32_mask(_mm512_and_si512(p0, exp_mask), exp_mask);
-  p0 = _mm512_mask_and_epi32(p0, big, bits, high_mask());
-  p0 = _mm512_mask_or_epi32(p0, nan, p0, _mm512_set1_epi32(0x00400000));
-  __m512 r1 = _mm512_maskz_sub_ps(finite, x, _mm512_castsi512_ps(p0));
-  p1 = round_bf16(_mm512_castps_si512(r1));
-  __m512 r2 = _mm512_sub_ps(r1, _mm512_castsi512_ps(p1));
-  p2 = round_bf16(_mm512_castps_si512(r2));
-  return (__mmask16)~finite;
-}
-
-// 32 bfloat16 (the high halves of lo's then hi's 16 lanes), in order.
-inline __m512i high_halves(__m512i lo, __m512i hi) {
-  const __m512i idx = _mm512_set_epi16(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37, 35, 33, 31, 29, 27, 25,
-                                       23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-  return _mm512_permutex2var_epi16(lo, idx, hi);
+// 32 values of K (lo: the first 16, hi: the next) as three vectors of 32 bf16 in order, one a part:
+// x = p0 + p1 + p2, each part the rest rounded to nearest even (VCVTNE2PS2BF16; the rests are exact in
+// float32). Returns the lanes that are unsplittable.
+inline __mmask16 parts32(__m512 lo, __m512 hi, __m512i out[3]) {
+  __mmask16 bad = unsplittable(lo) | unsplittable(hi);
+  for (int q = 0; q < 3; q++) {
+    __m512i p = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+    out[q] = p;
+    if (q < 2) {
+      lo = _mm512_sub_ps(lo, widen(_mm512_castsi512_si256(p)));
+      hi = _mm512_sub_ps(hi, widen(_mm512_extracti64x4_epi64(p, 1)));
+    }
+  }
+  return bad;
 }
 
 // r[i] = row i of a 16 x 16 block of 32-bit values -> r[j] = its column j.
@@ -123,15 +114,6 @@ inline void transpose16(__m512i r[16]) {
 }
 
 inline __mmask16 first_lanes(long n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1); }
-
-// 32 values of K (lo: the first 16, hi: the next) as three vectors of 32 bf16, one a part, in order.
-// Returns the lanes that held an infinity or NaN.
-inline __mmask16 parts32(__m512 lo, __m512 hi, __m512i out[3]) {
-  __m512i a[3], b[3];
-  __mmask16 bad = split3(lo, a[0], a[1], a[2]) | split3(hi, b[0], b[1], b[2]);
-  for (int q = 0; q < 3; q++) out[q] = high_halves(a[q], b[q]);
-  return bad;
-}
 
 // A panel of op(A): rows [i0, i0 + rows) (rows <= 32, the rest zero) x K values [p0, p0 + kc), in
 // chunks; row r of a chunk's part-q tile of half g is 32 bf16 at chunk + q * 1024 + g * 512 + r * 32.
@@ -203,15 +185,15 @@ bool pack_b_panel(bool tb, const float* B, long ldb, long j0, long cols, long p0
         continue;
       }
       __mmask16 m = first_lanes(cols - 16 * h);  // rows of B hold N: pair rows k, k+1 lane by lane
+      const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7,
+                                                  22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
       for (long r = 0; r < 16; r++) {
-        __m512i e0 = _mm512_setzero_si512(), e1 = e0, e2 = e0, o0 = e0, o1 = e0, o2 = e0;
         const float* src = B + (k0 + 2 * r) * ldb + j0 + 16 * h;
-        if (2 * r < n) bad |= split3(_mm512_maskz_loadu_ps(m, src), e0, e1, e2);
-        if (2 * r + 1 < n) bad |= split3(_mm512_maskz_loadu_ps(m, src + ldb), o0, o1, o2);
-        uint16_t* row = chunk + h * 512 + r * 32;
-        _mm512_store_si512(row, _mm512_or_si512(_mm512_srli_epi32(e0, 16), o0));
-        _mm512_store_si512(row + 1024, _mm512_or_si512(_mm512_srli_epi32(e1, 16), o1));
-        _mm512_store_si512(row + 2048, _mm512_or_si512(_mm512_srli_epi32(e2, 16), o2));
+        __m512 e = 2 * r < n ? _mm512_maskz_loadu_ps(m, src) : _mm512_setzero_ps();
+        __m512 o = 2 * r + 1 < n ? _mm512_maskz_loadu_ps(m, src + ldb) : _mm512_setzero_ps();
+        __m512i p[3];
+        bad |= parts32(e, o, p);
+        for (int q = 0; q < 3; q++) _mm512_store_si512(chunk + q * 1024 + h * 512 + r * 32, _mm512_permutexvar_epi16(interleave, p[q]));
       }
     }
   }
@@ -315,7 +297,7 @@ bool amx_available() {
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
     bool avx512 = (b & (1u << 16)) && (b & (1u << 30));  // AVX512F, AVX512BW
     bool amx = (d & (1u << 24)) && (d & (1u << 22));     // AMX-TILE, AMX-BF16
-    if (!avx512 || !amx) return false;
+    if (!avx512 || !amx || !__get_cpuid_count(7, 1, &a, &b, &c, &d) || !(a & (1u << 5))) return false;  // AVX512_BF16
     const int kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
     return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;
   }();
