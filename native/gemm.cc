@@ -35,12 +35,12 @@ const double kFlopsPerTask = 1.0e6;
 // 1 MiB, a cache-resident matrix (the toy's [128, 384] weights are 48K floats; GPT-2's [768, 2304] 1.8M).
 const long kDirectMaxB = 1L << 18;
 // The smallest product that goes to AMX tiles (ISA_AMX). Its packs split every float of A and B in three
-// bf16 parts (0.2-0.3 ns a float in cache), so the tiles pay once each value is used often enough:
-// measured on a 2-core Xeon VM with AMX against the AVX-512 path, AMX was 1.2-1.7x faster from M 128
-// (N 96) up, and slower at M 32-64 (0.6-0.9x at 32-64 x 768 x 768) and at 128 x 128 x 128 (with the first
-// packs, 0.3 ns a float; the present ones are 1.5x faster and the thresholds were not measured again).
+// bf16 parts (0.2-0.3 ns a float in cache), so the tiles pay once each value is used often enough.
+// Measured on a 2-core Xeon VM with AMX against the AVX-512 path: from M 128 up AMX was 1.1-1.9x faster,
+// at N 16-64 too (6144 x 64 x 1536, LoRA's rank: 1.4-1.9x; 6144 x 16 x 1536: 1.1-1.5x); at M 96 it was
+// 0.9-1.8x, at M 64 0.7-1.3x and at M 32 0.7x; 128 x 128 x 128 was even.
 const long kAmxMinM = 128;
-const long kAmxMinN = 96;
+const long kAmxMinN = 16;
 const long kAmxMinK = 64;
 const double kAmxMinFlops = 1.0e7;
 

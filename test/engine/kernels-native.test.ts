@@ -135,10 +135,10 @@ describe("native kernels", { skip }, () => {
       return worst;
     };
     try {
-      // (gemm.cc sends products from 128 x 96 x 64 and 1e7 flops up to the tiles.) Edges of 32 x 32
+      // (gemm.cc sends products from 128 x 16 x 64 and 1e7 flops up to the tiles.) Edges of 32 x 32
       // blocks and 32-deep chunks; M past one A block (128 rows), K past one K block (1024, so C
-      // accumulates across blocks), N past one B panel (2048 columns).
-      const shapes = [[129, 97, 401], [130, 100, 1100], [130, 2100, 65]];
+      // accumulates across blocks), N past one B panel (2048 columns), N under one 32-column panel.
+      const shapes = [[129, 97, 401], [130, 100, 1100], [130, 2100, 65], [700, 20, 400]];
       for (const [M, Nn, K] of shapes) {
         for (const [tA, tB] of [[false, false], [false, true], [true, false], [true, true]]) {
           for (const data of ["normal", "positive"]) {
