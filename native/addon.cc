@@ -343,12 +343,13 @@ Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value AdamW(const Napi::CallbackInfo& info) {
-  Args a(info, "adamw", 11);
+  Args a(info, "adamw", 12);
   long n = a.size(4, "n");
   long step = a.size(10, "step");
   if (step < 1) a.fail(a.what(10, "step") + " counts from 1");
   lg::adamw(a.f32(0, "param", n), a.f32(1, "grad", n), a.f32(2, "m", n), a.f32(3, "v", n), n, a.number(5, "lr"),
-            a.number(6, "beta1"), a.number(7, "beta2"), a.number(8, "eps"), a.number(9, "weightDecay"), step);
+            a.number(6, "beta1"), a.number(7, "beta2"), a.number(8, "eps"), a.number(9, "weightDecay"), step,
+            a.number(11, "gradScale"));
   return info.Env().Undefined();
 }
 

@@ -128,8 +128,8 @@ void embedding_backward(const int32_t* tokens, const float* dout, long B, long T
 }
 
 void adamw(float* param, const float* grad, float* m, float* v, long n, float lr, float beta1, float beta2, float eps,
-           float weight_decay, long step) {
-  LG_DISPATCH(adamw, param, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, step);
+           float weight_decay, long step, float grad_scale) {
+  LG_DISPATCH(adamw, param, grad, m, v, n, lr, beta1, beta2, eps, weight_decay, step, grad_scale);
 }
 
 void add(const float* a, const float* b, float* out, long n) {

@@ -54,9 +54,10 @@ void log_softmax_gather_backward_in_place(float* probs, const int32_t* targets, 
 void embedding_forward(const int32_t* tokens, const float* wte, const float* wpe, long B, long T, long C, float* out);
 // tokens [B,T]; dout [B,T,C]; dwte [V,C], dwpe [>=T,C] accumulate
 void embedding_backward(const int32_t* tokens, const float* dout, long B, long T, long C, float* dwte, float* dwpe);
-// param, grad, m, v [n], updated in place; step counts from 1
+// param, m, v [n], updated in place with the gradient grad_scale * grad (grad is not written); step counts
+// from 1
 void adamw(float* param, const float* grad, float* m, float* v, long n, float lr, float beta1, float beta2, float eps,
-           float weight_decay, long step);
+           float weight_decay, long step, float grad_scale);
 // elementwise over n
 void add(const float* a, const float* b, float* out, long n);
 void add_inplace(float* a, const float* b, long n);

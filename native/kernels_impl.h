@@ -672,7 +672,7 @@ void embedding_backward(const int32_t* tokens, const float* dout, long B, long T
 // ----- optimizer and elementwise helpers ---------------------------------------------------------------
 
 void adamw(float* param, const float* grad, float* m, float* v, long n, float lr, float beta1, float beta2, float eps,
-           float weight_decay, long step) {
+           float weight_decay, long step, float grad_scale) {
   // PyTorch: p *= 1 - lr*wd; m, v moving averages; p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)
   const double bc1 = 1.0 - std::pow((double)beta1, (double)step);
   const double bc2 = 1.0 - std::pow((double)beta2, (double)step);
@@ -682,7 +682,7 @@ void adamw(float* param, const float* grad, float* m, float* v, long n, float lr
   parallel_range(n, kElemsPerTask, [&](long i0, long i1) {
 #pragma omp simd
     for (long i = i0; i < i1; i++) {
-      float g = grad[i];
+      float g = grad_scale * grad[i];
       float mi = beta1 * m[i] + (1.0f - beta1) * g;
       float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
       m[i] = mi;

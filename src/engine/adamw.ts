@@ -7,9 +7,9 @@
  * convention of nanoGPT and of the Hugging Face Trainer).
  *
  * The parameters are views into one buffer and the moments share its layout, so the update is one
- * kernel call per contiguous run of parameters with the same decay (two for GPT2's layout), and the
- * norm and the clipping are one pass over the gradient buffer. Gaps between views must hold 0 in
- * data and grad (GPT2's alignment padding does): they then stay 0.
+ * kernel call per contiguous run of parameters with the same decay (two for GPT2's layout), the norm
+ * is one pass over the gradient buffer, and the clipping is the update kernel's gradient scale. Gaps
+ * between views must hold 0 in data and grad (GPT2's alignment padding does): they then stay 0.
  */
 import { kernels } from "./backend.js";
 import type { FloatArray } from "./tensor.js";
@@ -88,15 +88,15 @@ export class AdamW<F extends FloatArray = Float32Array> {
   }
 
   /**
-   * Clips the gradients to global norm maxGradNorm (0 or Infinity: off), then takes one AdamW step.
-   * Returns the norm before clipping. A non-finite norm skips the update and leaves the state alone.
+   * Takes one AdamW step with the gradients clipped to global norm maxGradNorm (0 or Infinity: off). The
+   * clip's coefficient goes into the update kernel, so the gradients are not rewritten (one pass over them
+   * fewer) and stay as the backward left them. Returns the norm before clipping. A non-finite norm skips
+   * the update and leaves the state alone.
    */
   update(learningRate: number, maxGradNorm: number): { gradNorm: number } {
     const norm = this.gradNorm();
     if (!Number.isFinite(norm)) return { gradNorm: norm };
-    if (maxGradNorm > 0 && Number.isFinite(maxGradNorm) && norm > maxGradNorm) {
-      kernels.scale(this.grad, maxGradNorm / (norm + CLIP_EPS), this.grad.length);
-    }
+    const clip = maxGradNorm > 0 && Number.isFinite(maxGradNorm) && norm > maxGradNorm ? maxGradNorm / (norm + CLIP_EPS) : 1;
     this.step++;
     const c = this.config;
     for (const r of this.runs) {
@@ -104,6 +104,7 @@ export class AdamW<F extends FloatArray = Float32Array> {
       kernels.adamw(
         this.data.subarray(r.start, r.end), this.grad.subarray(r.start, r.end), this.m.subarray(r.start, r.end),
         this.v.subarray(r.start, r.end), n, learningRate, c.beta1, c.beta2, c.eps, r.decay ? c.weightDecay : 0, this.step,
+        clip,
       );
     }
     return { gradNorm: norm };

@@ -47,17 +47,25 @@ test("AdamW follows PyTorch's update over several steps, decaying matrices only"
   assert.equal(opt.step, 4);
 });
 
-test("global-norm clipping scales all gradients by maxNorm / (norm + 1e-6) and reports the norm before", () => {
-  const { data, grad, params } = setup();
-  const opt = new AdamW(params, data, grad);
-  for (let i = 0; i < 9; i++) grad[i] = i - 4;
-  const norm = Math.sqrt(grad.reduce((s, g) => s + g * g, 0));
-  const before = Array.from(grad);
-  const { gradNorm } = opt.update(0, 1.5);
-  assert.ok(Math.abs(gradNorm - norm) < 1e-12);
-  for (let i = 0; i < 9; i++) assert.ok(Math.abs(grad[i] - (before[i] * 1.5) / (norm + 1e-6)) < 1e-12);
-  // a norm under the limit leaves the gradients alone
-  const g2 = Array.from(grad);
-  opt.update(0, 100);
-  assert.deepEqual(Array.from(grad), g2);
+test("global-norm clipping updates with the gradients scaled by maxNorm / (norm + 1e-6), leaves them as they are, and reports the norm before", () => {
+  const clipped = setup();
+  const ref = setup();
+  const opt = new AdamW(clipped.params, clipped.data, clipped.grad);
+  const optRef = new AdamW(ref.params, ref.data, ref.grad);
+  for (const [maxNorm, g0] of [[1.5, -4], [100, 1]]) {
+    for (let i = 0; i < 9; i++) clipped.grad[i] = g0 + i;
+    const norm = Math.sqrt(clipped.grad.reduce((s, g) => s + g * g, 0));
+    const scale = norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
+    assert.equal(scale < 1, maxNorm === 1.5, "the first update clips, the second does not");
+    for (let i = 0; i < 9; i++) ref.grad[i] = clipped.grad[i] * scale;
+    const before = Array.from(clipped.grad);
+    const { gradNorm } = opt.update(0.1, maxNorm);
+    optRef.update(0.1, 0);
+    assert.ok(Math.abs(gradNorm - norm) < 1e-12);
+    assert.deepEqual(Array.from(clipped.grad), before, "the gradients are not rewritten");
+    for (let i = 0; i < 9; i++) {
+      assert.ok(Math.abs(clipped.data[i] - ref.data[i]) < 1e-12, `max norm ${maxNorm}, element ${i}: ${clipped.data[i]} vs ${ref.data[i]}`);
+      assert.ok(Math.abs(opt.v[i] - optRef.v[i]) < 1e-15, `v[${i}]`);
+    }
+  }
 });

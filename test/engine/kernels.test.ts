@@ -330,7 +330,7 @@ test("embedding: forward sums token and position rows; backward scatter-adds (re
   close(dwpe, numericGrad(wpe, G, forward), FD_TOL, "dwpe");
 });
 
-test("adamw: PyTorch's update (decoupled decay, bias-corrected moments) over three steps", () => {
+test("adamw: PyTorch's update (decoupled decay, bias-corrected moments) over three steps, on gradScale * grad", () => {
   const rng = new Rng(10);
   const n = 6;
   const [lr, b1, b2, eps, wd] = [1e-2, 0.9, 0.95, 1e-8, 0.1];
@@ -342,11 +342,14 @@ test("adamw: PyTorch's update (decoupled decay, bias-corrected moments) over thr
   const vRef = new Float64Array(n);
   for (let step = 1; step <= 3; step++) {
     const g = randn(rng, n);
-    K.adamw(p, g, m, v, n, lr, b1, b2, eps, wd, step);
+    const before = g.slice();
+    const s = [1, 0.5, 2][step - 1];
+    K.adamw(p, g, m, v, n, lr, b1, b2, eps, wd, step, s);
+    assert.deepEqual(g, before, "the gradient is read, not written");
     for (let i = 0; i < n; i++) {
       pRef[i] -= lr * wd * pRef[i];
-      mRef[i] = b1 * mRef[i] + (1 - b1) * g[i];
-      vRef[i] = b2 * vRef[i] + (1 - b2) * g[i] * g[i];
+      mRef[i] = b1 * mRef[i] + (1 - b1) * s * g[i];
+      vRef[i] = b2 * vRef[i] + (1 - b2) * (s * g[i]) ** 2;
       const mHat = mRef[i] / (1 - b1 ** step);
       const vHat = vRef[i] / (1 - b2 ** step);
       pRef[i] -= (lr * mHat) / (Math.sqrt(vHat) + eps);

@@ -545,7 +545,7 @@ function embeddingBackward(tokens: Int32Array, dout: F, B: number, T: number, C:
 
 function adamw(
   param: F, grad: F, m: F, v: F, n: number, lr: number, beta1: number, beta2: number, eps: number,
-  weightDecay: number, step: number,
+  weightDecay: number, step: number, gradScale: number,
 ): void {
   const bc1 = 1 - Math.pow(beta1, step);
   const bc2 = 1 - Math.pow(beta2, step);
@@ -553,7 +553,7 @@ function adamw(
   const bc2Sqrt = Math.sqrt(bc2);
   const decay = 1 - lr * weightDecay;
   for (let i = 0; i < n; i++) {
-    const g = grad[i];
+    const g = gradScale * grad[i];
     const mi = beta1 * m[i] + (1 - beta1) * g;
     const vi = beta2 * v[i] + (1 - beta2) * g * g;
     m[i] = mi;

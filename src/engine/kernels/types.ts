@@ -112,10 +112,13 @@ export interface Kernels {
   /** scatter-add: dwte [V,C] acc, dwpe [>=T,C] acc */
   embeddingBackward(tokens: Int32Array, dout: F, B: number, T: number, C: number, dwte: F, dwpe: F): void;
 
-  /** In place, PyTorch AdamW semantics; `step` counts from 1. */
+  /**
+   * In place, PyTorch AdamW semantics; `step` counts from 1. The gradient used is gradScale * grad (the
+   * global-norm clip's coefficient, 1 for none); grad itself is left as it is.
+   */
   adamw(
     param: F, grad: F, m: F, v: F, n: number, lr: number, beta1: number, beta2: number, eps: number,
-    weightDecay: number, step: number,
+    weightDecay: number, step: number, gradScale: number,
   ): void;
 
   /** out = a + b */
