@@ -184,7 +184,8 @@ void gemm_block(const GemmKernel& gk, bool ta, bool tb, long m0, long m1, long n
   }
 }
 
-// The AVX-512 float32 path for one rectangle: where an AMX product meets an infinity or NaN.
+// The AVX-512 float32 path for one rectangle: where an AMX product meets an infinity, a NaN or a float
+// too large for the split into bf16 parts.
 void float_block_avx512(bool ta, bool tb, long m0, long m1, long n0, long n1, long K, float alpha, const float* A,
                         long lda, const float* B, long ldb, float beta, float* C, long ldc) {
   gemm_block(kernel_for(ISA_AVX512), ta, tb, m0, m1, n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc);

@@ -102,7 +102,7 @@ inline void transpose16(__m512i r[16]) {
     r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
     r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
   }
-  for (int c = 0; c < 4; c++) t[c] = r[c], t[4 + c] = r[4 + c], t[8 + c] = r[8 + c], t[12 + c] = r[12 + c];
+  std::copy(r, r + 16, t);
   for (int c = 0; c < 4; c++) {
     __m512i ab_lo = _mm512_shuffle_i32x4(t[c], t[4 + c], 0x44), ab_hi = _mm512_shuffle_i32x4(t[c], t[4 + c], 0xEE);
     __m512i cd_lo = _mm512_shuffle_i32x4(t[8 + c], t[12 + c], 0x44), cd_hi = _mm512_shuffle_i32x4(t[8 + c], t[12 + c], 0xEE);
@@ -115,15 +115,20 @@ inline void transpose16(__m512i r[16]) {
 
 inline __mmask16 first_lanes(long n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1); }
 
+// The chunks of K values [p0, p0 + kc) of a panel at out: fn(k0, n, chunk) with the chunk's first K value,
+// how many it holds (<= 32; the rest are packed as zeros) and where it goes.
+template <class Fn>
+inline void for_each_chunk(long p0, long kc, uint16_t* out, Fn fn) {
+  long nch = (kc + kChunk - 1) / kChunk;
+  for (long c = 0; c < nch; c++) fn(p0 + c * kChunk, std::min(kChunk, kc - c * kChunk), out + c * kChunkElems);
+}
+
 // A panel of op(A): rows [i0, i0 + rows) (rows <= 32, the rest zero) x K values [p0, p0 + kc), in
 // chunks; row r of a chunk's part-q tile of half g is 32 bf16 at chunk + q * 1024 + g * 512 + r * 32.
-// Returns whether the panel holds an infinity or NaN.
+// Returns whether the panel holds a value the split cannot take (unsplittable).
 bool pack_a_panel(bool ta, const float* A, long lda, long i0, long rows, long p0, long kc, uint16_t* out) {
-  long nch = (kc + kChunk - 1) / kChunk;
   __mmask16 bad = 0;
-  for (long c = 0; c < nch; c++) {
-    long k0 = p0 + c * kChunk, n = std::min(kChunk, p0 + kc - k0);
-    uint16_t* chunk = out + c * kChunkElems;
+  for_each_chunk(p0, kc, out, [&](long k0, long n, uint16_t* chunk) {
     for (int g = 0; g < 2; g++) {
       __m512i lo[16], hi[16];
       if (!ta) {  // rows of A hold K
@@ -152,19 +157,16 @@ bool pack_a_panel(bool ta, const float* A, long lda, long i0, long rows, long p0
         for (int q = 0; q < 3; q++) _mm512_store_si512(chunk + q * 1024 + g * 512 + r * 32, p[q]);
       }
     }
-  }
+  });
   return bad != 0;
 }
 
 // A panel of op(B): columns [j0, j0 + cols) (cols <= 32, the rest zero) x K values [p0, p0 + kc), in
 // chunks of VNNI tiles: pair row r of a tile holds, for each of its 16 columns, the values at K 2r, 2r+1.
-// Returns whether the panel holds an infinity or NaN.
+// Returns whether the panel holds a value the split cannot take (unsplittable).
 bool pack_b_panel(bool tb, const float* B, long ldb, long j0, long cols, long p0, long kc, uint16_t* out) {
-  long nch = (kc + kChunk - 1) / kChunk;
   __mmask16 bad = 0;
-  for (long c = 0; c < nch; c++) {
-    long k0 = p0 + c * kChunk, n = std::min(kChunk, p0 + kc - k0);
-    uint16_t* chunk = out + c * kChunkElems;
+  for_each_chunk(p0, kc, out, [&](long k0, long n, uint16_t* chunk) {
     for (int h = 0; h < 2; h++) {
       if (tb) {  // rows of B hold K: a column's 32 values of K are its 16 pairs, then transpose
         __m512i w[3][16];
@@ -196,12 +198,13 @@ bool pack_b_panel(bool tb, const float* B, long ldb, long j0, long cols, long p0
         for (int q = 0; q < 3; q++) _mm512_store_si512(chunk + q * 1024 + h * 512 + r * 32, _mm512_permutexvar_epi16(interleave, p[q]));
       }
     }
-  }
+  });
   return bad != 0;
 }
 
 // C[32 x 32] (ldc floats apart) += or = the product of an A panel and a B panel over nch chunks.
-// Per chunk: the six products of parts, the larger ones first; four loads of A tiles and six of B.
+// Per chunk: the six products of parts, the larger ones first; six loads of A tiles and ten of B (four
+// operand tiles: B1 and B0 are loaded twice).
 void kernel(long nch, const uint16_t* Ap, const uint16_t* Bp, float* C, long ldc, bool load_c) {
   const long stride = ldc * (long)sizeof(float);
   if (load_c) {
@@ -317,8 +320,9 @@ void gemm_block_amx(bool ta, bool tb, long m0, long m1, long n0, long n1, long K
   uint16_t* bp = t_buf.b.grow(panel * (size_t)((ncmax + kPanel - 1) / kPanel));
   uint16_t* ap = t_buf.a.grow(panel * (size_t)((mcmax + kPanel - 1) / kPanel));
   alignas(64) float tile[kPanel * kPanel];
-  // C[r0:r1, c0:c1] from K value pc on, on the float32 path: the panels just packed met an infinity or
-  // NaN. Before pc, C holds the (finite) partial sums over [0, pc), still to be scaled by alpha.
+  // C[r0:r1, c0:c1] from K value pc on, on the float32 path: the panels just packed met an infinity, a
+  // NaN or a float too large for the split. Before pc, C holds the (finite) partial sums over [0, pc),
+  // still to be scaled by alpha.
   auto finish_float = [&](long r0, long r1, long c0, long c1, long pc) {
     if (pc == 0) {
       finish(ta, tb, r0, r1, c0, c1, K, alpha, A, lda, B, ldb, beta, C, ldc);

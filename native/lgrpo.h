@@ -72,7 +72,7 @@ typedef void (*FloatBlock)(bool ta, bool tb, long m0, long m1, long n0, long n1,
 
 // AMX (gemm_amx.cc, compiled with -mamx-tile -mamx-bf16): whether the CPU has AMX-BF16 and this process
 // may use the tiles (Linux grants them on request), and a FloatBlock for beta 0, or alpha 1 and beta 1,
-// that hands the blocks whose operands hold an infinity or NaN to `finish`.
+// that hands the blocks whose operands hold an infinity, a NaN or a float above 3.3e38 to `finish`.
 bool amx_available();
 void gemm_block_amx(bool ta, bool tb, long m0, long m1, long n0, long n1, long K, float alpha, const float* A,
                     long lda, const float* B, long ldb, float beta, float* C, long ldc, FloatBlock finish);
